@@ -1,0 +1,136 @@
+"""What is new: files never taken in, and papers never seen.
+
+A file is known by its content hash, so a renamed copy is not read twice and an edited
+file is read again. To tell old files from new without re-reading a large inbox, the
+store remembers each path's size and modification time with its hash; only files
+whose size or time changed are read and hashed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digest.loader import peek_digest_date
+from digest.model import Paper
+from digest.store import Store
+
+PEEK_BYTES = 4096
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A file in the inbox that has not been taken in."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    hash: str
+    digest_date: dt.date | None
+
+    @property
+    def order(self) -> tuple[dt.date, str]:
+        return (self.digest_date or dt.date.max, self.path.name)
+
+
+@dataclass(slots=True)
+class InboxScan:
+    candidates: list[Candidate] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    still_rejected: list[tuple[Path, str]] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    present_hashes: set[str] = field(default_factory=set)
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """Regular, non-hidden files directly in the inbox, by name."""
+    try:
+        entries = sorted(os.scandir(inbox), key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return []
+    return [
+        Path(entry.path)
+        for entry in entries
+        if not entry.name.startswith((".", "~")) and entry.is_file(follow_symlinks=True)
+    ]
+
+
+def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> InboxScan:
+    scan = InboxScan()
+    known = store.known_inbox_files()
+    listing: list[tuple[Path, int, int, str, dt.date | None]] = []
+    for path in inbox_files(inbox):
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            scan.unreadable.append((path, f"cannot read: {exc.strerror}"))
+            continue
+        remembered = known.get(str(path))
+        if remembered and (remembered.size, remembered.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            listing.append((path, stat.st_size, stat.st_mtime_ns, remembered.hash, None))
+            continue
+        if stat.st_size > max_size:
+            # Too big to read: hash by identity; the loader reports the size when it is tried.
+            pseudo = f"size:{stat.st_size}:{stat.st_mtime_ns}:{path.name}"
+            listing.append((path, stat.st_size, stat.st_mtime_ns, content_hash(pseudo.encode()), None))
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            scan.unreadable.append((path, f"cannot read: {exc.strerror}"))
+            continue
+        digest_date = peek_digest_date(data[:PEEK_BYTES], today)
+        listing.append((path, stat.st_size, stat.st_mtime_ns, content_hash(data), digest_date))
+    hashes = [item[3] for item in listing]
+    scan.present_hashes = set(hashes)
+    taken = store.taken_hashes(hashes)
+    rejected = store.rejected_reasons(hashes)
+    queued: set[str] = set()
+    for path, size, mtime_ns, file_hash, digest_date in listing:
+        if file_hash in taken or file_hash in queued:
+            scan.skipped.append(path)
+            if str(path) not in known or known[str(path)].mtime_ns != mtime_ns:
+                store.remember_inbox_file(str(path), size, mtime_ns, file_hash)
+        elif file_hash in rejected and str(path) in known and known[str(path)].hash == file_hash:
+            scan.still_rejected.append((path, rejected[file_hash]))
+        else:
+            if digest_date is None and str(path) in known:
+                try:
+                    digest_date = peek_digest_date(path.read_bytes()[:PEEK_BYTES], today)
+                except OSError:
+                    digest_date = None
+            queued.add(file_hash)
+            scan.candidates.append(Candidate(path, size, mtime_ns, file_hash, digest_date))
+    scan.candidates.sort(key=lambda candidate: candidate.order)
+    return scan
+
+
+class PaperDiff:
+    """Splits each file's papers into new and seen-again, across all files of one run."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.new_keys: set[str] = set()
+
+    def split(self, papers: Iterable[Paper]) -> tuple[list[Paper], list[Paper]]:
+        """(new, seen again); a paper listed twice in one file counts once, first wins."""
+        unique: dict[str, Paper] = {}
+        for paper in papers:
+            unique.setdefault(paper.key, paper)
+        in_store = self.store.seen_keys(unique)
+        new, again = [], []
+        for key, paper in unique.items():
+            if key in in_store:
+                again.append(paper)
+            else:
+                new.append(paper)
+                self.new_keys.add(key)
+        return new, again

@@ -1,0 +1,61 @@
+"""Exceptions that library code raises; the CLI turns them into messages and exit codes.
+
+Every error carries a hint: what the user can do about it. The hint is part of the
+message a user sees, so tests assert on it.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base of every error digest reports to a user."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
+
+
+class ConfigError(DigestError):
+    """The config file or a command-line option is wrong."""
+
+
+class StateError(DigestError):
+    """The state file cannot be used as it is (corrupt, newer schema, unreadable)."""
+
+
+class OutputError(DigestError):
+    """An output file could not be written; the state was not advanced."""
+
+    exit_code = 3
+
+
+class TemplateProblem(DigestError):
+    """A template (the user's or ours) failed to load or render."""
+
+    exit_code = 3
+
+
+class LockBusy(DigestError):
+    """Another digest process holds the lock on this state."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class DeliveryError(DigestError):
+    """An email could not be delivered."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, hint: str | None = None, *, temporary: bool) -> None:
+        super().__init__(message, hint)
+        self.temporary = temporary
+
+
+class NotFound(DigestError):
+    """Something the user named (an issue, a file) does not exist."""

@@ -1,0 +1,350 @@
+"""Read digest files (see FORMAT.md in the docs) into papers and problems.
+
+The loader never raises for bad input: a file it cannot use comes back with no papers
+and a problem saying why, so one bad file never stops the others. Text is kept exactly
+as written except for whitespace normalisation and the removal of characters that no
+XML document or email header may carry (NUL, other C0/C1 controls, U+FFFE/U+FFFF,
+lone surrogates); a removal is reported as a warning.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from digest.model import DigestFile, Organization, Paper, Problem, title_key
+
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+        start=1,
+    )
+}
+_MONTH = r"(?P<month>[A-Z][a-z]{2})"
+DIGEST_DATE = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})")
+PAPER_DATE = re.compile(
+    _MONTH + r"\.?\s+(?P<day>\d{1,2})(?:,\s*(?P<year>\d{4}))?(?:\s+(?P<upvotes>\d+))?"
+)
+AUTHORS = re.compile(r"(?:[•∙·*-]\s*)?(?P<count>\d+)\s+authors?", re.IGNORECASE)
+HEADER_LINES = frozenset(
+    line.casefold()
+    for line in (
+        "new",
+        "Get trending papers in your email inbox!",
+        "Subscribe",
+        "Daily Papers",
+        "byAK and the research community",
+    )
+)
+META_SEPARATOR = "·"
+
+# Characters XML 1.0 forbids, plus C1 controls and DEL, which no reader wants either.
+UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Form feed, vertical tab, NEL and the Unicode separators split lines for str.splitlines;
+# a digest file's lines are split on newlines only.
+LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING_PUNCT = ".,;:!?'\"*_~"
+_BRACKETS = {")": "(", "]": "[", "}": "{", ">": "<"}
+SENTENCE_END = tuple(".!?…)]}\"'”’»。！？")
+
+DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Paragraph:
+    line: int
+    lines: list[str]
+
+    @property
+    def is_meta(self) -> bool:
+        lines = self.lines
+        if len(lines) > 3 or any(len(text) > 200 for text in lines):
+            return False
+        if META_SEPARATOR in lines or AUTHORS.fullmatch(lines[0]):
+            return True
+        return len(lines) >= 1 and bool(PAPER_DATE.fullmatch(lines[-1])) and len(lines) > 1
+
+
+def clean_text(text: str) -> str:
+    """Remove characters no feed, web page or email may carry."""
+    return UNSAFE_CHARS.sub("", text)
+
+
+def extract_links(text: str) -> tuple[str, ...]:
+    """http(s) URLs in text, without trailing sentence punctuation or unbalanced brackets."""
+    found: list[str] = []
+    for match in LINK.finditer(text):
+        url = match.group()
+        while url:
+            last = url[-1]
+            if last in _TRAILING_PUNCT:
+                url = url[:-1]
+            elif last in _BRACKETS and url.count(last) > url.count(_BRACKETS[last]):
+                url = url[:-1]
+            else:
+                break
+        if len(url) > len("https://") and url not in found:
+            found.append(url)
+    return tuple(found)
+
+
+def resolve_year(month: int, day: int, reference: dt.date) -> dt.date:
+    """The latest month/day on or before ``reference`` (Feb 29 looks back to a leap year)."""
+    for year in range(reference.year, reference.year - 9, -1):
+        try:
+            candidate = dt.date(year, month, day)
+        except ValueError:
+            continue
+        if candidate <= reference:
+            return candidate
+    raise ValueError(f"no such date: {month}/{day}")
+
+
+def decode(data: bytes) -> tuple[str | None, str | None]:
+    """Text and None, or None and the reason it cannot be decoded unambiguously."""
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), None
+            except UnicodeDecodeError as exc:
+                return None, f"starts with a {codec} byte-order mark but is not valid {codec}: {exc.reason}"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, (
+            f"not UTF-8: byte 0x{data[exc.start]:02x} on line {line} cannot be decoded "
+            "(save it as UTF-8, e.g. `iconv -f cp1252 -t utf-8 FILE`)"
+        )
+
+
+def _paragraphs(text: str) -> list[_Paragraph]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs: list[_Paragraph] = []
+    current: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.replace("\t", " ").strip(" \u00a0\u3000")
+        if not line.strip():
+            if current:
+                paragraphs.append(_Paragraph(start, current))
+                current = []
+            continue
+        if not current:
+            start = number
+        current.append(line)
+    if current:
+        paragraphs.append(_Paragraph(start, current))
+    return paragraphs
+
+
+class _FileReader:
+    """Parses one decoded file; collects problems instead of raising."""
+
+    def __init__(self, path: str, today: dt.date) -> None:
+        self.path = path
+        self.today = today
+        self.problems: list[Problem] = []
+        self.digest_date: dt.date | None = None
+
+    def problem(self, line: int | None, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(self.path, line, message, severity))
+
+    def read(self, text: str) -> DigestFile:
+        cleaned = clean_text(text)
+        if len(cleaned) != len(text):
+            removed = len(text) - len(cleaned)
+            first = UNSAFE_CHARS.search(text)
+            assert first is not None
+            line = text.count("\n", 0, first.start()) + 1
+            if removed > max(16, len(text) // 20):
+                self.problem(line, f"binary data: {removed} control characters")
+                return self.result(())
+            self.problem(line, f"removed {removed} control character(s)", "warning")
+        paragraphs = _paragraphs(cleaned)
+        body = self.skip_header(paragraphs)
+        papers = self.read_entries(body)
+        if not papers and not any(p.severity == "error" for p in self.problems):
+            if not cleaned.strip():
+                self.problem(None, "empty file: no papers found")
+            else:
+                self.problem(None, "no papers found: this does not look like a digest file")
+        return self.result(tuple(papers))
+
+    def result(self, papers: tuple[Paper, ...]) -> DigestFile:
+        return DigestFile(self.path, self.digest_date, papers, tuple(self.problems))
+
+    def skip_header(self, paragraphs: list[_Paragraph]) -> list[_Paragraph]:
+        """Drop the page header; remember the digest's own date if it has one."""
+        for index, paragraph in enumerate(paragraphs):
+            rest = []
+            for line in paragraph.lines:
+                if line.casefold() in HEADER_LINES:
+                    continue
+                match = DIGEST_DATE.fullmatch(line)
+                if match and match["month"] in MONTHS and self.digest_date is None:
+                    try:
+                        self.digest_date = resolve_year(
+                            MONTHS[match["month"]], int(match["day"]), self.today
+                        )
+                    except ValueError:
+                        self.problem(paragraph.line, f"unreadable digest date {line!r}", "warning")
+                    continue
+                rest.append(line)
+            if rest:
+                if len(rest) != len(paragraph.lines):
+                    offset = len(paragraph.lines) - len(rest)
+                    return [_Paragraph(paragraph.line + offset, rest), *paragraphs[index + 1 :]]
+                return paragraphs[index:]
+            if self.digest_date is not None:
+                return paragraphs[index + 1 :]
+        return []
+
+    def read_entries(self, body: list[_Paragraph]) -> list[Paper]:
+        papers: list[Paper] = []
+        index, count = 0, len(body)
+        while index < count:
+            head = body[index]
+            if head.is_meta:
+                self.problem(head.line, "metadata without a paper before it; skipped")
+                index += 1
+                continue
+            following = body[index + 1] if index + 1 < count else None
+            if following is None or following.is_meta:
+                if len(head.lines) < 2:
+                    self.problem(
+                        head.line,
+                        f"paper {head.lines[0][:80]!r} has a title but no abstract (cut off?); "
+                        "not taken in",
+                    )
+                    index += 2 if following is not None else 1
+                    continue
+                title, abstract_lines = head.lines[0], head.lines[1:]
+                self.problem(head.line, "no blank line between title and abstract", "warning")
+                index += 1
+            else:
+                title = " ".join(head.lines)
+                abstract_lines = following.lines
+                index += 2
+            meta = body[index] if index < count and body[index].is_meta else None
+            if meta is not None:
+                index += 1
+            paper = self.make_paper(head.line, title, " ".join(abstract_lines), meta)
+            if paper is not None:
+                papers.append(paper)
+        if papers and not papers[-1].abstract.endswith(SENTENCE_END):
+            last = papers[-1]
+            if not LINK.search(last.abstract.rsplit(" ", 1)[-1]):
+                self.problem(
+                    last.line, "the last abstract ends mid-sentence (cut off?); taken in", "warning"
+                )
+        return papers
+
+    def make_paper(
+        self, line: int, title: str, abstract: str, meta: _Paragraph | None
+    ) -> Paper | None:
+        if not title_key(title):
+            self.problem(line, f"title {title[:80]!r} has no letters or digits; not taken in")
+            return None
+        authors = organization = published = upvotes = None
+        if meta is not None:
+            authors, organization, published, upvotes = self.read_meta(meta)
+        return Paper(
+            title=title,
+            abstract=abstract,
+            authors=authors,
+            organization=organization,
+            published=published,
+            upvotes=upvotes,
+            links=extract_links(abstract),
+            digest_date=self.digest_date,
+            source=self.path,
+            line=line,
+        )
+
+    def read_meta(
+        self, meta: _Paragraph
+    ) -> tuple[int | None, Organization | None, dt.date | None, int | None]:
+        lines = [text for text in meta.lines if text != META_SEPARATOR]
+        if len(meta.lines) != 3 or meta.lines[1] != META_SEPARATOR:
+            self.problem(meta.line, "metadata block is incomplete; read what it has", "warning")
+        authors = organization = published = upvotes = None
+        date_line = lines[-1] if lines and PAPER_DATE.fullmatch(lines[-1]) else None
+        if date_line is None and len(lines) >= 2:
+            date_line = lines[-1]
+        who_lines = lines[:-1] if date_line is not None else lines
+        for who in who_lines:
+            match = AUTHORS.fullmatch(who)
+            if match:
+                authors = int(match["count"])
+            else:
+                org_id, _, name = who.lstrip("•∙ ").partition(" ")
+                organization = Organization(org_id, name.strip() or org_id)
+        if date_line is not None:
+            published, upvotes = self.read_date(meta.line + meta.lines.index(date_line), date_line)
+        return authors, organization, published, upvotes
+
+    def read_date(self, line: int, text: str) -> tuple[dt.date | None, int | None]:
+        match = PAPER_DATE.fullmatch(text)
+        if not match or match["month"] not in MONTHS:
+            self.problem(line, f"unreadable date {text!r}; published date left empty", "warning")
+            return None, None
+        upvotes = int(match["upvotes"]) if match["upvotes"] else None
+        month, day = MONTHS[match["month"]], int(match["day"])
+        try:
+            if match["year"]:
+                return dt.date(int(match["year"]), month, day), upvotes
+            return resolve_year(month, day, self.digest_date or self.today), upvotes
+        except ValueError:
+            self.problem(line, f"no such date {text!r}; published date left empty", "warning")
+            return None, upvotes
+
+
+def parse_text(text: str, path: str, today: dt.date) -> DigestFile:
+    """Parse already-decoded text (tests and callers with text in hand)."""
+    return _FileReader(path, today).read(text)
+
+
+def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
+    text, reason = decode(data)
+    if text is None:
+        assert reason is not None
+        return DigestFile(path, None, (), (Problem(path, None, reason),))
+    return parse_text(text, path, today)
+
+
+def load_file(
+    path: str, today: dt.date, max_size: int = DEFAULT_MAX_FILE_SIZE
+) -> tuple[DigestFile, bytes | None]:
+    """Read and parse one file; the bytes come back so the caller can hash what was parsed."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_size + 1)
+    except OSError as exc:
+        return DigestFile(path, None, (), (Problem(path, None, f"cannot read: {exc.strerror}"),)), None
+    if len(data) > max_size:
+        reason = (
+            f"larger than the limit of {max_size:,} bytes; not read "
+            "(raise max_file_size in the config if it really is one digest)"
+        )
+        return DigestFile(path, None, (), (Problem(path, None, reason),)), None
+    return parse_bytes(data, path, today), data
+
+
+def peek_digest_date(head: bytes, today: dt.date) -> dt.date | None:
+    """The digest's own date from the first bytes of a file, to order files cheaply."""
+    text, _ = decode(head)
+    if text is None:
+        text = head.decode("utf-8", errors="ignore")
+    reader = _FileReader("", today)
+    reader.skip_header(_paragraphs(clean_text(text)))
+    return reader.digest_date

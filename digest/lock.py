@@ -1,0 +1,66 @@
+"""One runner at a time per state: an advisory lock file beside the state.
+
+``flock`` locks belong to the open file, so the kernel releases them when the holder
+dies, even by ``kill -9``: a crashed run never leaves a lock that needs cleaning up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from digest.errors import LockBusy
+
+POLL_SECONDS = 0.05
+
+
+class RunLock:
+    """Hold with ``with RunLock(path, wait=...)``; raises LockBusy after ``wait`` seconds."""
+
+    def __init__(self, path: Path, wait: float = 0.0) -> None:
+        self.path = path
+        self.wait = wait
+        self._fd: int | None = None
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return ""
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    holder = self.holder()
+                    raise LockBusy(
+                        f"another digest process ({holder or 'unknown'}) is using "
+                        f"{self.path.with_suffix('')}",
+                        "wait for it to finish, or give 'digest run' more time with --wait SECONDS",
+                    ) from None
+                time.sleep(POLL_SECONDS)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,109 @@
+"""The records that flow between stages.
+
+A paper's identity is its title under a normalisation that ignores case, spacing,
+Unicode form and punctuation: listings of one paper from different sources differ in
+exactly those (``GeMQuAD : Generating`` / ``GeMQuAD: Generating``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+_NON_WORD = re.compile(r"[\W_]+")
+_PAPER_NAMESPACE = uuid.UUID("5b0c8d4e-1d7a-4b8e-9a55-64a1c0f6d2e3")
+
+
+@lru_cache(maxsize=65536)
+def title_key(title: str) -> str:
+    """The identity of a paper: NFKC, case-folded, words only, single-spaced."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return " ".join(_NON_WORD.sub(" ", folded).split())
+
+
+def paper_uuid(key: str) -> uuid.UUID:
+    """Stable for ever: feeds and anchors use it, so readers never see a paper twice."""
+    return uuid.uuid5(_PAPER_NAMESPACE, key)
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with an input, located so the user can fix it.
+
+    ``severity`` is ``error`` when input was not taken in (a file or an entry) and
+    ``warning`` when it was taken in but something about it looks wrong.
+    """
+
+    file: str
+    line: int | None
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper as listed in a digest file, plus, once published, where and when."""
+
+    title: str
+    abstract: str
+    authors: int | None = None
+    organization: Organization | None = None
+    published: dt.date | None = None
+    upvotes: int | None = None
+    links: tuple[str, ...] = ()
+    digest_date: dt.date | None = None
+    source: str = ""
+    line: int = 0
+    first_seen: dt.datetime | None = None
+    issue_id: str | None = None
+    key: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", title_key(self.title))
+
+    @property
+    def id(self) -> str:
+        return str(paper_uuid(self.key))
+
+    @property
+    def anchor(self) -> str:
+        return "p-" + paper_uuid(self.key).hex[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestFile:
+    """What the loader read from one file."""
+
+    path: str
+    digest_date: dt.date | None
+    papers: tuple[Paper, ...]
+    problems: tuple[Problem, ...]
+    content_hash: str = ""
+
+    @property
+    def rejected(self) -> bool:
+        return not self.papers
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    id: str
+    seq: int
+    date: dt.date
+    published_at: dt.datetime
+    paper_count: int

@@ -1,0 +1,105 @@
+"""The only module that writes output files.
+
+Every file is written to a temporary file beside its target, flushed to disk and then
+renamed over the target, so a reader (a web server, a feed reader, a mail client)
+sees either the old file or the new one, whole. Paths are built from names the tool
+makes (issue ids, fixed names); anything that would land outside the output folder
+is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from digest.errors import OutputError
+
+TEMP_PREFIX = ".digest-tmp-"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class OutputWriter:
+    """Writes files under one root folder, atomically, and remembers what it wrote."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.written: list[Path] = []
+
+    def path_for(self, relative: str) -> Path:
+        parts = relative.split("/")
+        if not all(_SAFE_NAME.fullmatch(part) for part in parts):
+            raise OutputError(f"refusing to write {relative!r}: not a name digest makes")
+        target = self.root.joinpath(*parts)
+        if self.root not in target.parents:
+            raise OutputError(f"refusing to write outside {self.root}: {relative!r}")
+        return target
+
+    def write(self, relative: str, content: str | bytes | Iterable[str]) -> Path:
+        """Write content (text, bytes, or text chunks streamed) atomically."""
+        target = self.path_for(relative)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write to {target.parent}: {exc.strerror}",
+                "check that the output folder exists and is writable; nothing was published",
+            ) from exc
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                if isinstance(content, bytes):
+                    handle.write(content)
+                elif isinstance(content, str):
+                    handle.write(content.encode("utf-8"))
+                else:
+                    for chunk in content:
+                        handle.write(chunk.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp_name, 0o644)
+            os.replace(temp_name, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+            raise OutputError(
+                f"cannot write {target}: {exc.strerror}",
+                "free some disk space or fix the folder's permissions; nothing was published, "
+                "the next run publishes the same papers",
+            ) from exc
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+            raise
+        self.written.append(target)
+        return target
+
+    def sync(self) -> None:
+        """Make the renames durable before the state says they happened."""
+        for folder in {path.parent for path in self.written}:
+            with contextlib.suppress(OSError):
+                fd = os.open(folder, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+    def remove(self, relative: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path_for(relative).unlink()
+
+    def remove_stale_temp_files(self) -> int:
+        """Temp files a killed run left behind."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(TEMP_PREFIX):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(folder, name))
+                        removed += 1
+        return removed

@@ -1,0 +1,348 @@
+"""The one path from inbox to published issue; the CLI and the daemon both call ``run``.
+
+Order of events, and why:
+
+1. take the lock (one runner per state);
+2. remove what a killed run may have left: temp files, issue files the state does not
+   know (a run that died after writing but before committing);
+3. in ONE transaction: record the new files, the new papers (and the issue they go
+   in), sightings of papers seen again; then render every output from that
+   uncommitted state and write each file atomically; then commit.
+
+If anything fails before the commit, the transaction rolls back: the state has not
+advanced and the next run publishes the same papers under the same issue id. Papers
+are therefore published exactly once, and never marked seen without being published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digest.config import Config
+from digest.diff import PaperDiff, content_hash, scan_inbox
+from digest.errors import DigestError, NotFound
+from digest.loader import load_file
+from digest.lock import RunLock
+from digest.model import Issue, Paper, Problem
+from digest.output import OutputWriter
+from digest.store import Store
+
+log = logging.getLogger("digest")
+
+ISSUE_FILE = re.compile(r"\d{4}-\d{2}-\d{2}(?:-\d+)?\.(?:md|html|eml)")
+PAUSE_ENV = "DIGEST_TEST_PAUSE_AT"
+
+Progress = Callable[[int, int, int], None]
+
+
+@dataclass
+class RunReport:
+    """What a run did; the CLI prints it, ``--json`` dumps it."""
+
+    issue_id: str | None = None
+    new_papers: int = 0
+    papers_parsed: int = 0
+    files_read: list[str] = field(default_factory=list)
+    files_skipped: list[str] = field(default_factory=list)
+    files_rejected: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    new: list[Paper] = field(default_factory=list)
+    dry_run: bool = False
+    sent_to: list[str] = field(default_factory=list)
+    delivery_error: str | None = None
+
+    @property
+    def rejected_input(self) -> bool:
+        """Input was turned away (a whole file, or an entry): exit code 1."""
+        return bool(self.files_rejected) or any(p.severity == "error" for p in self.problems)
+
+    @property
+    def result(self) -> str:
+        return "published" if self.issue_id else "nothing-new"
+
+    def as_json(self) -> dict:
+        return {
+            "issue": self.issue_id,
+            "new_papers": self.new_papers,
+            "papers_parsed": self.papers_parsed,
+            "dry_run": self.dry_run,
+            "files": {
+                "read": self.files_read,
+                "skipped": self.files_skipped,
+                "rejected": [{"file": f, "reason": r} for f, r in self.files_rejected],
+            },
+            "problems": [
+                {"file": p.file, "line": p.line, "severity": p.severity, "message": p.message}
+                for p in self.problems
+            ],
+            "written": self.written,
+            "new": [{"id": p.id, "title": p.title} for p in self.new] if self.dry_run else None,
+            "sent_to": self.sent_to,
+            "delivery_error": self.delivery_error,
+        }
+
+
+def pause_point(step: str) -> None:
+    """Test hook: with DIGEST_TEST_PAUSE_AT=step, stop here until killed.
+
+    Tests of crash safety kill the process at a named step; the marker file
+    ``$DIGEST_TEST_PAUSE_AT.reached`` tells them the step was reached.
+    """
+    wanted = os.environ.get(PAUSE_ENV)
+    if wanted and wanted.split(":", 1)[0] == step:
+        marker = wanted.split(":", 1)[1] if ":" in wanted else None
+        if marker:
+            Path(marker).write_text(step, encoding="utf-8")
+        os.kill(os.getpid(), 19)  # SIGSTOP: the test kills us while we are stopped
+
+
+def local_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def run(
+    config: Config,
+    *,
+    now: dt.datetime | None = None,
+    today: dt.date | None = None,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    progress: Progress | None = None,
+    send: bool | None = None,
+) -> RunReport:
+    """Take in the new files of the inbox; publish one issue if they hold new papers."""
+    now = now or local_now()
+    today = today or now.astimezone().date()
+    if dry_run:
+        return _dry_run(config, now, today, progress)
+    with RunLock(config.lock_path, wait=wait), Store(config.state) as store:
+        report = _run_locked(config, store, now, today, progress)
+        if report.issue_id and (send if send is not None else config.email.send_after_run):
+            _send_after_run(config, store, report, now)
+        return report
+
+
+def _dry_run(config: Config, now: dt.datetime, today: dt.date, progress: Progress | None) -> RunReport:
+    """Everything a run would do, in a transaction that is rolled back; no file is written."""
+    path = config.state if config.state.exists() else Path(":memory:")
+    with Store(path) as store:
+        report = RunReport(dry_run=True)
+        try:
+            with store.transaction():
+                _take_in(config, store, now, today, report, progress, issue_seq=None)
+                raise _Rollback
+        except _Rollback:
+            pass
+        return report
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _take_in(
+    config: Config,
+    store: Store,
+    now: dt.datetime,
+    today: dt.date,
+    report: RunReport,
+    progress: Progress | None,
+    issue_seq: int | None,
+) -> None:
+    """Read the new files in order and record files, papers and sightings."""
+    scan = scan_inbox(config.inbox, store, today, config.max_file_size)
+    report.files_skipped = [str(path) for path in scan.skipped]
+    report.files_rejected = [(str(path), reason) for path, reason in scan.still_rejected]
+    report.files_rejected += [(str(path), reason) for path, reason in scan.unreadable]
+    diff = PaperDiff(store)
+    position = 0
+    total = len(scan.candidates)
+    for done, candidate in enumerate(scan.candidates, start=1):
+        loaded, data = load_file(str(candidate.path), today, config.max_file_size)
+        file_hash = content_hash(data) if data is not None else candidate.hash
+        report.problems.extend(loaded.problems)
+        if loaded.rejected:
+            reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
+            report.files_rejected.append((str(candidate.path), reason))
+            store.record_rejection(file_hash, str(candidate.path), reason, now)
+            store.remember_inbox_file(str(candidate.path), candidate.size, candidate.mtime_ns, file_hash)
+            continue
+        report.files_read.append(str(candidate.path))
+        report.papers_parsed += len(loaded.papers)
+        new, again = diff.split(loaded.papers)
+        store.add_papers(new, issue_seq, position, now)
+        store.update_seen(again, now)
+        store.add_sightings(loaded.papers, file_hash)
+        store.record_file(
+            file_hash,
+            candidate.path.name,
+            loaded.digest_date,
+            now,
+            len(loaded.papers),
+            len(loaded.problems),
+        )
+        store.remember_inbox_file(str(candidate.path), candidate.size, candidate.mtime_ns, file_hash)
+        position += len(new)
+        if report.dry_run:
+            report.new.extend(new)
+        if progress is not None:
+            progress(done, total, report.papers_parsed)
+    report.new_papers = position
+    store.forget_rejections_except(scan.present_hashes)
+    store.forget_inbox_files_except(str(path) for path in _present(config.inbox))
+
+
+def _present(inbox: Path) -> list[Path]:
+    from digest.diff import inbox_files
+
+    return inbox_files(inbox)
+
+
+def _run_locked(
+    config: Config, store: Store, now: dt.datetime, today: dt.date, progress: Progress | None
+) -> RunReport:
+    writer = OutputWriter(config.output)
+    _recover(store, writer)
+    run_id = store.start_run(now)
+    report = RunReport()
+    try:
+        issue_id, issue_seq = store.next_issue_id(today)
+        with store.transaction():
+            _take_in(config, store, now, today, report, progress, issue_seq)
+            pause_point("recorded")
+            if report.new_papers:
+                issue = store.add_issue(issue_id, issue_seq, today, now, report.new_papers)
+                report.issue_id = issue.id
+                publish(config, store, writer, issue)
+                report.written = [str(path) for path in writer.written]
+                pause_point("written")
+            if report.papers_parsed == 0 and report.files_rejected and not report.files_read:
+                log.warning("inbox files found, but no paper could be read from them")
+            store.finish_run(
+                run_id,
+                local_now(),
+                report.result,
+                issue_id=report.issue_id,
+                new_papers=report.new_papers,
+                papers_parsed=report.papers_parsed,
+                summary=_summary(report),
+            )
+        pause_point("committed")
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, DigestError) else f"{type(exc).__name__}: {exc}"
+        store.finish_run(run_id, local_now(), "failed", error=message, summary=_summary(report))
+        raise
+    return report
+
+
+def _summary(report: RunReport) -> dict:
+    return {
+        "files_read": len(report.files_read),
+        "files_skipped": len(report.files_skipped),
+        "files_rejected": [{"file": f, "reason": r} for f, r in report.files_rejected],
+    }
+
+
+def _recover(store: Store, writer: OutputWriter) -> None:
+    """Undo what a killed run left in the output folder."""
+    writer.remove_stale_temp_files()
+    issues_dir = writer.root / "issues"
+    if not issues_dir.is_dir():
+        return
+    known = {issue.id for issue in store.issues()}
+    for path in issues_dir.iterdir():
+        if ISSUE_FILE.fullmatch(path.name) and path.name.split(".")[0] not in known:
+            log.warning("removing %s: left by a run that did not finish", path)
+            writer.remove(f"issues/{path.name}")
+
+
+def publish(config: Config, store: Store, writer: OutputWriter, issue: Issue) -> None:
+    """Write the issue's files, the archive index and the feeds from the store."""
+    from digest import feeds, render
+
+    templates = render.templates_for(config.templates)
+    site = site_of(config)
+    issues = store.issues()
+    older = next((i for i in issues if i.seq < issue.seq), None)
+    writer.write(
+        f"issues/{issue.id}.md",
+        render.issue_markdown(templates, site, issue, store.issue_papers(issue.seq)),
+    )
+    writer.write(
+        f"issues/{issue.id}.html",
+        render.issue_page(templates, site, issue, store.issue_papers(issue.seq), older),
+    )
+    _write_email(config, store, writer, issue)
+    write_site(config, store, writer, issues)
+    writer.sync()
+
+
+def _write_email(config: Config, store: Store, writer: OutputWriter, issue: Issue) -> None:
+    from digest import mail
+
+    message = mail.build_message(config, store, issue)
+    writer.write(f"issues/{issue.id}.eml", message.as_bytes())
+
+
+def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[Issue]) -> None:
+    """The pages and feeds that span issues: index, RSS, Atom."""
+    from digest import feeds, render
+
+    templates = render.templates_for(config.templates)
+    site = site_of(config)
+    writer.write("index.html", render.index_page(templates, site, issues))
+    if issues:
+        papers = store.newest_papers(config.feed_size)
+        for name, content in feeds.build_feeds(templates, site, papers, issues[0].published_at).items():
+            writer.write(name, content)
+
+
+def site_of(config: Config):  # -> render.Site, imported lazily to keep start-up fast
+    from digest.render import Site
+
+    return Site(config.title, config.description, config.site_url, config.author, config.language)
+
+
+def _send_after_run(config: Config, store: Store, report: RunReport, now: dt.datetime) -> None:
+    from digest import mail
+
+    try:
+        outcome = mail.send_issue(config, store, report.issue_id, now=now)
+        report.sent_to = list(outcome.sent_to)
+    except DigestError as exc:
+        report.delivery_error = str(exc)
+        log.error("the issue was published but not sent: %s", exc)
+
+
+def rebuild(config: Config, *, wait: float = 0.0) -> list[str]:
+    """Render every output again from the state (after a template change)."""
+    with RunLock(config.lock_path, wait=wait), Store(config.state, create=False) as store:
+        issues = store.issues()
+        if not issues:
+            raise NotFound("nothing published yet", "run 'digest run' first")
+        writer = OutputWriter(config.output)
+        from digest import render
+
+        templates = render.templates_for(config.templates)
+        site = site_of(config)
+        for position, issue in enumerate(issues):
+            older = issues[position + 1] if position + 1 < len(issues) else None
+            writer.write(
+                f"issues/{issue.id}.md",
+                render.issue_markdown(templates, site, issue, store.issue_papers(issue.seq)),
+            )
+            writer.write(
+                f"issues/{issue.id}.html",
+                render.issue_page(templates, site, issue, store.issue_papers(issue.seq), older),
+            )
+            _write_email(config, store, writer, issue)
+        write_site(config, store, writer, issues)
+        writer.sync()
+        return [str(path) for path in writer.written]

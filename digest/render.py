@@ -1,0 +1,254 @@
+"""Templates in, text out: the issue as Markdown and as a web page, the archive index.
+
+Scraped text is data in every context, and the environments make that the default
+rather than something each template must remember:
+
+* ``.html``/``.xml`` templates autoescape (Jinja2's own escaping);
+* ``.md`` templates pass every ``{{ value }}`` through :func:`markdown_escape`, so an
+  abstract with ``*two-stage*`` or ``<think>`` renders as those characters, in
+  CommonMark and in python-markdown alike;
+* ``.txt`` templates print text as it is (it never reaches a markup parser).
+
+Templates come from the user's folder first (any one file overrides the built-in one
+of the same name), then from the package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from digest import __version__
+from digest.errors import TemplateProblem
+from digest.model import Issue, Paper
+
+_MARKDOWN_INLINE = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "{": "\\{",
+        "}": "\\}",
+        "#": "\\#",
+        "!": "\\!",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        "|": "&#124;",
+        "~": "&#126;",
+        "$": "&#36;",
+    }
+)
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
+
+
+class MarkdownSafe(str):
+    """Text already in Markdown form (a link the template built); not escaped again."""
+
+
+def markdown_escape(value: object) -> str:
+    """Make text show literally in Markdown: no emphasis, links, HTML, lists or headings."""
+    if isinstance(value, MarkdownSafe):
+        return value
+    if value is None:
+        return ""
+    text = str(value).translate(_MARKDOWN_INLINE)
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        match = _MARKDOWN_LINE_START.match(line)
+        if match:
+            head = match.group(2)
+            if head.isdigit():
+                end = match.end()
+                lines[index] = line[:end] + "\\" + line[end:]
+            else:
+                lines[index] = line[: match.start(2)] + "\\" + line[match.start(2) :]
+    return "\n".join(lines)
+
+
+def markdown_link(text: str, url: str) -> MarkdownSafe:
+    """A Markdown link whose text is escaped and whose target cannot break out."""
+    safe_url = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    return MarkdownSafe(f"[{markdown_escape(text)}]({safe_url})")
+
+
+def markdown_autolink(url: str) -> MarkdownSafe:
+    return MarkdownSafe("<" + url.replace(">", "%3E").replace("<", "%3C").replace(" ", "%20") + ">")
+
+
+def _long_date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:%B} {value.day}, {value.year}"
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    word = singular if count == 1 else (plural or singular + "s")
+    return f"{count:,} {word}"
+
+
+def _who(paper: Paper) -> str:
+    """Who wrote it, as the listing says: an organisation, or a count of authors."""
+    if paper.organization is not None:
+        return paper.organization.name
+    if paper.authors is not None:
+        return _plural(paper.authors, "author")
+    return ""
+
+
+def _wrap(text: str, width: int = 72, indent: str = "") -> str:
+    """Plain-text paragraphs for email: wrapped at ``width``; URLs are never broken."""
+    import textwrap
+
+    lines = textwrap.wrap(
+        text, width=width, initial_indent=indent, subsequent_indent=indent,
+        break_long_words=False, break_on_hyphens=False,
+    )
+    return "\n".join(lines)[len(indent) :]
+
+
+def meta_line(paper: Paper) -> str:
+    """``NAVER AI Lab · published June 15, 2020 · ▲ 2``: what the listing said of it."""
+    parts = [_who(paper)]
+    if paper.published is not None:
+        parts.append(f"published {_long_date(paper.published)}")
+    if paper.upvotes is not None:
+        parts.append(f"▲ {paper.upvotes:,}")
+    return " · ".join(part for part in parts if part)
+
+
+def _finalize_markdown(value: object) -> str:
+    return markdown_escape(value)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What templates know of the site; URLs always end with one slash."""
+
+    title: str
+    description: str
+    url: str
+    author: str
+    language: str = "en"
+
+    def issue_url(self, issue_id: str) -> str:
+        return f"{self.url}issues/{issue_id}.html"
+
+    def paper_url(self, paper: Paper) -> str:
+        return f"{self.issue_url(paper.issue_id or '')}#{paper.anchor}"
+
+
+def default_template_dir() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("digest.templates")))
+
+
+class Templates:
+    """The three environments over one search path (user folder, then built-in)."""
+
+    def __init__(self, user_dir: Path | None = None) -> None:
+        search = [str(default_template_dir())]
+        if user_dir is not None:
+            if not user_dir.is_dir():
+                raise TemplateProblem(
+                    f"template folder {user_dir} does not exist",
+                    "create it, or remove 'templates' from the config to use the built-in ones",
+                )
+            search.insert(0, str(user_dir))
+        loader = jinja2.FileSystemLoader(search)
+        common: dict[str, Any] = {
+            "loader": loader,
+            "undefined": jinja2.StrictUndefined,
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+            "keep_trailing_newline": True,
+            "auto_reload": False,
+        }
+        self.html = jinja2.Environment(autoescape=True, **common)
+        self.markdown = jinja2.Environment(autoescape=False, finalize=_finalize_markdown, **common)
+        self.text = jinja2.Environment(autoescape=False, **common)
+        for env in (self.html, self.markdown, self.text):
+            env.filters.update(
+                long_date=_long_date,
+                number=_number,
+                plural=_plural,
+                who=_who,
+                meta_line=meta_line,
+                wrap=_wrap,
+            )
+            env.globals.update(version=__version__)
+        self.markdown.filters.update(link=markdown_link, autolink=markdown_autolink)
+
+    def environment(self, name: str) -> jinja2.Environment:
+        if name.endswith((".html", ".xml")):
+            return self.html
+        if name.endswith(".md"):
+            return self.markdown
+        return self.text
+
+    def stream(self, name: str, **context: Any) -> Iterator[str]:
+        """Render chunk by chunk, so a 100,000-paper issue never sits in memory whole."""
+        try:
+            template = self.environment(name).get_template(name)
+            yield from template.generate(**context)
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateProblem(f"template {exc.name!r} not found") from exc
+        except jinja2.TemplateError as exc:
+            where = f"{getattr(exc, 'filename', None) or name}"
+            line = getattr(exc, "lineno", None)
+            raise TemplateProblem(
+                f"template {where}{f':{line}' if line else ''}: {exc}",
+                "fix the template (or remove your override to use the built-in one)",
+            ) from exc
+
+    def render(self, name: str, **context: Any) -> str:
+        return "".join(self.stream(name, **context))
+
+
+@lru_cache(maxsize=8)
+def templates_for(user_dir: Path | None) -> Templates:
+    return Templates(user_dir)
+
+
+def issue_markdown(
+    templates: Templates, site: Site, issue: Issue, papers: Iterable[Paper]
+) -> Iterator[str]:
+    return templates.stream("issue.md", site=site, issue=issue, papers=papers)
+
+
+def issue_page(
+    templates: Templates, site: Site, issue: Issue, papers: Iterable[Paper], older: Issue | None
+) -> Iterator[str]:
+    """The issue's web page. It links to the older issue, not the newer one, so that
+    publishing an issue never has to rewrite the pages before it."""
+    return templates.stream("issue.html", site=site, issue=issue, papers=papers, older=older)
+
+
+def index_page(templates: Templates, site: Site, issues: list[Issue]) -> str:
+    return templates.render(
+        "index.html",
+        site=site,
+        issues=issues,
+        total=sum(issue.paper_count for issue in issues),
+        root="",
+    )
+
+
+def feed_entry_html(templates: Templates, site: Site, paper: Paper) -> str:
+    return templates.render("feed_entry.html", site=site, paper=paper)

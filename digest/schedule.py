@@ -1,0 +1,248 @@
+"""The daemon: ``pipeline.run`` on a schedule, unattended, for months.
+
+Known ways scheduled tools fail silently, and what this module does about each:
+
+* a machine asleep at the scheduled minute: APScheduler's default misfire grace is one
+  second, so the run would be skipped for good. Here the grace is unlimited by default
+  (``coalesce`` makes a late wake-up run once, not once per missed slot), and a daemon
+  that starts after a missed slot runs once at start (the decision uses the last
+  successful run recorded in the store, not APScheduler's job store);
+* cron in UTC firing on the user's Saturday: schedules are in an IANA zone, by default
+  the machine's; APScheduler >= 3.11.2 handles the daylight-saving changes;
+* two copies: a second daemon on the same state exits at once with code 75;
+  ``digest run`` and the daemon share the run lock, so their runs never overlap;
+* a failed run killing the daemon: every run is wrapped; the failure is logged and
+  recorded in the store, and the next slot runs as planned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import signal
+import threading
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from digest.config import Config, ScheduleConfig
+from digest.errors import ConfigError, DigestError, LockBusy
+from digest.lock import RunLock
+
+log = logging.getLogger("digest")
+
+DEFAULT_CRON = "0 8 * * mon"
+
+
+class Cancelled(Exception):
+    """The daemon was asked to stop during a run; the run publishes nothing."""
+
+
+def with_cli_schedule(
+    config: Config, *, every: float | None, cron: str | None, timezone: str | None
+) -> Config:
+    schedule = config.schedule
+    if every:
+        schedule = dataclasses.replace(schedule, every=every, cron="")
+    elif cron:
+        schedule = dataclasses.replace(schedule, cron=cron, every=0.0)
+    if timezone:
+        schedule = dataclasses.replace(schedule, timezone=timezone)
+    return dataclasses.replace(config, schedule=schedule)
+
+
+def zone(schedule: ScheduleConfig) -> dt.tzinfo:
+    if schedule.timezone:
+        try:
+            return zoneinfo.ZoneInfo(schedule.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"schedule.timezone: unknown time zone {schedule.timezone!r}",
+                "use an IANA name such as Europe/Berlin or America/New_York",
+            ) from None
+    import tzlocal
+
+    return tzlocal.get_localzone()
+
+
+def trigger_for(schedule: ScheduleConfig) -> Any:
+    """An APScheduler 3 trigger: an interval, or a crontab expression in the zone."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    tz = zone(schedule)
+    if schedule.every:
+        return IntervalTrigger(seconds=schedule.every, timezone=tz)
+    expression = schedule.cron or DEFAULT_CRON
+    try:
+        return CronTrigger.from_crontab(expression, timezone=tz)
+    except ValueError as exc:
+        raise ConfigError(
+            f"schedule.cron: {expression!r} is not a crontab expression: {exc}",
+            'five fields: minute hour day month weekday, e.g. "0 8 * * mon"',
+        ) from None
+
+
+def describe(config: Config, now: dt.datetime) -> dict[str, Any]:
+    schedule = config.schedule
+    if not (schedule.cron or schedule.every):
+        return {"description": None, "next_run": None}
+    trigger = trigger_for(schedule)
+    tz = zone(schedule)
+    if schedule.every:
+        text = f"every {schedule.every:g}s"
+    else:
+        text = f"cron {schedule.cron!r} in {tz}"
+    upcoming = trigger.get_next_fire_time(None, now.astimezone(tz))
+    return {"description": text, "next_run": upcoming.isoformat() if upcoming else None}
+
+
+def should_catch_up(trigger: Any, last_success: dt.datetime | None, now: dt.datetime) -> bool:
+    """True if a slot passed since the last successful run (one catch-up run, not one per slot).
+
+    With no successful run ever, an interval schedule runs at once (there is no reason
+    to wait), a cron schedule waits for its first slot (nothing was missed).
+    """
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if last_success is None:
+        return isinstance(trigger, IntervalTrigger)
+    if isinstance(trigger, IntervalTrigger):
+        return now - last_success >= trigger.interval
+    upcoming = trigger.get_next_fire_time(None, last_success + dt.timedelta(microseconds=1))
+    return upcoming is not None and upcoming <= now
+
+
+def daemon_lock_path(config: Config) -> Any:
+    return config.state.with_name(config.state.name + ".daemon")
+
+
+class Daemon:
+    """Runs until SIGTERM/SIGINT; SIGHUP reloads the config (kept if the new one is bad)."""
+
+    def __init__(self, config: Config, reload: Callable[[], Config] | None = None) -> None:
+        self.config = config
+        self.reload = reload
+        self.stop = threading.Event()
+        self.reload_wanted = threading.Event()
+        self.running = threading.Event()
+        self.scheduler: Any = None
+
+    # -- one scheduled run ------------------------------------------------------------------
+
+    def _progress(self, done: int, total: int, papers: int) -> None:
+        if self.stop.is_set():
+            raise Cancelled("stopping: the run was cancelled before publishing")
+
+    def run_once(self) -> None:
+        from digest import pipeline
+
+        self.running.set()
+        try:
+            report = pipeline.run(self.config, wait=60.0, progress=self._progress)
+        except Cancelled:
+            log.info("run cancelled before publishing; nothing was changed")
+            return
+        except LockBusy as exc:
+            log.warning("run skipped: %s", exc.message)
+            return
+        except DigestError as exc:
+            log.error("run failed: %s", str(exc).replace("\n", " "))
+            return
+        except Exception:
+            log.exception("run failed unexpectedly")
+            return
+        finally:
+            self.running.clear()
+        for path, reason in report.files_rejected:
+            log.warning("rejected %s: %s", path, reason)
+        if report.files_rejected and not report.files_read:
+            log.warning(
+                "the inbox had %d file(s) but no paper could be read from them",
+                len(report.files_rejected),
+            )
+        if report.issue_id:
+            log.info("published issue %s: %d new papers", report.issue_id, report.new_papers)
+            if report.delivery_error:
+                log.error("issue %s not sent: %s", report.issue_id, report.delivery_error)
+        else:
+            log.info("nothing new (%d papers parsed)", report.papers_parsed)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _scheduler(self, config: Config) -> Any:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        grace = config.schedule.misfire_grace_seconds or None
+        return BackgroundScheduler(
+            timezone=zone(config.schedule),
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
+        )
+
+    def _add_job(self, now: dt.datetime) -> None:
+        from digest.store import Store
+
+        trigger = trigger_for(self.config.schedule)
+        last = None
+        if self.config.state.exists():
+            with Store(self.config.state) as store:
+                record = store.last_run(successful=True)
+                last = record.started_at if record else None
+        catch_up = should_catch_up(trigger, last, now)
+        options: dict[str, Any] = {"id": "digest", "replace_existing": True}
+        if catch_up:
+            options["next_run_time"] = now
+            log.info("a scheduled run was missed (last success: %s); running now", last or "never")
+        self.scheduler.add_job(self.run_once, trigger, **options)
+        job = self.scheduler.get_job("digest")
+        log.info("next run: %s", job.next_run_time.isoformat() if job and job.next_run_time else "?")
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGHUP:
+            self.reload_wanted.set()
+        else:
+            self.stop.set()
+
+    def _reload(self) -> None:
+        self.reload_wanted.clear()
+        if self.reload is None:
+            return
+        try:
+            config = self.reload()
+            trigger_for(config.schedule)
+        except DigestError as exc:
+            log.error("config not reloaded, keeping the old one: %s", str(exc).replace("\n", " "))
+            return
+        self.config = config
+        self.scheduler.remove_all_jobs()
+        self._add_job(dt.datetime.now(dt.UTC))
+        log.info("config reloaded")
+
+    def serve(self) -> int:
+        trigger_for(self.config.schedule)  # a bad schedule fails now, not at the first slot
+        lock = RunLock(daemon_lock_path(self.config), wait=0)
+        try:
+            lock.acquire()
+        except LockBusy:
+            raise LockBusy(
+                f"another digest daemon is already running for {self.config.state} "
+                f"({lock.holder() or 'pid unknown'})",
+                "stop it first (kill PID / systemctl stop digest), or use another --state",
+            ) from None
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        self.scheduler = self._scheduler(self.config)
+        try:
+            self.scheduler.start()
+            self._add_job(dt.datetime.now(dt.UTC))
+            log.info("daemon started (pid lock %s)", lock.path)
+            while not self.stop.wait(0.5):
+                if self.reload_wanted.is_set():
+                    self._reload()
+            log.info("stopping%s", ": waiting for the current run" if self.running.is_set() else "")
+        finally:
+            self.scheduler.shutdown(wait=True)
+            lock.release()
+        log.info("daemon stopped")
+        return 0

@@ -1,0 +1,92 @@
+"""What ``digest status`` reports: the state's contents, the last run, the schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from digest.config import Config
+from digest.diff import inbox_files
+from digest.store import Store
+
+
+def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
+    from digest import schedule
+
+    now = now or dt.datetime.now(dt.UTC)
+    info: dict[str, Any] = {
+        "state": str(config.state),
+        "inbox": str(config.inbox),
+        "output": str(config.output),
+        "schedule": schedule.describe(config, now),
+    }
+    if not config.state.exists():
+        info.update(files=0, papers=0, issues=0, last_run=None, latest_issue=None,
+                    rejected=[], waiting=len(inbox_files(config.inbox)))
+        return info
+    with Store(config.state, create=False) as store:
+        counts = store.counts()
+        run = store.last_run()
+        latest = store.issue(None)
+        known = store.known_inbox_files()
+        present = inbox_files(config.inbox)
+        waiting = 0
+        for path in present:
+            remembered = known.get(str(path))
+            stat = path.stat()
+            if not remembered or (remembered.size, remembered.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+                waiting += 1
+        info.update(
+            files=counts.files,
+            papers=counts.papers,
+            issues=counts.issues,
+            schema_version=store.schema_version,
+            waiting=waiting,
+            rejected=[{"file": path, "reason": reason} for path, reason in store.rejections()],
+            latest_issue=latest and {
+                "id": latest.id, "papers": latest.paper_count,
+                "published_at": latest.published_at.isoformat(),
+                "delivered_to": sorted(store.delivered_to(latest.id)),
+            },
+            last_run=run and {
+                "started_at": run.started_at.isoformat(),
+                "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                "result": run.result,
+                "issue": run.issue_id,
+                "new_papers": run.new_papers,
+                "papers_parsed": run.papers_parsed,
+                "error": run.error,
+            },
+        )
+    return info
+
+
+def as_text(info: dict[str, Any]) -> str:
+    lines = [
+        f"state:    {info['state']}",
+        f"inbox:    {info['inbox']} ({info['waiting']} file(s) waiting)",
+        f"output:   {info['output']}",
+        f"store:    {info['files']:,} files, {info['papers']:,} papers, {info['issues']:,} issues",
+    ]
+    latest = info.get("latest_issue")
+    if latest:
+        sent = ", ".join(latest["delivered_to"]) or "not sent"
+        lines.append(f"latest:   issue {latest['id']}, {latest['papers']:,} papers ({sent})")
+    run = info.get("last_run")
+    if run:
+        line = f"last run: {run['started_at']} → {run['result']}"
+        if run["issue"]:
+            line += f", issue {run['issue']}"
+        lines.append(line)
+        if run["error"]:
+            lines.append(f"          error: {run['error']}")
+    else:
+        lines.append("last run: never")
+    schedule = info.get("schedule") or {}
+    if schedule.get("description"):
+        lines.append(f"schedule: {schedule['description']}")
+        if schedule.get("next_run"):
+            lines.append(f"next run: {schedule['next_run']}")
+    for rejected in info.get("rejected", []):
+        lines.append(f"rejected: {rejected['file']}: {rejected['reason']}")
+    return "\n".join(lines)

@@ -1,0 +1,579 @@
+"""The state: every file taken in, every paper seen, every issue published, every run.
+
+All SQL lives in this module, behind ``Store``'s methods, so that another backend
+(PostgreSQL, for several generators sharing one store) can implement the same
+interface. The schema is versioned with ``PRAGMA user_version`` and ordered
+migrations; a state file from a newer digest, or one that is not a digest state at
+all, is refused with a hint and never replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from digest.errors import StateError
+from digest.model import Issue, Organization, Paper
+
+APPLICATION_ID = 0x44474553  # "DGES": marks a SQLite file as a digest state
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE files (
+        hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        digest_date TEXT,
+        taken_at TEXT NOT NULL,
+        paper_count INTEGER NOT NULL,
+        problem_count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE inbox_files (
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE rejections (
+        hash TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE issues (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        date TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        paper_count INTEGER NOT NULL
+    );
+    CREATE TABLE papers (
+        key TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        abstract TEXT NOT NULL,
+        authors INTEGER,
+        org_id TEXT,
+        org_name TEXT,
+        published TEXT,
+        upvotes INTEGER,
+        links TEXT NOT NULL,
+        digest_date TEXT,
+        first_file TEXT NOT NULL,
+        first_line INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        issue_seq INTEGER,
+        position INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX papers_by_issue ON papers (issue_seq, position);
+    CREATE TABLE sightings (
+        key TEXT NOT NULL,
+        file_hash TEXT NOT NULL,
+        digest_date TEXT,
+        upvotes INTEGER,
+        PRIMARY KEY (key, file_hash)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        result TEXT NOT NULL,
+        issue_id TEXT,
+        new_papers INTEGER NOT NULL DEFAULT 0,
+        papers_parsed INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        summary TEXT
+    );
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT
+    ) WITHOUT ROWID;
+    """,
+    # 2: deliveries of issues by email, one row per issue and recipient
+    """
+    CREATE TABLE deliveries (
+        issue_id TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        PRIMARY KEY (issue_id, recipient)
+    ) WITHOUT ROWID;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFile:
+    """What the store remembers of a path in the inbox, to skip it without reading."""
+
+    size: int
+    mtime_ns: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    result: str
+    issue_id: str | None
+    new_papers: int
+    papers_parsed: int
+    error: str | None
+    summary: dict
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    files: int
+    papers: int
+    issues: int
+    rejected_files: int
+
+
+_PAPER_COLUMNS = (
+    "p.key, title, abstract, authors, org_id, org_name, published, upvotes, links, "
+    "p.digest_date, first_file, first_line, first_seen, i.id"
+)
+
+
+def _paper_from_row(row: Sequence) -> Paper:
+    (key, title, abstract, authors, org_id, org_name, published, upvotes, links, digest_date,
+     first_file, first_line, first_seen, issue_id) = row  # fmt: skip
+    return Paper(
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        organization=Organization(org_id, org_name) if org_id is not None else None,
+        published=_date(published),
+        upvotes=upvotes,
+        links=tuple(json.loads(links)),
+        digest_date=_date(digest_date),
+        source=first_file,
+        line=first_line,
+        first_seen=_parse_moment(first_seen),
+        issue_id=issue_id,
+        key=key,
+    )
+
+
+class Store:
+    """A digest state in one SQLite file. Use as a context manager to close it."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        if not path.exists():
+            if not create:
+                raise StateError(
+                    f"no state at {path}", "run 'digest run' first, or check --state / the config"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._check_and_migrate()
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(Exception):
+                self.db.close()
+            raise StateError(
+                f"{path} is not a readable digest state: {exc}",
+                "restore it from a backup, or point --state at a new file; "
+                "digest never replaces a state it cannot read",
+            ) from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _check_and_migrate(self) -> None:
+        db = self.db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != APPLICATION_ID and (tables or version):
+            raise StateError(
+                f"{self.path} is a SQLite file but not a digest state",
+                "point --state at a digest state file or a new path",
+            )
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path} has schema version {version}; this digest knows up to "
+                f"{SCHEMA_VERSION}",
+                "upgrade digest (pip install -U digest) to read it; it was left untouched",
+            )
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: commits on success, rolls back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # -- inbox files ----------------------------------------------------------------------
+
+    def known_inbox_files(self) -> dict[str, KnownFile]:
+        return {
+            path: KnownFile(size, mtime_ns, content_hash)
+            for path, size, mtime_ns, content_hash in self.db.execute(
+                "SELECT path, size, mtime_ns, hash FROM inbox_files"
+            )
+        }
+
+    def remember_inbox_file(self, path: str, size: int, mtime_ns: int, content_hash: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO inbox_files VALUES (?, ?, ?, ?)",
+            (path, size, mtime_ns, content_hash),
+        )
+
+    def taken_hashes(self, hashes: Iterable[str]) -> set[str]:
+        return self._existing("files", "hash", hashes)
+
+    def rejected_reasons(self, hashes: Iterable[str]) -> dict[str, str]:
+        wanted = list(hashes)
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(
+                    f"SELECT hash, reason FROM rejections WHERE hash IN ({marks})", chunk
+                ).fetchall()
+            )
+        return found
+
+    def record_file(
+        self,
+        content_hash: str,
+        name: str,
+        digest_date: dt.date | None,
+        taken_at: dt.datetime,
+        paper_count: int,
+        problem_count: int,
+    ) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                content_hash,
+                name,
+                digest_date.isoformat() if digest_date else None,
+                _iso(taken_at),
+                paper_count,
+                problem_count,
+            ),
+        )
+        self.db.execute("DELETE FROM rejections WHERE hash = ?", (content_hash,))
+
+    def record_rejection(self, content_hash: str, path: str, reason: str, at: dt.datetime) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO rejections VALUES (?, ?, ?, ?)",
+            (content_hash, path, reason, _iso(at)),
+        )
+
+    def rejections(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT path, reason FROM rejections ORDER BY path").fetchall()
+
+    def forget_rejections_except(self, hashes: Iterable[str]) -> None:
+        """Rejections of files no longer in the inbox are no longer news."""
+        keep = list(hashes)
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_hashes (hash TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM keep_hashes")
+        self.db.executemany("INSERT OR IGNORE INTO keep_hashes VALUES (?)", ((h,) for h in keep))
+        self.db.execute("DELETE FROM rejections WHERE hash NOT IN (SELECT hash FROM keep_hashes)")
+
+    def forget_inbox_files_except(self, paths: Iterable[str]) -> None:
+        """Forget the size/time of files no longer in the inbox."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_paths (path TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM keep_paths")
+        self.db.executemany("INSERT OR IGNORE INTO keep_paths VALUES (?)", ((p,) for p in paths))
+        self.db.execute("DELETE FROM inbox_files WHERE path NOT IN (SELECT path FROM keep_paths)")
+
+    # -- papers ---------------------------------------------------------------------------
+
+    def _existing(self, table: str, column: str, values: Iterable[str]) -> set[str]:
+        wanted = list(values)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk
+                )
+            )
+        return found
+
+    def seen_keys(self, keys: Iterable[str]) -> set[str]:
+        return self._existing("papers", "key", keys)
+
+    def add_papers(
+        self, papers: Sequence[Paper], issue_seq: int | None, first_position: int, now: dt.datetime
+    ) -> None:
+        """Record new papers. Each gets its own first-seen instant, a millisecond apart,
+        earlier for later positions, so that newest-first order and timestamps agree."""
+        rows = []
+        for offset, paper in enumerate(papers):
+            position = first_position + offset
+            seen = _iso(now - dt.timedelta(milliseconds=position))
+            rows.append(
+                (
+                    paper.key,
+                    paper.title,
+                    paper.abstract,
+                    paper.authors,
+                    paper.organization.id if paper.organization else None,
+                    paper.organization.name if paper.organization else None,
+                    paper.published.isoformat() if paper.published else None,
+                    paper.upvotes,
+                    json.dumps(paper.links),
+                    paper.digest_date.isoformat() if paper.digest_date else None,
+                    paper.source,
+                    paper.line,
+                    seen,
+                    seen,
+                    issue_seq,
+                    position,
+                )
+            )
+        rows.sort()
+        self.db.executemany(
+            "INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
+
+    def update_seen(self, papers: Sequence[Paper], now: dt.datetime) -> None:
+        """A paper seen again: remember when, and its latest upvote count."""
+        stamp = _iso(now)
+        self.db.executemany(
+            "UPDATE papers SET last_seen = ?, upvotes = coalesce(?, upvotes) WHERE key = ?",
+            sorted((stamp, paper.upvotes, paper.key) for paper in papers),
+        )
+
+    def add_sightings(self, papers: Sequence[Paper], file_hash: str) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO sightings VALUES (?, ?, ?, ?)",
+            sorted(
+                (
+                    paper.key,
+                    file_hash,
+                    paper.digest_date.isoformat() if paper.digest_date else None,
+                    paper.upvotes,
+                )
+                for paper in papers
+            ),
+        )
+
+    def issue_papers(self, issue_seq: int) -> Iterator[Paper]:
+        """The papers of one issue in page order, streamed (an issue can be huge)."""
+        cursor = self.db.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
+            "WHERE p.issue_seq = ? ORDER BY p.position",
+            (issue_seq,),
+        )
+        for row in cursor:
+            yield _paper_from_row(row)
+
+    def newest_papers(self, limit: int) -> list[Paper]:
+        """The newest published papers across issues, newest first (feeds)."""
+        rows = self.db.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
+            "ORDER BY p.issue_seq DESC, p.position ASC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_paper_from_row(row) for row in rows]
+
+    # -- issues ---------------------------------------------------------------------------
+
+    def next_issue_id(self, day: dt.date) -> tuple[str, int]:
+        """``YYYY-MM-DD``, then ``-2``, ``-3`` for later issues the same day."""
+        base = day.isoformat()
+        taken = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM issues WHERE id = ? OR id LIKE ?", (base, base + "-%")
+            )
+        }
+        seq = (self.db.execute("SELECT max(seq) FROM issues").fetchone()[0] or 0) + 1
+        if base not in taken:
+            return base, seq
+        number = 2
+        while f"{base}-{number}" in taken:
+            number += 1
+        return f"{base}-{number}", seq
+
+    def add_issue(
+        self, issue_id: str, seq: int, day: dt.date, published_at: dt.datetime, count: int
+    ) -> Issue:
+        self.db.execute(
+            "INSERT INTO issues VALUES (?, ?, ?, ?, ?)",
+            (seq, issue_id, day.isoformat(), _iso(published_at), count),
+        )
+        return Issue(issue_id, seq, day, published_at, count)
+
+    def issues(self) -> list[Issue]:
+        """Every issue, newest first."""
+        return [
+            Issue(issue_id, seq, dt.date.fromisoformat(day), _parse_moment(at), count)
+            for seq, issue_id, day, at, count in self.db.execute(
+                "SELECT seq, id, date, published_at, paper_count FROM issues ORDER BY seq DESC"
+            )
+        ]
+
+    def issue(self, issue_id: str | None) -> Issue | None:
+        """One issue by id; the newest when ``issue_id`` is None."""
+        if issue_id is None:
+            row = self.db.execute(
+                "SELECT seq, id, date, published_at, paper_count FROM issues "
+                "ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        else:
+            row = self.db.execute(
+                "SELECT seq, id, date, published_at, paper_count FROM issues WHERE id = ?",
+                (issue_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        seq, found_id, day, at, count = row
+        return Issue(found_id, seq, dt.date.fromisoformat(day), _parse_moment(at), count)
+
+    # -- settings (small named values) ------------------------------------------------------
+
+    def setting(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.db.execute("DELETE FROM settings WHERE name = ?", (name,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (name, value))
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start_run(self, started_at: dt.datetime) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO runs (started_at, result) VALUES (?, 'running')", (_iso(started_at),)
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def finish_run(
+        self,
+        run_id: int,
+        finished_at: dt.datetime,
+        result: str,
+        *,
+        issue_id: str | None = None,
+        new_papers: int = 0,
+        papers_parsed: int = 0,
+        error: str | None = None,
+        summary: dict | None = None,
+    ) -> None:
+        self.db.execute(
+            "UPDATE runs SET finished_at = ?, result = ?, issue_id = ?, new_papers = ?, "
+            "papers_parsed = ?, error = ?, summary = ? WHERE id = ?",
+            (
+                _iso(finished_at),
+                result,
+                issue_id,
+                new_papers,
+                papers_parsed,
+                error,
+                json.dumps(summary or {}, sort_keys=True),
+                run_id,
+            ),
+        )
+
+    def last_run(self, *, successful: bool = False) -> RunRecord | None:
+        where = "WHERE result IN ('published', 'nothing-new')" if successful else ""
+        row = self.db.execute(
+            "SELECT id, started_at, finished_at, result, issue_id, new_papers, papers_parsed, "
+            f"error, summary FROM runs {where} ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        run_id, started, finished, result, issue_id, new, parsed, error, summary = row
+        return RunRecord(
+            run_id,
+            _parse_moment(started),
+            _parse_moment(finished) if finished else None,
+            result,
+            issue_id,
+            new,
+            parsed,
+            error,
+            json.loads(summary) if summary else {},
+        )
+
+    def counts(self) -> Counts:
+        one = self.db.execute
+        return Counts(
+            files=one("SELECT count(*) FROM files").fetchone()[0],
+            papers=one("SELECT count(*) FROM papers").fetchone()[0],
+            issues=one("SELECT count(*) FROM issues").fetchone()[0],
+            rejected_files=one("SELECT count(*) FROM rejections").fetchone()[0],
+        )
+
+    # -- deliveries -------------------------------------------------------------------------
+
+    def delivered_to(self, issue_id: str) -> set[str]:
+        return {
+            row[0]
+            for row in self.db.execute(
+                "SELECT recipient FROM deliveries WHERE issue_id = ?", (issue_id,)
+            )
+        }
+
+    def record_delivery(
+        self, issue_id: str, recipients: Iterable[str], sent_at: dt.datetime, message_id: str
+    ) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?)",
+                ((issue_id, rcpt, _iso(sent_at), message_id) for rcpt in recipients),
+            )
