@@ -54,9 +54,13 @@ def _duration(text: str) -> float:
 
 
 def _common(parser: argparse.ArgumentParser, *, inbox: bool = True) -> None:
-    parser.add_argument("--config", "-c", type=Path, help="config file (default: ./digest.toml if present)")
+    parser.add_argument(
+        "--config", "-c", type=Path, help="config file (default: ./digest.toml if present)"
+    )
     if inbox:
-        parser.add_argument("--inbox", type=Path, help="folder of digest files (overrides the config)")
+        parser.add_argument(
+            "--inbox", type=Path, help="folder of digest files (overrides the config)"
+        )
     parser.add_argument("--out", type=Path, help="output folder (overrides the config)")
     parser.add_argument("--state", type=Path, help="state file (overrides the config)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
@@ -64,11 +68,15 @@ def _common(parser: argparse.ArgumentParser, *, inbox: bool = True) -> None:
 
 def _clock(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--today", type=_date, metavar="YYYY-MM-DD",
+        "--today",
+        type=_date,
+        metavar="YYYY-MM-DD",
         help="the run's date: names the issue and resolves dates without a year (default: today)",
     )
     parser.add_argument(
-        "--now", type=_moment, metavar="ISO-TIME",
+        "--now",
+        type=_moment,
+        metavar="ISO-TIME",
         help="the run's clock, for reproducible output (default: the current time)",
     )
 
@@ -84,31 +92,49 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser(
-        "run", help="take in new digest files and publish an issue of the new papers",
+        "run",
+        help="take in new digest files and publish an issue of the new papers",
         description="Read the digest files in the inbox that were not read before, find the "
         "papers never seen before, and publish them as one issue (Markdown, web page, email) "
         "plus the archive index and feeds. A run with nothing new publishes nothing.",
     )
     _common(run)
     _clock(run)
-    run.add_argument("--dry-run", action="store_true", help="show what would be new; change nothing")
+    run.add_argument(
+        "--dry-run", action="store_true", help="show what would be new; change nothing"
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    run.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
-                     help="if another run holds the lock, wait this long (default 60)")
-    run.add_argument("--send", action=argparse.BooleanOptionalAction, default=None,
-                     help="email the new issue after publishing (default: the config's send_after_run)")
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="if another run holds the lock, wait this long (default 60)",
+    )
+    run.add_argument(
+        "--send",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="email the new issue after publishing (default: the config's send_after_run)",
+    )
 
     parse = commands.add_parser(
-        "parse", help="show what digest reads from digest files (reads only; changes nothing)",
+        "parse",
+        help="show what digest reads from digest files (reads only; changes nothing)",
         description="Parse digest files and print every paper with its fields and every problem.",
     )
     parse.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    parse.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
-                       help="reference day for dates without a year (default: today)")
+    parse.add_argument(
+        "--today",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="reference day for dates without a year (default: today)",
+    )
     parse.add_argument("--json", action="store_true", help="print JSON")
 
     status = commands.add_parser(
-        "status", help="what the state holds: files, papers, issues, the last run, the schedule",
+        "status",
+        help="what the state holds: files, papers, issues, the last run, the schedule",
     )
     _common(status)
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -117,32 +143,52 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
 
     rebuild = commands.add_parser(
-        "rebuild", help="render every page, feed and email again from the state (after editing templates)",
+        "rebuild",
+        help="render every page, feed and email again from the state (after editing templates)",
     )
     _common(rebuild, inbox=False)
 
     send = commands.add_parser(
-        "send", help="email an issue (default: the newest) over SMTP, once per recipient",
+        "send",
+        help="email an issue (default: the newest) over SMTP, once per recipient",
         description="Send an issue's email. Each recipient gets an issue once: sending again "
         "sends nothing unless --force.",
     )
     send.add_argument("issue", nargs="?", help="issue id, e.g. 2024-03-15 (default: the newest)")
     _common(send, inbox=False)
-    send.add_argument("--to", action="append", metavar="ADDR", help="recipient (repeatable; default: the config's)")
-    send.add_argument("--smtp", metavar="HOST:PORT", help="plain SMTP server to use instead of the config's (for trials)")
-    send.add_argument("--force", action="store_true", help="send even to recipients who already got it")
+    send.add_argument(
+        "--to",
+        action="append",
+        metavar="ADDR",
+        help="recipient (repeatable; default: the config's)",
+    )
+    send.add_argument(
+        "--smtp",
+        metavar="HOST:PORT",
+        help="plain SMTP server to use instead of the config's (for trials)",
+    )
+    send.add_argument(
+        "--force", action="store_true", help="send even to recipients who already got it"
+    )
     send.add_argument("--json", action="store_true", help="print JSON")
 
     daemon = commands.add_parser(
-        "daemon", help="run on a schedule (cron expression or interval) until stopped",
+        "daemon",
+        help="run on a schedule (cron expression or interval) until stopped",
         description="Run the pipeline on the config's schedule. Catches up once at start if a "
         "scheduled run was missed. Stops cleanly on SIGTERM/SIGINT; SIGHUP reloads the config.",
     )
     _common(daemon)
-    daemon.add_argument("--every", type=_duration, metavar="DURATION",
-                        help="run at this interval instead of the config's schedule, e.g. 5s, 6h")
+    daemon.add_argument(
+        "--every",
+        type=_duration,
+        metavar="DURATION",
+        help="run at this interval instead of the config's schedule, e.g. 5s, 6h",
+    )
     daemon.add_argument("--cron", metavar="EXPR", help='crontab expression, e.g. "0 8 * * mon"')
-    daemon.add_argument("--timezone", metavar="ZONE", help="IANA time zone for --cron, e.g. Europe/Berlin")
+    daemon.add_argument(
+        "--timezone", metavar="ZONE", help="IANA time zone for --cron, e.g. Europe/Berlin"
+    )
     return parser
 
 
@@ -162,8 +208,10 @@ def _setup_logging(verbosity: int, level: str = "INFO", *, quiet: bool = False) 
     if quiet and not verbosity:
         chosen = logging.WARNING
     logging.basicConfig(
-        level=chosen, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S",
+        level=chosen,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
     )
 
 
@@ -204,8 +252,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         now = dt.datetime.combine(args.today, now.timetz())
     progress = _Progress() if sys.stderr.isatty() and not args.json else None
     report = pipeline.run(
-        cfg, now=now, today=args.today, dry_run=args.dry_run, wait=args.wait,
-        progress=progress, send=args.send,
+        cfg,
+        now=now,
+        today=args.today,
+        dry_run=args.dry_run,
+        wait=args.wait,
+        progress=progress,
+        send=args.send,
     )
     if args.json:
         _print_json(report.as_json())
@@ -219,7 +272,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_run(report: Any, cfg: Any) -> None:
-    read, skipped, rejected = len(report.files_read), len(report.files_skipped), len(report.files_rejected)
+    read, skipped, rejected = (
+        len(report.files_read),
+        len(report.files_skipped),
+        len(report.files_rejected),
+    )
     print(
         f"{read} new file(s) read, {skipped} already taken in, {rejected} rejected; "
         f"{report.papers_parsed:,} papers parsed, {report.new_papers:,} new."
@@ -248,7 +305,8 @@ def _paper_json(paper: Any) -> dict:
         "abstract": paper.abstract,
         "authors": paper.authors,
         "organization": {"id": paper.organization.id, "name": paper.organization.name}
-        if paper.organization else None,
+        if paper.organization
+        else None,
         "published": paper.published.isoformat() if paper.published else None,
         "upvotes": paper.upvotes,
         "links": list(paper.links),
@@ -262,32 +320,39 @@ def cmd_parse(args: argparse.Namespace) -> int:
     today = args.today or dt.date.today()
     results = [load_file(str(path), today)[0] for path in args.files]
     if args.json:
-        _print_json([
-            {
-                "file": result.path,
-                "digest_date": result.digest_date.isoformat() if result.digest_date else None,
-                "papers": [_paper_json(paper) for paper in result.papers],
-                "problems": [
-                    {"line": p.line, "severity": p.severity, "message": p.message}
-                    for p in result.problems
-                ],
-            }
-            for result in results
-        ])
+        _print_json(
+            [
+                {
+                    "file": result.path,
+                    "digest_date": result.digest_date.isoformat() if result.digest_date else None,
+                    "papers": [_paper_json(paper) for paper in result.papers],
+                    "problems": [
+                        {"line": p.line, "severity": p.severity, "message": p.message}
+                        for p in result.problems
+                    ],
+                }
+                for result in results
+            ]
+        )
     else:
         from digest.render import meta_line
 
         for result in results:
             date = result.digest_date.isoformat() if result.digest_date else "no date"
-            print(f"{result.path}: digest of {date}, {len(result.papers)} papers, "
-                  f"{len(result.problems)} problems")
+            print(
+                f"{result.path}: digest of {date}, {len(result.papers)} papers, "
+                f"{len(result.problems)} problems"
+            )
             for number, paper in enumerate(result.papers, start=1):
                 meta = meta_line(paper)
                 print(f"  {number:>3}. {paper.title}" + (f"  [{meta}]" if meta else ""))
             for problem in result.problems:
                 print(f"  {problem}")
-    return EXIT_REJECTED if any(r.rejected or any(p.severity == "error" for p in r.problems)
-                                for r in results) else EXIT_OK
+    return (
+        EXIT_REJECTED
+        if any(r.rejected or any(p.severity == "error" for p in r.problems) for r in results)
+        else EXIT_OK
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -308,7 +373,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     folder: Path = args.directory
     target = folder / DEFAULT_CONFIG_NAME
     if target.exists():
-        raise ConfigError(f"{target} already exists", "edit it, or run 'digest init' in another folder")
+        raise ConfigError(
+            f"{target} already exists", "edit it, or run 'digest init' in another folder"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "inbox").mkdir(exist_ok=True)
     target.write_text(STARTER.format(title="Paper digest", author="digest"), encoding="utf-8")
@@ -335,14 +402,21 @@ def cmd_send(args: argparse.Namespace) -> int:
         cfg, None, args.issue, recipients=args.to, smtp=args.smtp, force=args.force
     )
     if args.json:
-        _print_json({"issue": outcome.issue_id, "sent_to": outcome.sent_to,
-                     "already_sent": outcome.already_sent})
+        _print_json(
+            {
+                "issue": outcome.issue_id,
+                "sent_to": outcome.sent_to,
+                "already_sent": outcome.already_sent,
+            }
+        )
     else:
         if outcome.sent_to:
             print(f"sent issue {outcome.issue_id} to {', '.join(outcome.sent_to)}")
         if outcome.already_sent:
-            print(f"issue {outcome.issue_id} was already sent to {', '.join(outcome.already_sent)}; "
-                  "nothing sent to them (use --force to send again)")
+            print(
+                f"issue {outcome.issue_id} was already sent to {', '.join(outcome.already_sent)}; "
+                "nothing sent to them (use --force to send again)"
+            )
     return EXIT_OK
 
 
@@ -351,7 +425,9 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
     def load() -> Any:
         cfg = _config(args)
-        return schedule.with_cli_schedule(cfg, every=args.every, cron=args.cron, timezone=args.timezone)
+        return schedule.with_cli_schedule(
+            cfg, every=args.every, cron=args.cron, timezone=args.timezone
+        )
 
     cfg = load()
     _setup_logging(args.verbose, cfg.log_level)

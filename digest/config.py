@@ -101,7 +101,7 @@ def parse_duration(value: object, key: str) -> float:
 
 
 def _expect(value: object, kind: type | tuple[type, ...], key: str) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise ConfigError(f"{key}: expected {names}, got {value!r}")
     return value
@@ -136,9 +136,13 @@ def _email(table: dict[str, Any]) -> EmailConfig:
                 "set password_env to the name of an environment variable that holds it",
             )
         else:
-            raise ConfigError(f"unknown key email.{key}", f"known keys: {', '.join(_known(EmailConfig))}")
+            raise ConfigError(
+                f"unknown key email.{key}", f"known keys: {', '.join(_known(EmailConfig))}"
+            )
     if values.get("security", "starttls") not in ("starttls", "tls", "none"):
-        raise ConfigError(f"email.security: {values['security']!r}", 'use "starttls", "tls" or "none"')
+        raise ConfigError(
+            f"email.security: {values['security']!r}", 'use "starttls", "tls" or "none"'
+        )
     return EmailConfig(**values)
 
 

@@ -74,13 +74,18 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             scan.unreadable.append((path, f"cannot read: {exc.strerror}"))
             continue
         remembered = known.get(str(path))
-        if remembered and (remembered.size, remembered.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        if remembered and (remembered.size, remembered.mtime_ns) == (
+            stat.st_size,
+            stat.st_mtime_ns,
+        ):
             listing.append((path, stat.st_size, stat.st_mtime_ns, remembered.hash, None))
             continue
         if stat.st_size > max_size:
             # Too big to read: hash by identity; the loader reports the size when it is tried.
             pseudo = f"size:{stat.st_size}:{stat.st_mtime_ns}:{path.name}"
-            listing.append((path, stat.st_size, stat.st_mtime_ns, content_hash(pseudo.encode()), None))
+            listing.append(
+                (path, stat.st_size, stat.st_mtime_ns, content_hash(pseudo.encode()), None)
+            )
             continue
         try:
             data = path.read_bytes()

@@ -80,9 +80,8 @@ def extract_links(text: str) -> tuple[str, ...]:
         url = match.group()
         while url:
             last = url[-1]
-            if last in _TRAILING_PUNCT:
-                url = url[:-1]
-            elif last in _BRACKETS and url.count(last) > url.count(_BRACKETS[last]):
+            unbalanced = last in _BRACKETS and url.count(last) > url.count(_BRACKETS[last])
+            if last in _TRAILING_PUNCT or unbalanced:
                 url = url[:-1]
             else:
                 break
@@ -103,8 +102,8 @@ def resolve_year(month: int, day: int, reference: dt.date) -> dt.date:
     raise ValueError(f"no such date: {month}/{day}")
 
 
-def decode(data: bytes) -> tuple[str | None, str | None]:
-    """Text and None, or None and the reason it cannot be decoded unambiguously."""
+def decode(data: bytes) -> tuple[str | None, str | None, int | None]:
+    """Text, or None with the reason (and line) it cannot be decoded unambiguously."""
     for bom, codec in (
         (codecs.BOM_UTF32_LE, "utf-32"),
         (codecs.BOM_UTF32_BE, "utf-32"),
@@ -114,17 +113,21 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
     ):
         if data.startswith(bom):
             try:
-                return data.decode(codec), None
+                return data.decode(codec), None, None
             except UnicodeDecodeError as exc:
-                return None, f"starts with a {codec} byte-order mark but is not valid {codec}: {exc.reason}"
+                reason = (
+                    f"starts with a {codec} byte-order mark but is not valid {codec}: {exc.reason}"
+                )
+                return None, reason, None
     try:
-        return data.decode("utf-8"), None
+        return data.decode("utf-8"), None, None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return None, (
+        reason = (
             f"not UTF-8: byte 0x{data[exc.start]:02x} on line {line} cannot be decoded "
             "(save it as UTF-8, e.g. `iconv -f cp1252 -t utf-8 FILE`)"
         )
+        return None, reason, line
 
 
 def _paragraphs(text: str) -> list[_Paragraph]:
@@ -315,10 +318,10 @@ def parse_text(text: str, path: str, today: dt.date) -> DigestFile:
 
 
 def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
-    text, reason = decode(data)
+    text, reason, line = decode(data)
     if text is None:
         assert reason is not None
-        return DigestFile(path, None, (), (Problem(path, None, reason),))
+        return DigestFile(path, None, (), (Problem(path, line, reason),))
     return parse_text(text, path, today)
 
 
@@ -330,7 +333,9 @@ def load_file(
         with open(path, "rb") as handle:
             data = handle.read(max_size + 1)
     except OSError as exc:
-        return DigestFile(path, None, (), (Problem(path, None, f"cannot read: {exc.strerror}"),)), None
+        return DigestFile(
+            path, None, (), (Problem(path, None, f"cannot read: {exc.strerror}"),)
+        ), None
     if len(data) > max_size:
         reason = (
             f"larger than the limit of {max_size:,} bytes; not read "
@@ -342,7 +347,7 @@ def load_file(
 
 def peek_digest_date(head: bytes, today: dt.date) -> dt.date | None:
     """The digest's own date from the first bytes of a file, to order files cheaply."""
-    text, _ = decode(head)
+    text, _, _ = decode(head)
     if text is None:
         text = head.decode("utf-8", errors="ignore")
     reader = _FileReader("", today)

@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import smtplib
-import socket
 import ssl
 import time
 from collections.abc import Sequence
@@ -59,6 +58,11 @@ def tldr(abstract: str) -> str:
     elif len(sentences) > TLDR_SENTENCES:
         short += " …"
     return short
+
+
+def html_part_size(html: str) -> int:
+    """Bytes of the HTML part as a mail client gets it: UTF-8, lines ending in CRLF."""
+    return len(html.encode("utf-8")) + html.count("\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +143,7 @@ class EmailRenderer:
 
     def fits(self, plan: Plan) -> tuple[bool, str]:
         html = self.html(plan)
-        return len(html.encode("utf-8")) < self.config.email.max_html_bytes, html
+        return html_part_size(html) < self.config.email.max_html_bytes, html
 
     def best(self) -> tuple[Plan, str]:
         """The plan that shows the most, in the order of shortening the module describes."""
@@ -197,8 +201,10 @@ def message_id(config: Config, issue: Issue) -> str:
 def subject(config: Config, issue: Issue) -> str:
     try:
         text = config.email.subject.format(
-            site=config.title, date=f"{issue.date:%B} {issue.date.day}, {issue.date.year}",
-            count=issue.paper_count, id=issue.id,
+            site=config.title,
+            date=f"{issue.date:%B} {issue.date.day}, {issue.date.year}",
+            count=issue.paper_count,
+            id=issue.id,
         )
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(
@@ -222,7 +228,10 @@ def build_message(
     text = renderer.text(plan)
     message = EmailMessage(policy=SMTP_POLICY)
     message["Subject"] = subject(config, issue)
-    message["From"] = header_text(config.email.sender) or f"{header_text(config.title)} <digest@{_domain(config)}>"
+    message["From"] = (
+        header_text(config.email.sender)
+        or f"{header_text(config.title)} <digest@{_domain(config)}>"
+    )
     to = [header_text(address) for address in (recipients or config.email.to)]
     message["To"] = ", ".join(to) if to else "undisclosed-recipients:;"
     message["Date"] = format_datetime(issue.published_at.astimezone(dt.UTC))
@@ -266,18 +275,32 @@ def _is_temporary(exc: BaseException) -> bool:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "; ".join(f"{rcpt}: {code} {msg.decode(errors='replace')}"
-                         for rcpt, (code, msg) in exc.recipients.items())
+        return "; ".join(
+            f"{rcpt}: {code} {msg.decode(errors='replace')}"
+            for rcpt, (code, msg) in exc.recipients.items()
+        )
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        text = (
+            exc.smtp_error.decode(errors="replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
         return f"{exc.smtp_code} {text}"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
 
 
-def _deliver_once(config: Config, host: str, port: int, security: str, login: bool,
-                  message: EmailMessage, sender: str, recipients: list[str]) -> dict:
+def _deliver_once(
+    config: Config,
+    host: str,
+    port: int,
+    security: str,
+    login: bool,
+    message: EmailMessage,
+    sender: str,
+    recipients: list[str],
+) -> dict:
     password = None
     if config.email.username and login:
         name = config.email.password_env
@@ -313,8 +336,9 @@ def send_issue(
     """Send an issue to each recipient who has not had it; record each delivery."""
     if store is None:
         with RunLock(config.lock_path, wait=wait), Store(config.state, create=False) as opened:
-            return send_issue(config, opened, issue_id, recipients=recipients, smtp=smtp,
-                              force=force, now=now)
+            return send_issue(
+                config, opened, issue_id, recipients=recipients, smtp=smtp, force=force, now=now
+            )
     issue = store.issue(issue_id)
     if issue is None:
         if issue_id is None:
@@ -337,17 +361,21 @@ def send_issue(
     elif config.email.smtp_host:
         host, port, security = config.email.smtp_host, config.email.smtp_port, config.email.security
     else:
-        raise ConfigError("no SMTP server", "set email.smtp_host in the config, or pass --smtp HOST:PORT")
+        raise ConfigError(
+            "no SMTP server", "set email.smtp_host in the config, or pass --smtp HOST:PORT"
+        )
     message = build_message(config, store, issue, pending)
     sender = parseaddr(message["From"])[1] or f"digest@{_domain(config)}"
     attempts = max(1, config.email.retries)
     for attempt in range(1, attempts + 1):
         try:
-            refused = _deliver_once(config, host, port, security, not smtp, message, sender, pending)
+            refused = _deliver_once(
+                config, host, port, security, not smtp, message, sender, pending
+            )
             break
         except ConfigError:
             raise
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             temporary = _is_temporary(exc)
             where = f"{host}:{port}"
             if not temporary:

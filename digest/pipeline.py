@@ -129,7 +129,9 @@ def run(
         return report
 
 
-def _dry_run(config: Config, now: dt.datetime, today: dt.date, progress: Progress | None) -> RunReport:
+def _dry_run(
+    config: Config, now: dt.datetime, today: dt.date, progress: Progress | None
+) -> RunReport:
     """Everything a run would do, in a transaction that is rolled back; no file is written."""
     path = config.state if config.state.exists() else Path(":memory:")
     with Store(path) as store:
@@ -172,7 +174,9 @@ def _take_in(
             reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
             report.files_rejected.append((str(candidate.path), reason))
             store.record_rejection(file_hash, str(candidate.path), reason, now)
-            store.remember_inbox_file(str(candidate.path), candidate.size, candidate.mtime_ns, file_hash)
+            store.remember_inbox_file(
+                str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
+            )
             continue
         report.files_read.append(str(candidate.path))
         report.papers_parsed += len(loaded.papers)
@@ -188,7 +192,9 @@ def _take_in(
             len(loaded.papers),
             len(loaded.problems),
         )
-        store.remember_inbox_file(str(candidate.path), candidate.size, candidate.mtime_ns, file_hash)
+        store.remember_inbox_file(
+            str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
+        )
         position += len(new)
         if report.dry_run:
             report.new.extend(new)
@@ -265,7 +271,7 @@ def _recover(store: Store, writer: OutputWriter) -> None:
 
 def publish(config: Config, store: Store, writer: OutputWriter, issue: Issue) -> None:
     """Write the issue's files, the archive index and the feeds from the store."""
-    from digest import feeds, render
+    from digest import render
 
     templates = render.templates_for(config.templates)
     site = site_of(config)
@@ -300,7 +306,9 @@ def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[
     writer.write("index.html", render.index_page(templates, site, issues))
     if issues:
         papers = store.newest_papers(config.feed_size)
-        for name, content in feeds.build_feeds(templates, site, papers, issues[0].published_at).items():
+        for name, content in feeds.build_feeds(
+            templates, site, papers, issues[0].published_at
+        ).items():
             writer.write(name, content)
 
 

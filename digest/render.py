@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from digest import __version__
 from digest.errors import TemplateProblem
@@ -116,8 +115,12 @@ def _wrap(text: str, width: int = 72, indent: str = "") -> str:
     import textwrap
 
     lines = textwrap.wrap(
-        text, width=width, initial_indent=indent, subsequent_indent=indent,
-        break_long_words=False, break_on_hyphens=False,
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
     )
     return "\n".join(lines)[len(indent) :]
 

@@ -90,10 +90,7 @@ def describe(config: Config, now: dt.datetime) -> dict[str, Any]:
         return {"description": None, "next_run": None}
     trigger = trigger_for(schedule)
     tz = zone(schedule)
-    if schedule.every:
-        text = f"every {schedule.every:g}s"
-    else:
-        text = f"cron {schedule.cron!r} in {tz}"
+    text = f"every {schedule.every:g}s" if schedule.every else f"cron {schedule.cron!r} in {tz}"
     upcoming = trigger.get_next_fire_time(None, now.astimezone(tz))
     return {"description": text, "next_run": upcoming.isoformat() if upcoming else None}
 
@@ -196,7 +193,9 @@ class Daemon:
             log.info("a scheduled run was missed (last success: %s); running now", last or "never")
         self.scheduler.add_job(self.run_once, trigger, **options)
         job = self.scheduler.get_job("digest")
-        log.info("next run: %s", job.next_run_time.isoformat() if job and job.next_run_time else "?")
+        log.info(
+            "next run: %s", job.next_run_time.isoformat() if job and job.next_run_time else "?"
+        )
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if signum == signal.SIGHUP:

@@ -21,8 +21,15 @@ def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
         "schedule": schedule.describe(config, now),
     }
     if not config.state.exists():
-        info.update(files=0, papers=0, issues=0, last_run=None, latest_issue=None,
-                    rejected=[], waiting=len(inbox_files(config.inbox)))
+        info.update(
+            files=0,
+            papers=0,
+            issues=0,
+            last_run=None,
+            latest_issue=None,
+            rejected=[],
+            waiting=len(inbox_files(config.inbox)),
+        )
         return info
     with Store(config.state, create=False) as store:
         counts = store.counts()
@@ -34,7 +41,10 @@ def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
         for path in present:
             remembered = known.get(str(path))
             stat = path.stat()
-            if not remembered or (remembered.size, remembered.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            if not remembered or (remembered.size, remembered.mtime_ns) != (
+                stat.st_size,
+                stat.st_mtime_ns,
+            ):
                 waiting += 1
         info.update(
             files=counts.files,
@@ -43,12 +53,15 @@ def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
             schema_version=store.schema_version,
             waiting=waiting,
             rejected=[{"file": path, "reason": reason} for path, reason in store.rejections()],
-            latest_issue=latest and {
-                "id": latest.id, "papers": latest.paper_count,
+            latest_issue=latest
+            and {
+                "id": latest.id,
+                "papers": latest.paper_count,
                 "published_at": latest.published_at.isoformat(),
                 "delivered_to": sorted(store.delivered_to(latest.id)),
             },
-            last_run=run and {
+            last_run=run
+            and {
                 "started_at": run.started_at.isoformat(),
                 "finished_at": run.finished_at.isoformat() if run.finished_at else None,
                 "result": run.result,

@@ -1,0 +1,130 @@
+"""Shared fixtures: real files in temporary folders, the CLI in-process or as a subprocess."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from digest import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "digests"
+DATA = Path(__file__).resolve().parent / "data"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+TODAY = dt.date(2026, 11, 24)
+NOW = "2026-11-24T08:00:00Z"
+
+# The three real digest files, by the variant they show.
+PLAIN = EXAMPLES / "000_0e5cb4eac3db34fe.txt"  # title/abstract pairs only
+WITH_META = EXAMPLES / "002_b459e3eae30a13fb.txt"  # "Daily Papers", metadata blocks
+PLAIN_2 = EXAMPLES / "003_73824512330c0a56.txt"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class Site:
+    """A config, an inbox, an output folder and a state, all under tmp_path."""
+
+    root: Path
+    inbox: Path
+    out: Path
+    state: Path
+    config: Path
+
+    def drop(self, source: Path, name: str | None = None) -> Path:
+        target = self.inbox / (name or source.name)
+        shutil.copyfile(source, target)
+        return target
+
+    def write(self, name: str, content: str | bytes) -> Path:
+        target = self.inbox / name
+        if isinstance(content, str):
+            target.write_text(content, encoding="utf-8")
+        else:
+            target.write_bytes(content)
+        return target
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        'title = "Test digest"\n'
+        'url = "https://example.org/digest/"\n'
+        'author = "Tester"\n'
+        'inbox = "inbox"\noutput = "out"\nstate = "state/digest.sqlite"\n'
+        "[email]\n"
+        'sender = "Digest <digest@example.org>"\n'
+        'to = ["reader@example.org"]\n'
+        "retry_wait = 0.01\n",
+        encoding="utf-8",
+    )
+    return Site(tmp_path, inbox, tmp_path / "out", tmp_path / "state" / "digest.sqlite", config)
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """The CLI in-process: fast, and the same main() the console script calls."""
+
+    def invoke(*args: str | Path) -> Result:
+        code = cli.main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+def digest_process(
+    *args: str | Path, cwd: Path | None = None, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a real subprocess (python -m digest)."""
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *[str(arg) for arg in args]],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def papers_from(path: Path) -> list[tuple[str, str]]:
+    """(title, abstract) pairs straight from a plain digest file, for building variants."""
+    from digest.loader import parse_text
+
+    loaded = parse_text(path.read_text(encoding="utf-8"), str(path), TODAY)
+    return [(paper.title, paper.abstract) for paper in loaded.papers]
+
+
+def digest_text(
+    date: str, papers: list[tuple[str, str]], *, meta: list[str | None] | None = None
+) -> str:
+    """A digest file in the real layout."""
+    parts = [
+        "new",
+        "Get trending papers in your email inbox!",
+        "Subscribe",
+        "byAK and the research community",
+        date,
+    ]
+    for index, (title, abstract) in enumerate(papers):
+        parts += [title, abstract]
+        if meta and meta[index]:
+            parts.append(meta[index])
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,202 @@
+"""The command line: exit codes, messages, JSON, and the real console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import NOW, PLAIN, ROOT, WITH_META, digest_process, digest_text
+
+
+def test_every_command_has_help(run_cli):
+    for command in ("run", "parse", "status", "init", "rebuild", "send", "daemon"):
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(command, "--help")
+        assert exit_info.value.code == 0
+
+
+def test_run_json_has_the_documented_shape(site, run_cli):
+    site.drop(PLAIN)
+    site.write("broken.txt", b"caf\xe9 \x80 not UTF-8 text\n\nmore")
+    result = run_cli("run", "--config", site.config, "--json", "--now", NOW)
+    assert result.code == 1  # done, but some input was rejected
+    report = json.loads(result.out)
+    assert report["issue"] == "2026-11-24"
+    assert report["new_papers"] == 80 and report["papers_parsed"] == 80
+    assert report["files"]["read"] == [str(site.inbox / PLAIN.name)]
+    assert report["files"]["skipped"] == []
+    (rejected,) = report["files"]["rejected"]
+    assert rejected["file"] == str(site.inbox / "broken.txt") and "not UTF-8" in rejected["reason"]
+    assert sorted(report["written"]) == sorted(
+        str(site.out / name)
+        for name in (
+            "issues/2026-11-24.md",
+            "issues/2026-11-24.html",
+            "issues/2026-11-24.eml",
+            "index.html",
+            "rss.xml",
+            "atom.xml",
+        )
+    )
+
+
+def test_run_text_output_names_rejected_files_and_the_issue(site, run_cli):
+    site.drop(PLAIN)
+    site.write("empty.txt", "")
+    result = run_cli("run", "--config", site.config, "--now", NOW)
+    assert result.code == 1
+    assert (
+        "1 new file(s) read, 0 already taken in, 1 rejected; 80 papers parsed, 80 new."
+        in result.out
+    )
+    assert f"rejected {site.inbox / 'empty.txt'}: empty file" in result.out
+    assert "published issue 2026-11-24" in result.out
+    again = run_cli("run", "--config", site.config, "--now", NOW)
+    assert "nothing new" in again.out
+    assert again.code == 1, "a rejected file still in the inbox is reported on every run"
+
+
+def test_parse_json_gives_every_field(run_cli):
+    result = run_cli("parse", WITH_META, "--today", "2026-11-24", "--json")
+    assert result.code == 0
+    (document,) = json.loads(result.out)
+    assert document["file"] == str(WITH_META)
+    assert document["digest_date"] == "2026-10-31"
+    assert document["problems"] == []
+    assert len(document["papers"]) == 105
+    first = document["papers"][0]
+    assert first == {
+        "id": first["id"],
+        "title": "Densing Law of LLMs",
+        "abstract": first["abstract"],
+        "authors": None,
+        "organization": {"id": "openbmb", "name": "OpenBMB"},
+        "published": "2024-12-05",
+        "upvotes": 2,
+        "links": [],
+        "line": 13,
+    }
+    assert len(first["id"]) == 36
+
+
+def test_parse_reports_problems_and_exit_code(tmp_path, run_cli):
+    bad = tmp_path / "cut.txt"
+    bad.write_text(digest_text("Mar 4", [("Fine", "Done.")]) + "\nCut off title\n")
+    result = run_cli("parse", bad, "--today", "2026-11-24")
+    assert result.code == 1
+    assert "1 papers, 1 problems" in result.out and f"{bad}:15: error:" in result.out
+
+
+def test_status_reports_the_store_and_the_last_run(site, run_cli):
+    site.drop(PLAIN)
+    run_cli("run", "--config", site.config, "--now", NOW)
+    site.write("later.txt", digest_text("Mar 13", [("A new one", "Text.")]))
+    result = run_cli("status", "--config", site.config, "--json")
+    assert result.code == 0
+    info = json.loads(result.out)
+    assert (info["files"], info["papers"], info["issues"], info["waiting"]) == (1, 80, 1, 1)
+    assert info["last_run"]["result"] == "published" and info["last_run"]["issue"] == "2026-11-24"
+    assert info["latest_issue"]["id"] == "2026-11-24"
+    text = run_cli("status", "--config", site.config).out
+    assert "1 files, 80 papers, 1 issues" in text and "(1 file(s) waiting)" in text
+
+
+def test_status_before_any_run(site, run_cli):
+    result = run_cli("status", "--config", site.config)
+    assert result.code == 0 and "last run: never" in result.out
+
+
+def test_unknown_config_key_is_an_error_naming_it(site, run_cli):
+    site.config.write_text(site.config.read_text().replace('author = "Tester"', 'autor = "Tester"'))
+    result = run_cli("run", "--config", site.config)
+    assert result.code == 2
+    assert "unknown key 'autor'" in result.err and "known keys:" in result.err
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('feed_size = "lots"', "feed_size: expected int"),
+        ('url = "ftp://x"', "is not an http(s) URL"),
+        ('[email]\npassword = "hunter2"', "passwords do not belong in the config file"),
+        ("title = ", "is not valid TOML"),
+    ],
+)
+def test_config_errors_are_clear(tmp_path, run_cli, line, message):
+    config = tmp_path / "digest.toml"
+    config.write_text(line + "\n")
+    result = run_cli("run", "--config", config)
+    assert result.code == 2 and message in result.err
+
+
+def test_missing_config_file_has_a_hint(tmp_path, run_cli):
+    result = run_cli("run", "--config", tmp_path / "nope.toml")
+    assert result.code == 2 and "digest init" in result.err
+
+
+def test_usage_errors_exit_2(run_cli):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("run", "--today", "yesterday")
+    assert exit_info.value.code == 2
+
+
+def test_init_writes_a_config_that_runs(tmp_path, run_cli):
+    assert run_cli("init", tmp_path / "site").code == 0
+    assert (tmp_path / "site" / "inbox").is_dir()
+    (tmp_path / "site" / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    result = run_cli("run", "--config", tmp_path / "site" / "digest.toml", "--now", NOW)
+    assert result.code == 0
+    assert (tmp_path / "site" / "output" / "issues" / "2026-11-24.html").exists()
+    again = run_cli("init", tmp_path / "site")
+    assert again.code == 2 and "already exists" in again.err
+
+
+def test_defaults_without_a_config_use_the_working_folder(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    process = digest_process("run", "--now", NOW, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert (tmp_path / "output" / "rss.xml").exists()
+    assert (tmp_path / ".digest" / "state.sqlite").exists()
+
+
+def test_console_script_runs_the_examples(tmp_path):
+    script = Path(sys.executable).parent / "digest"
+    process = subprocess.run(
+        [
+            script,
+            "run",
+            "--config",
+            ROOT / "examples" / "digest.toml",
+            "--out",
+            tmp_path / "out",
+            "--state",
+            tmp_path / "state.db",
+            "--now",
+            NOW,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    report = json.loads(process.stdout)
+    assert report["new_papers"] == 274 and report["papers_parsed"] == 286
+
+
+def test_help_imports_no_heavy_module():
+    code = (
+        "import sys\nfrom digest import cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'jinja2', 'markdown', 'feedgen', 'apscheduler', 'lxml', 'css_inline',"
+        " 'sqlite3'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert process.stdout.strip().endswith("[]")

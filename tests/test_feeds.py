@@ -1,0 +1,155 @@
+"""Feeds read back as a reader would: feedparser and lxml."""
+
+from __future__ import annotations
+
+import feedparser
+import pytest
+from conftest import NOW, PLAIN, PLAIN_2, WITH_META, digest_text, papers_from
+from lxml import etree
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def parsed(site, name):
+    data = (site.out / name).read_bytes()
+    feed = feedparser.parse(data)
+    assert not feed.bozo, feed.get("bozo_exception")
+    return feed
+
+
+@pytest.fixture
+def two_issues(site, run_cli):
+    site.drop(PLAIN)
+    assert run_cli("run", "--config", site.config, "--now", "2026-11-23T08:00:00Z").code == 0
+    site.drop(PLAIN_2)
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0
+    return site
+
+
+def test_rss_has_what_the_spec_requires(two_issues):
+    root = etree.fromstring((two_issues.out / "rss.xml").read_bytes())
+    channel = root.find("channel")
+    assert root.get("version") == "2.0"
+    assert channel.findtext("title") == "Test digest"
+    assert channel.findtext("link") == "https://example.org/digest/"
+    assert channel.findtext("description")
+    self_link = channel.find(f"{ATOM}link")
+    assert (
+        self_link.get("rel") == "self"
+        and self_link.get("href") == "https://example.org/digest/rss.xml"
+    )
+    assert channel.findtext("lastBuildDate") == "Tue, 24 Nov 2026 08:00:00 +0000"
+    for item in channel.findall("item"):
+        assert item.findtext("title") and item.findtext("description") and item.findtext("pubDate")
+        assert item.find("guid").get("isPermaLink") == "false"
+
+
+def test_atom_has_what_rfc_4287_requires(two_issues):
+    root = etree.fromstring((two_issues.out / "atom.xml").read_bytes())
+    assert (
+        root.findtext(f"{ATOM}id")
+        and root.findtext(f"{ATOM}title")
+        and root.findtext(f"{ATOM}updated")
+    )
+    links = {link.get("rel"): link.get("href") for link in root.findall(f"{ATOM}link")}
+    assert links == {
+        "self": "https://example.org/digest/atom.xml",
+        "alternate": "https://example.org/digest/",
+    }
+    assert root.find(f"{ATOM}author").findtext(f"{ATOM}name") == "Tester"
+    entries = root.findall(f"{ATOM}entry")
+    updated = [entry.findtext(f"{ATOM}updated") for entry in entries]
+    assert len(set(updated)) == len(updated), "every entry has its own instant"
+
+
+@pytest.mark.parametrize("name", ["rss.xml", "atom.xml"])
+def test_newest_first_capped_at_feed_size_with_links_to_anchors(two_issues, name):
+    feed = parsed(two_issues, name)
+    assert len(feed.entries) == 100
+    from digest.model import title_key
+
+    older = {title_key(t) for t, _ in papers_from(PLAIN)}
+    newest = [t for t, _ in papers_from(PLAIN_2) if title_key(t) not in older]
+    # The second issue (the newer) comes first, in page order.
+    assert [entry.title for entry in feed.entries[: len(newest)]] == newest
+    assert all("2026-11-23.html" in entry.link for entry in feed.entries[len(newest) :])
+    dates = [entry.published_parsed for entry in feed.entries]
+    assert dates == sorted(dates, reverse=True)
+    first = feed.entries[0]
+    assert first.link.startswith("https://example.org/digest/issues/2026-11-24.html#p-")
+    anchor = first.link.split("#")[1]
+    page = (two_issues.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    assert f'id="{anchor}"' in page
+
+
+def test_feed_size_smaller_than_an_issue_and_entries_across_issues(site, run_cli):
+    site.config.write_text(site.config.read_text().replace("[email]", "feed_size = 5\n[email]"))
+    site.write(
+        "a.txt", digest_text("Mar 3", [("Old one", "x."), ("Old two", "y."), ("Old three", "z.")])
+    )
+    run_cli("run", "--config", site.config, "--now", "2026-03-03T08:00:00Z")
+    site.write("b.txt", digest_text("Mar 4", [("New one", "x."), ("New two", "y.")]))
+    run_cli("run", "--config", site.config, "--now", "2026-03-04T08:00:00Z")
+    feed = parsed(site, "atom.xml")
+    assert [e.title for e in feed.entries] == [
+        "New one",
+        "New two",
+        "Old one",
+        "Old two",
+        "Old three",
+    ]
+
+
+def test_ids_are_stable_across_runs_and_equal_across_formats(site, run_cli):
+    site.drop(PLAIN)
+    run_cli("run", "--config", site.config, "--now", "2026-11-23T08:00:00Z")
+    before = {e.title: e.id for e in parsed(site, "atom.xml").entries}
+    rss_ids = {e.title: e.id for e in parsed(site, "rss.xml").entries}
+    assert before == rss_ids
+    site.drop(PLAIN_2)
+    run_cli("run", "--config", site.config, "--now", NOW)
+    after = {e.title: e.id for e in parsed(site, "atom.xml").entries}
+    assert len(set(after.values())) == len(after)
+    assert all(after[title] == before[title] for title in after.keys() & before.keys())
+
+
+def test_first_seen_dates_never_the_build_time(site, run_cli):
+    site.drop(PLAIN)
+    run_cli("run", "--config", site.config, "--now", "2026-11-20T08:00:00Z")
+    site.drop(PLAIN_2)
+    run_cli("run", "--config", site.config, "--now", "2026-11-24T08:00:00Z")
+    entries = parsed(site, "atom.xml").entries
+    old = [e for e in entries if "2026-11-20.html" in e.link]
+    assert old and all(e.published[:13] in ("2026-11-20T07", "2026-11-20T08") for e in old)
+
+
+def test_same_state_gives_byte_identical_files(tmp_path, run_cli):
+    outputs = []
+    for name in ("one", "two"):
+        root = tmp_path / name
+        (root / "inbox").mkdir(parents=True)
+        for path in (PLAIN, WITH_META):
+            (root / "inbox" / path.name).write_bytes(path.read_bytes())
+        config = root / "digest.toml"
+        config.write_text(
+            'url = "https://example.org/"\ninbox = "inbox"\noutput = "out"\nstate = "s.db"\n'
+        )
+        assert run_cli("run", "--config", config, "--now", NOW).code == 0
+        outputs.append(
+            {
+                p.relative_to(root / "out"): p.read_bytes()
+                for p in sorted((root / "out").rglob("*"))
+                if p.is_file()
+            }
+        )
+    assert outputs[0].keys() == outputs[1].keys()
+    assert outputs[0] == outputs[1]
+
+
+def test_rebuild_from_state_reproduces_the_published_files(two_issues, run_cli):
+    files = {p: p.read_bytes() for p in two_issues.out.rglob("*") if p.is_file()}
+    for path in files:
+        path.unlink()
+    result = run_cli("rebuild", "--config", two_issues.config)
+    assert result.code == 0
+    assert {p: p.read_bytes() for p in two_issues.out.rglob("*") if p.is_file()} == files

@@ -1,0 +1,211 @@
+"""Run after run, exactly the papers never seen before are published, once each."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+
+import pytest
+from conftest import PLAIN, PLAIN_2, WITH_META, digest_text, papers_from
+
+
+def run_json(run_cli, site, *extra):
+    result = run_cli("run", "--config", site.config, "--json", *extra)
+    assert result.code in (0, 1), result.err
+    return result.code, json.loads(result.out)
+
+
+def published_titles(site) -> list[str]:
+    with sqlite3.connect(site.state) as db:
+        return [
+            row[0]
+            for row in db.execute(
+                "SELECT title FROM papers WHERE issue_seq IS NOT NULL ORDER BY issue_seq, position"
+            )
+        ]
+
+
+def test_day_by_day_only_new_papers_are_published(site, run_cli):
+    pairs = papers_from(PLAIN)
+    day1 = site.write("day1.txt", digest_text("Mar 11", pairs[:30]))
+    code, first = run_json(run_cli, site, "--now", "2026-03-11T08:00:00Z")
+    assert (code, first["issue"], first["new_papers"], first["papers_parsed"]) == (
+        0,
+        "2026-03-11",
+        30,
+        30,
+    )
+    assert first["files"]["read"] == [str(day1)]
+
+    # Day 2 repeats ten of day 1 (one with its title in another case, spacing and
+    # punctuation) and brings twenty new ones.
+    repeat = [(t.upper().replace(" ", "  ").replace(":", " :"), a) for t, a in pairs[20:21]]
+    site.write("day2.txt", digest_text("Mar 12", pairs[21:30] + repeat + pairs[30:50]))
+    code, second = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
+    assert (second["issue"], second["new_papers"], second["papers_parsed"]) == (
+        "2026-03-12",
+        20,
+        30,
+    )
+    assert second["files"]["skipped"] == [str(day1)]
+
+    # Nothing new: nothing published, outputs untouched.
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in site.out.rglob("*") if p.is_file()}
+    code, third = run_json(run_cli, site, "--now", "2026-03-13T08:00:00Z")
+    assert (code, third["issue"], third["new_papers"], third["written"]) == (0, None, 0, [])
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in site.out.rglob("*") if p.is_file()}
+    assert after == before
+
+    assert published_titles(site) == [t for t, _ in pairs[:50]]
+
+
+def test_a_renamed_copy_is_not_read_again_and_an_edited_file_is(site, run_cli):
+    pairs = papers_from(PLAIN)
+    original = site.write("a.txt", digest_text("Mar 11", pairs[:5]))
+    run_json(run_cli, site, "--now", "2026-03-11T08:00:00Z")
+    shutil.copyfile(original, site.inbox / "copy of a.txt")
+    _, report = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
+    assert report["files"]["read"] == []
+    assert sorted(report["files"]["skipped"]) == sorted(
+        [str(original), str(site.inbox / "copy of a.txt")]
+    )
+
+    original.write_text(digest_text("Mar 11", pairs[:6]), encoding="utf-8")
+    _, report = run_json(run_cli, site, "--now", "2026-03-12T09:00:00Z")
+    assert report["files"]["read"] == [str(original)]
+    assert report["new_papers"] == 1
+    assert report["issue"] == "2026-03-12"
+
+
+def test_a_paper_in_several_new_files_is_published_once(site, run_cli):
+    pairs = papers_from(PLAIN)
+    site.write("x.txt", digest_text("Mar 11", pairs[:10]))
+    site.write("y.txt", digest_text("Mar 12", pairs[5:15]))
+    _, report = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
+    assert report["new_papers"] == 15 and report["papers_parsed"] == 20
+    assert published_titles(site) == [t for t, _ in pairs[:15]]
+
+
+def test_files_are_taken_in_digest_date_order_then_name(site, run_cli):
+    site.write("a-late.txt", digest_text("Mar 14", [("Late paper", "Late.")]))
+    site.write("b-early.txt", digest_text("Mar 2", [("Early paper", "Early.")]))
+    site.write("c-early.txt", digest_text("Mar 2", [("Early too", "Early.")]))
+    _, report = run_json(run_cli, site, "--today", "2026-03-20")
+    assert [os.path.basename(f) for f in report["files"]["read"]] == [
+        "b-early.txt",
+        "c-early.txt",
+        "a-late.txt",
+    ]
+    assert published_titles(site) == ["Early paper", "Early too", "Late paper"]
+
+
+def test_second_and_third_issue_the_same_day(site, run_cli):
+    ids = []
+    for number in range(3):
+        site.write(f"f{number}.txt", digest_text("Mar 4", [(f"Paper {number}", "Text.")]))
+        _, report = run_json(run_cli, site, "--now", f"2026-03-04T0{number}:00:00Z")
+        ids.append(report["issue"])
+    assert ids == ["2026-03-04", "2026-03-04-2", "2026-03-04-3"]
+    index = (site.out / "index.html").read_text(encoding="utf-8")
+    assert index.index("2026-03-04-3") < index.index("2026-03-04-2")
+
+
+def test_upvotes_and_last_seen_follow_the_latest_listing(site, run_cli):
+    meta1 = ["  • 3 authors\n·\nMar 1, 2026 4"]
+    meta2 = ["  • 3 authors\n·\nMar 1, 2026 40"]
+    site.write("one.txt", digest_text("Mar 4", [("Popular", "Text.")], meta=meta1))
+    run_json(run_cli, site, "--now", "2026-03-04T08:00:00Z")
+    site.write("two.txt", digest_text("Mar 5", [("Popular", "Text.")], meta=meta2))
+    run_json(run_cli, site, "--now", "2026-03-05T08:00:00Z")
+    with sqlite3.connect(site.state) as db:
+        upvotes, first_file, first_seen, last_seen = db.execute(
+            "SELECT upvotes, first_file, first_seen, last_seen FROM papers"
+        ).fetchone()
+        sightings = db.execute("SELECT count(*) FROM sightings").fetchone()[0]
+    assert upvotes == 40
+    assert first_file.endswith("one.txt")
+    assert first_seen.startswith("2026-03-04") and last_seen.startswith("2026-03-05")
+    assert sightings == 2
+
+
+def test_the_real_digests_overlap_and_are_counted_right(site, run_cli):
+    for path in (PLAIN, WITH_META, PLAIN_2):
+        site.drop(path)
+    code, report = run_json(run_cli, site, "--now", "2026-11-24T08:00:00Z")
+    assert code == 0 and report["papers_parsed"] == 286
+    expected = {title for path in (PLAIN, WITH_META, PLAIN_2) for title, _ in papers_from(path)}
+    from digest.model import title_key
+
+    assert report["new_papers"] == len({title_key(t) for t in expected})
+
+
+def test_dry_run_shows_what_is_new_and_touches_nothing(site, run_cli):
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--dry-run")
+    assert result.code == 0
+    assert "80 new" in result.out and "dry run: nothing was written" in result.out
+    assert "new: Scaling Laws for Data Filtering" in result.out
+    assert not site.out.exists() and not site.state.exists()
+    run_cli("run", "--config", site.config)
+    state_bytes = site.state.read_bytes()
+    site.drop(PLAIN_2)
+    _, report = run_json(run_cli, site, "--dry-run")
+    assert report["new_papers"] > 0 and report["issue"] is None and report["written"] == []
+    assert site.state.read_bytes() == state_bytes
+
+
+def test_unwritable_output_fails_and_the_next_run_publishes_the_same_papers(site, run_cli):
+    if os.geteuid() == 0:
+        # root ignores permissions: make the output path a file instead of a folder.
+        site.out.write_text("not a folder")
+    else:
+        site.out.mkdir()
+        site.out.chmod(0o500)
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config)
+    assert result.code == 3
+    assert "cannot write" in result.err and "nothing was published" in result.err
+    with sqlite3.connect(site.state) as db:
+        assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
+        assert db.execute("SELECT result FROM runs").fetchone()[0] == "failed"
+    if site.out.is_file():
+        site.out.unlink()
+    else:
+        site.out.chmod(0o700)
+    _, report = run_json(run_cli, site)
+    assert report["new_papers"] == 80
+
+
+def test_state_from_a_newer_digest_is_refused_and_left_alone(site, run_cli):
+    site.state.parent.mkdir(parents=True)
+    with sqlite3.connect(site.state) as db:
+        db.execute("PRAGMA application_id = 1145521491")
+        db.execute("CREATE TABLE x (y)")
+        db.execute("PRAGMA user_version = 99")
+    before = site.state.read_bytes()
+    result = run_cli("run", "--config", site.config)
+    assert result.code == 2
+    assert "schema version 99" in result.err and "upgrade digest" in result.err
+    assert site.state.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "content", [b"garbage, not a database" * 100, b"SQLite format 3\x00" + b"\x01" * 200]
+)
+def test_corrupt_state_is_refused_with_a_hint(site, run_cli, content):
+    site.state.parent.mkdir(parents=True)
+    site.state.write_bytes(content)
+    result = run_cli("run", "--config", site.config)
+    assert result.code == 2
+    assert "not a readable digest state" in result.err and "backup" in result.err
+    assert site.state.read_bytes() == content
+
+
+def test_a_foreign_sqlite_file_is_not_taken_for_a_state(site, run_cli):
+    site.state.parent.mkdir(parents=True)
+    with sqlite3.connect(site.state) as db:
+        db.execute("CREATE TABLE notes (text)")
+    result = run_cli("run", "--config", site.config)
+    assert result.code == 2 and "not a digest state" in result.err
