@@ -207,12 +207,17 @@ def _setup_logging(verbosity: int, level: str = "INFO", *, quiet: bool = False) 
     chosen = logging.DEBUG if verbosity else getattr(logging, level.upper(), logging.INFO)
     if quiet and not verbosity:
         chosen = logging.WARNING
-    logging.basicConfig(
-        level=chosen,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
+    logger = logging.getLogger("digest")
+    for old in [h for h in logger.handlers if getattr(h, "digest_cli", False)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.digest_cli = True  # type: ignore[attr-defined]
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     )
+    logger.addHandler(handler)
+    logger.setLevel(chosen)
+    logger.propagate = False
 
 
 def _print_json(value: object) -> None:

@@ -391,21 +391,22 @@ class Store:
         stamp = _iso(now)
         self.db.executemany(
             "UPDATE papers SET last_seen = ?, upvotes = coalesce(?, upvotes) WHERE key = ?",
-            sorted((stamp, paper.upvotes, paper.key) for paper in papers),
+            sorted(((stamp, paper.upvotes, paper.key) for paper in papers), key=lambda row: row[2]),
         )
 
     def add_sightings(self, papers: Sequence[Paper], file_hash: str) -> None:
+        rows = {
+            paper.key: (
+                paper.key,
+                file_hash,
+                paper.digest_date.isoformat() if paper.digest_date else None,
+                paper.upvotes,
+            )
+            for paper in papers
+        }
         self.db.executemany(
             "INSERT OR REPLACE INTO sightings VALUES (?, ?, ?, ?)",
-            sorted(
-                (
-                    paper.key,
-                    file_hash,
-                    paper.digest_date.isoformat() if paper.digest_date else None,
-                    paper.upvotes,
-                )
-                for paper in papers
-            ),
+            [rows[key] for key in sorted(rows)],
         )
 
     def issue_papers(self, issue_seq: int) -> Iterator[Paper]:
