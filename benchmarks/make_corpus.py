@@ -30,7 +30,7 @@ import unicodedata
 from pathlib import Path
 
 HEADER = ["new", "Get trending papers in your email inbox!", "Subscribe"]
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 DATE_LINE = re.compile(r"(%s) \d{1,2}" % "|".join(MONTHS))
 SUFFIXES = (": {a} {b}", " for {a} {b}", " ({a} {b})", " with {a} {b}", " via {a}")
 NON_WORD = re.compile(r"[^\w]+")

@@ -7,6 +7,7 @@ dies, even by ``kill -9``: a crashed run never leaves a lock that needs cleaning
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from digest.errors import LockBusy
 
 POLL_SECONDS = 0.05
+log = logging.getLogger("digest")
 
 
 class RunLock:
@@ -34,11 +36,19 @@ class RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.wait
+        waiting = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waiting and self.wait > 0:
+                    waiting = True
+                    log.info(
+                        "waiting up to %gs for %s to finish",
+                        self.wait,
+                        self.holder() or "another run",
+                    )
                 if time.monotonic() >= deadline:
                     os.close(fd)
                     holder = self.holder()

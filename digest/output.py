@@ -23,11 +23,17 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class OutputWriter:
-    """Writes files under one root folder, atomically, and remembers what it wrote."""
+    """Writes files under one root folder, atomically, and remembers what it wrote.
+
+    ``write`` only stages a file (a complete temp file beside its target); ``commit``
+    renames every staged file into place. A failure while rendering any output thus
+    leaves every published file as it was; ``discard`` removes what was staged.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.written: list[Path] = []
+        self.staged: list[tuple[str, Path]] = []
 
     def path_for(self, relative: str) -> Path:
         parts = relative.split("/")
@@ -39,7 +45,7 @@ class OutputWriter:
         return target
 
     def write(self, relative: str, content: str | bytes | Iterable[str]) -> Path:
-        """Write content (text, bytes, or text chunks streamed) atomically."""
+        """Stage content (text, bytes, or text chunks streamed) for ``relative``."""
         target = self.path_for(relative)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +67,6 @@ class OutputWriter:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(temp_name, 0o644)
-            os.replace(temp_name, target)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
@@ -74,8 +79,29 @@ class OutputWriter:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
             raise
-        self.written.append(target)
+        self.staged.append((temp_name, target))
         return target
+
+    def commit(self) -> None:
+        """Rename every staged file over its target, then make the renames durable."""
+        for temp_name, target in self.staged:
+            try:
+                os.replace(temp_name, target)
+            except OSError as exc:
+                self.discard()
+                raise OutputError(
+                    f"cannot write {target}: {exc.strerror}",
+                    "fix the output folder; the next run publishes the same papers",
+                ) from exc
+            self.written.append(target)
+        self.staged = []
+        self.sync()
+
+    def discard(self) -> None:
+        for temp_name, _target in self.staged:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+        self.staged = []
 
     def sync(self) -> None:
         """Make the renames durable before the state says they happened."""

@@ -226,7 +226,12 @@ def _run_locked(
             if report.new_papers:
                 issue = store.add_issue(issue_id, issue_seq, today, now, report.new_papers)
                 report.issue_id = issue.id
-                publish(config, store, writer, issue)
+                try:
+                    publish(config, store, writer, issue)
+                    pause_point("rendered")
+                    writer.commit()
+                finally:
+                    writer.discard()
                 report.written = [str(path) for path in writer.written]
                 pause_point("written")
             if report.papers_parsed == 0 and report.files_rejected and not report.files_read:
@@ -287,7 +292,6 @@ def publish(config: Config, store: Store, writer: OutputWriter, issue: Issue) ->
     )
     _write_email(config, store, writer, issue)
     write_site(config, store, writer, issues)
-    writer.sync()
 
 
 def _write_email(config: Config, store: Store, writer: OutputWriter, issue: Issue) -> None:
@@ -352,5 +356,8 @@ def rebuild(config: Config, *, wait: float = 0.0) -> list[str]:
             )
             _write_email(config, store, writer, issue)
         write_site(config, store, writer, issues)
-        writer.sync()
+        try:
+            writer.commit()
+        finally:
+            writer.discard()
         return [str(path) for path in writer.written]

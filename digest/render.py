@@ -181,7 +181,7 @@ class Templates:
             "trim_blocks": True,
             "lstrip_blocks": True,
             "keep_trailing_newline": True,
-            "auto_reload": False,
+            "auto_reload": True,  # the daemon picks up edited templates
         }
         self.html = jinja2.Environment(autoescape=True, **common)
         self.markdown = jinja2.Environment(autoescape=False, finalize=_finalize_markdown, **common)

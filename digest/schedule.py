@@ -66,11 +66,36 @@ def zone(schedule: ScheduleConfig) -> dt.tzinfo:
     return tzlocal.get_localzone()
 
 
+def _once_per_wall_clock_cron() -> type:
+    from apscheduler.triggers.cron import CronTrigger
+
+    class OncePerWallClockCron(CronTrigger):
+        """A cron trigger that fires once for a wall-clock time repeated by a DST change.
+
+        When clocks go back, 02:30 happens twice; APScheduler's CronTrigger fires at
+        both. A daily digest at 02:30 would then publish twice that night.
+        """
+
+        def get_next_fire_time(self, previous_fire_time, now):  # type: ignore[override]
+            upcoming = super().get_next_fire_time(previous_fire_time, now)
+            if upcoming is None or previous_fire_time is None:
+                return upcoming
+            before = previous_fire_time.astimezone(upcoming.tzinfo)
+            if upcoming.replace(tzinfo=None, fold=0) == before.replace(tzinfo=None, fold=0):
+                later = (upcoming.astimezone(dt.UTC) + dt.timedelta(seconds=1)).astimezone(
+                    upcoming.tzinfo
+                )
+                return super().get_next_fire_time(upcoming, later)
+            return upcoming
+
+    return OncePerWallClockCron
+
+
 def trigger_for(schedule: ScheduleConfig) -> Any:
     """An APScheduler 3 trigger: an interval, or a crontab expression in the zone."""
-    from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
+    CronTrigger = _once_per_wall_clock_cron()
     tz = zone(schedule)
     if schedule.every:
         return IntervalTrigger(seconds=schedule.every, timezone=tz)
@@ -190,7 +215,10 @@ class Daemon:
         options: dict[str, Any] = {"id": "digest", "replace_existing": True}
         if catch_up:
             options["next_run_time"] = now
-            log.info("a scheduled run was missed (last success: %s); running now", last or "never")
+            if last is None:
+                log.info("no run yet: running now")
+            else:
+                log.info("a scheduled run was missed (last success: %s); running now", last)
         self.scheduler.add_job(self.run_once, trigger, **options)
         job = self.scheduler.get_job("digest")
         log.info(

@@ -25,7 +25,7 @@ class Mailbox:
     attempts: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         self.attempts += 1
         if self.failures:
             return self.failures.pop(0)

@@ -34,7 +34,7 @@ def test_email_html_part_renders_with_every_title_visible(published):
     assert len(titles) >= 50
     for item in result["items"]:
         assert item["shown"] and item["width"] > 0 and item["height"] > 0, item
-        assert 0 <= item["left"] and item["right"] <= 700, item
+        assert item["left"] >= 0 and item["right"] <= 700, item
     assert result["scrollWidth"] <= result["width"], "no sideways scrolling"
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import NOW, PLAIN, PLAIN_2, ROOT, WITH_META, digest_text
 from smtp_server import SMTPServer, free_port
 
-from digest.mail import html_part_size, tldr
+from digest.mail import tldr
 
 
 def read_eml(site, issue="2026-11-24") -> email.message.EmailMessage:
@@ -296,7 +296,8 @@ def test_run_sends_after_publishing_with_login_and_the_password_stays_secret(
         site.config.write_text(
             site.config.read_text()
             + f'smtp_host = "127.0.0.1"\nsmtp_port = {server.port}\nsecurity = "none"\n'
-            'username = "digest-user"\npassword_env = "TEST_DIGEST_SMTP_PASSWORD"\nsend_after_run = true\n'
+            'username = "digest-user"\npassword_env = "TEST_DIGEST_SMTP_PASSWORD"\n'
+            "send_after_run = true\n"
         )
         monkeypatch.setenv("TEST_DIGEST_SMTP_PASSWORD", secret)
         site.write("a.txt", digest_text("Nov 23", [("Mailed paper", "Text.")]))
@@ -329,7 +330,8 @@ def test_missing_password_variable_is_a_clear_error(small_issue, run_cli, monkey
 def test_a_failed_send_after_run_keeps_the_issue_and_reports(site, run_cli):
     site.config.write_text(
         site.config.read_text()
-        + f'smtp_host = "127.0.0.1"\nsmtp_port = {free_port()}\nsecurity = "none"\nsend_after_run = true\n'
+        + f'smtp_host = "127.0.0.1"\nsmtp_port = {free_port()}\nsecurity = "none"\n'
+        + "send_after_run = true\n"
     )
     site.write("a.txt", digest_text("Nov 23", [("Paper", "Text.")]))
     result = run_cli("run", "--config", site.config, "--now", NOW)
