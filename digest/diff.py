@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.loader import peek_digest_date
+from digest.loader import peek_digest_date, size_limit_message
 from digest.model import Paper
 from digest.store import Store
 
@@ -73,19 +73,16 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
         except OSError as exc:
             scan.unreadable.append((path, f"cannot read: {exc.strerror}"))
             continue
+        if stat.st_size > max_size:
+            # Never read, never remembered: raising the limit lets it in on the next run.
+            scan.unreadable.append((path, size_limit_message(max_size)))
+            continue
         remembered = known.get(str(path))
         if remembered and (remembered.size, remembered.mtime_ns) == (
             stat.st_size,
             stat.st_mtime_ns,
         ):
             listing.append((path, stat.st_size, stat.st_mtime_ns, remembered.hash, None))
-            continue
-        if stat.st_size > max_size:
-            # Too big to read: hash by identity; the loader reports the size when it is tried.
-            pseudo = f"size:{stat.st_size}:{stat.st_mtime_ns}:{path.name}"
-            listing.append(
-                (path, stat.st_size, stat.st_mtime_ns, content_hash(pseudo.encode()), None)
-            )
             continue
         try:
             data = path.read_bytes()

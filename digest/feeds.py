@@ -16,7 +16,7 @@ import datetime as dt
 
 from feedgen.feed import FeedGenerator
 
-from digest import __version__
+from digest import __version__, safety
 from digest.model import Paper
 from digest.render import Site, Templates, feed_entry_html
 
@@ -52,7 +52,7 @@ def _add_entries(
         entry.link(href=site.paper_url(paper), rel="alternate")
         entry.published(paper.first_seen)
         entry.updated(paper.first_seen)
-        body = feed_entry_html(templates, site, paper)
+        body = safety.check("feed entry", feed_entry_html(templates, site, paper))
         entry.content(body, type="html")  # also the RSS <description>
         if paper.organization is not None:
             entry.category(term=paper.organization.id, label=paper.organization.name)

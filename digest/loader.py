@@ -102,6 +102,15 @@ def resolve_year(month: int, day: int, reference: dt.date) -> dt.date:
     raise ValueError(f"no such date: {month}/{day}")
 
 
+def _decode_allowing_surrogates(data: bytes, codec: str) -> str:
+    """Strict decoding, except that encoded lone surrogates come through (to be removed
+    by clean_text): they are unambiguous, and one must not cost the whole file."""
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return data.decode(codec, errors="surrogatepass")
+
+
 def decode(data: bytes) -> tuple[str | None, str | None, int | None]:
     """Text, or None with the reason (and line) it cannot be decoded unambiguously."""
     for bom, codec in (
@@ -113,14 +122,14 @@ def decode(data: bytes) -> tuple[str | None, str | None, int | None]:
     ):
         if data.startswith(bom):
             try:
-                return data.decode(codec), None, None
+                return _decode_allowing_surrogates(data, codec), None, None
             except UnicodeDecodeError as exc:
                 reason = (
                     f"starts with a {codec} byte-order mark but is not valid {codec}: {exc.reason}"
                 )
                 return None, reason, None
     try:
-        return data.decode("utf-8"), None, None
+        return _decode_allowing_surrogates(data, "utf-8"), None, None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         reason = (
@@ -170,7 +179,10 @@ class _FileReader:
             assert first is not None
             line = text.count("\n", 0, first.start()) + 1
             if removed > max(16, len(text) // 20):
-                self.problem(line, f"binary data: {removed} control characters")
+                hint = ""
+                if text.count("\x00") > len(text) // 5:
+                    hint = " (UTF-16 without a byte-order mark? save it as UTF-8)"
+                self.problem(line, f"binary data: {removed} control characters{hint}")
                 return self.result(())
             self.problem(line, f"removed {removed} control character(s)", "warning")
         paragraphs = _paragraphs(cleaned)
@@ -325,6 +337,13 @@ def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
     return parse_text(text, path, today)
 
 
+def size_limit_message(max_size: int) -> str:
+    return (
+        f"larger than the limit of {max_size:,} bytes; not read "
+        "(raise max_file_size in the config if it really is one digest)"
+    )
+
+
 def load_file(
     path: str, today: dt.date, max_size: int = DEFAULT_MAX_FILE_SIZE
 ) -> tuple[DigestFile, bytes | None]:
@@ -337,11 +356,9 @@ def load_file(
             path, None, (), (Problem(path, None, f"cannot read: {exc.strerror}"),)
         ), None
     if len(data) > max_size:
-        reason = (
-            f"larger than the limit of {max_size:,} bytes; not read "
-            "(raise max_file_size in the config if it really is one digest)"
-        )
-        return DigestFile(path, None, (), (Problem(path, None, reason),)), None
+        return DigestFile(
+            path, None, (), (Problem(path, None, size_limit_message(max_size)),)
+        ), None
     return parse_bytes(data, path, today), data
 
 

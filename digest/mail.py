@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, getaddresses, parseaddr
 
+from digest import safety
 from digest.config import Config
 from digest.errors import ConfigError, DeliveryError, NotFound
 from digest.lock import RunLock
@@ -225,6 +226,7 @@ def build_message(
             break
     renderer = EmailRenderer(config, issue, papers, issue.paper_count)
     plan, html = renderer.best()
+    safety.check(f"issues/{issue.id}.eml", html)
     text = renderer.text(plan)
     message = EmailMessage(policy=SMTP_POLICY)
     message["Subject"] = subject(config, issue)

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from digest.errors import OutputError
+from digest.faults import pause_point
+from digest.safety import checked
 
 TEMP_PREFIX = ".digest-tmp-"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -47,6 +49,10 @@ class OutputWriter:
     def write(self, relative: str, content: str | bytes | Iterable[str]) -> Path:
         """Stage content (text, bytes, or text chunks streamed) for ``relative``."""
         target = self.path_for(relative)
+        if relative.endswith(".html"):
+            chunks = [content] if isinstance(content, str) else content
+            if not isinstance(chunks, bytes):
+                content = checked(relative, chunks)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
@@ -94,6 +100,7 @@ class OutputWriter:
                     "fix the output folder; the next run publishes the same papers",
                 ) from exc
             self.written.append(target)
+            pause_point("renaming")
         self.staged = []
         self.sync()
 

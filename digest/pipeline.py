@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.config import Config
 from digest.diff import PaperDiff, content_hash, scan_inbox
-from digest.errors import DigestError, NotFound
+from digest.errors import DigestError, NotFound, StateError
+from digest.faults import pause_point
 from digest.loader import load_file
 from digest.lock import RunLock
 from digest.model import Issue, Paper, Problem
@@ -36,7 +37,6 @@ from digest.store import Store
 log = logging.getLogger("digest")
 
 ISSUE_FILE = re.compile(r"\d{4}-\d{2}-\d{2}(?:-\d+)?\.(?:md|html|eml)")
-PAUSE_ENV = "DIGEST_TEST_PAUSE_AT"
 
 Progress = Callable[[int, int, int], None]
 
@@ -87,20 +87,6 @@ class RunReport:
             "sent_to": self.sent_to,
             "delivery_error": self.delivery_error,
         }
-
-
-def pause_point(step: str) -> None:
-    """Test hook: with DIGEST_TEST_PAUSE_AT=step, stop here until killed.
-
-    Tests of crash safety kill the process at a named step; the marker file
-    ``$DIGEST_TEST_PAUSE_AT.reached`` tells them the step was reached.
-    """
-    wanted = os.environ.get(PAUSE_ENV)
-    if wanted and wanted.split(":", 1)[0] == step:
-        marker = wanted.split(":", 1)[1] if ":" in wanted else None
-        if marker:
-            Path(marker).write_text(step, encoding="utf-8")
-        os.kill(os.getpid(), 19)  # SIGSTOP: the test kills us while we are stopped
 
 
 def local_now() -> dt.datetime:
@@ -248,7 +234,15 @@ def _run_locked(
         pause_point("committed")
     except BaseException as exc:
         message = str(exc) if isinstance(exc, DigestError) else f"{type(exc).__name__}: {exc}"
-        store.finish_run(run_id, local_now(), "failed", error=message, summary=_summary(report))
+        try:
+            store.finish_run(run_id, local_now(), "failed", error=message, summary=_summary(report))
+        except sqlite3.Error:
+            log.error("could not record the failed run in the state")
+        if isinstance(exc, sqlite3.Error):
+            raise StateError(
+                f"the state {config.state} could not be updated: {exc}",
+                "check free disk space and permissions; nothing was published",
+            ) from exc
         raise
     return report
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from digest.config import Config
 from digest.diff import inbox_files
+from digest.loader import size_limit_message
 from digest.store import Store
 
 
@@ -38,10 +39,15 @@ def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
         known = store.known_inbox_files()
         present = inbox_files(config.inbox)
         waiting = 0
+        oversized = []
         for path in present:
             remembered = known.get(str(path))
             stat = path.stat()
-            if not remembered or (remembered.size, remembered.mtime_ns) != (
+            if stat.st_size > config.max_file_size:
+                oversized.append(
+                    {"file": str(path), "reason": size_limit_message(config.max_file_size)}
+                )
+            elif not remembered or (remembered.size, remembered.mtime_ns) != (
                 stat.st_size,
                 stat.st_mtime_ns,
             ):
@@ -52,7 +58,8 @@ def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
             issues=counts.issues,
             schema_version=store.schema_version,
             waiting=waiting,
-            rejected=[{"file": path, "reason": reason} for path, reason in store.rejections()],
+            rejected=[{"file": path, "reason": reason} for path, reason in store.rejections()]
+            + oversized,
             latest_issue=latest
             and {
                 "id": latest.id,

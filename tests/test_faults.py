@@ -1,0 +1,145 @@
+"""Crashes, concurrent runs, a full disk, old and foreign state files: nothing lost,
+nothing published twice, no torn file."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import html5lib
+import pytest
+from conftest import PLAIN, PLAIN_2, WITH_META, digest_process
+from lxml import etree
+from test_daemon import DigestProcess
+
+from digest.faults import PAUSE_ENV, STEPS
+from digest.model import title_key
+from digest.output import TEMP_PREFIX
+from digest.store import APPLICATION_ID, MIGRATIONS
+
+
+def inbox_keys(*paths: Path) -> set[str]:
+    from conftest import papers_from
+
+    return {title_key(title) for path in paths for title, _ in papers_from(path)}
+
+
+def published_anchors(out: Path) -> list[str]:
+    """Every paper anchor on every issue page (each must appear exactly once)."""
+    anchors = []
+    for page in sorted((out / "issues").glob("*.html")):
+        tree = html5lib.parse(page.read_text(encoding="utf-8"), namespaceHTMLElements=False)
+        anchors += [article.get("id") for article in tree.iter("article")]
+    return anchors
+
+
+def assert_invariants(site, expected_keys: set[str]) -> None:
+    with sqlite3.connect(site.state) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        keys = {row[0] for row in db.execute("SELECT key FROM papers WHERE issue_seq IS NOT NULL")}
+        issues = {row[0] for row in db.execute("SELECT id FROM issues")}
+    assert keys == expected_keys
+    anchors = published_anchors(site.out)
+    assert len(anchors) == len(set(anchors)) == len(expected_keys), "each paper exactly once"
+    assert {p.stem for p in (site.out / "issues").glob("*.html")} == issues
+    for feed in ("rss.xml", "atom.xml"):
+        etree.fromstring((site.out / feed).read_bytes())  # whole, well-formed
+    for page in site.out.rglob("*.html"):
+        assert page.read_text(encoding="utf-8").rstrip().endswith("</html>"), page
+    assert not [p for p in site.out.rglob("*") if p.name.startswith(TEMP_PREFIX)]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_kill_9_at_any_step_then_rerun_publishes_exactly_once(site, step):
+    site.drop(PLAIN)
+    assert (
+        digest_process("run", "--config", site.config, "--now", "2026-11-23T08:00:00Z").returncode
+        == 0
+    )
+    site.drop(PLAIN_2)
+    victim = DigestProcess(
+        "run", "--config", site.config, "--now", "2026-11-24T08:00:00Z", env={PAUSE_ENV: step}
+    )
+    victim.wait_for(f"paused at {step}")
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait()
+    # The rerun is a day later: what the killed run left must not survive as a stray issue.
+    after = digest_process(
+        "run", "--config", site.config, "--json", "--now", "2026-11-25T08:00:00Z"
+    )
+    assert after.returncode == 0, after.stderr
+    report = json.loads(after.stdout)
+    if step == "committed":
+        assert report["new_papers"] == 0, "the killed run had already committed"
+    else:
+        assert report["new_papers"] > 0, "the killed run left the state as it was"
+    assert_invariants(site, inbox_keys(PLAIN, PLAIN_2))
+
+
+def test_two_runs_at_once_are_serialized_and_publish_each_paper_once(site):
+    for path in (PLAIN, WITH_META, PLAIN_2):
+        site.drop(path)
+    runs = [
+        DigestProcess("run", "--config", site.config, "--wait", "120", "--json") for _ in range(2)
+    ]
+    codes = [run.process.wait(timeout=120) for run in runs]
+    assert codes == [0, 0]
+    reports = [json.loads(run.process.stdout.read()) for run in runs]
+    assert sorted(r["new_papers"] > 0 for r in reports) == [False, True]
+    assert_invariants(site, inbox_keys(PLAIN, WITH_META, PLAIN_2))
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount_point)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(
+            f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}"
+        )
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_full_disk_fails_clearly_and_the_next_run_publishes_the_same_papers(
+    site, tiny_disk, run_cli
+):
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--out", tiny_disk)
+    assert result.code == 3
+    assert "No space left on device" in result.err and "nothing was published" in result.err
+    assert not [p for p in tiny_disk.rglob("*") if p.is_file()], "no partial or temp file left"
+    with sqlite3.connect(site.state) as db:
+        assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
+    again = run_cli("run", "--config", site.config, "--json")
+    assert again.code == 0 and json.loads(again.out)["new_papers"] == 80
+
+
+def test_state_of_an_older_schema_is_migrated_keeping_its_data(site, run_cli):
+    site.state.parent.mkdir(parents=True)
+    with sqlite3.connect(site.state) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 1")
+        db.execute(
+            "INSERT INTO issues VALUES (1, '2026-01-01', '2026-01-01', '2026-01-01T08:00:00.000Z', 1)"
+        )
+        db.execute(
+            "INSERT INTO papers VALUES ('old paper', 'Old paper', 'Text.', NULL, NULL, NULL, NULL,"
+            " NULL, '[]', NULL, 'f.txt', 11, '2026-01-01T08:00:00.000Z', '2026-01-01T08:00:00.000Z', 1, 0)"
+        )
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--json")
+    assert result.code == 0
+    with sqlite3.connect(site.state) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 81
+    index = (site.out / "index.html").read_text(encoding="utf-8")
+    assert "January 1, 2026" in index

@@ -1,0 +1,113 @@
+"""Property tests: for any input the loader answers (papers or problems), and whatever it
+takes in shows literally, and parses cleanly, in every output."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import feedparser
+import html5lib
+import markdown
+from conftest import TODAY
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from digest import render
+from digest.config import Config
+from digest.feeds import build_feeds
+from digest.loader import parse_bytes, parse_text
+from digest.mail import EmailRenderer, Plan
+from digest.model import Issue
+
+NOW = dt.datetime(2026, 11, 24, 8, tzinfo=dt.UTC)
+CONFIG = Config(url="https://example.org/d/")
+SITE = render.Site("Site", "Description", "https://example.org/d/", "Author")
+TEMPLATES = render.Templates()
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Any character but surrogates (a str cannot hold lone ones coming from a file: the
+# decoder would have refused or the loader removed them); newlines and controls included.
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60)
+MARKUP_HEAVY = st.text(
+    st.sampled_from(list("<>&\"'`*_[]()#!|~$\\{}%-+.=:/ \tab1é漢🚀\u200b\u202e")),
+    min_size=1,
+    max_size=40,
+)
+
+
+def folded(text: str) -> str:
+    return " ".join(text.split())
+
+
+def text_of(fragment: str) -> str:
+    tree = html5lib.parse(fragment, namespaceHTMLElements=False)
+    return folded("".join(tree.itertext()))
+
+
+@SETTINGS
+@given(st.binary(max_size=2000))
+def test_any_bytes_give_papers_or_a_reason(data):
+    loaded = parse_bytes(data, "any.bin", TODAY)
+    assert loaded.papers or any(p.severity == "error" for p in loaded.problems)
+    for problem in loaded.problems:
+        assert problem.message and problem.file == "any.bin"
+
+
+def digest_of(pairs: list[tuple[str, str]]) -> str:
+    parts = ["new", "Subscribe", "byAK and the research community", "Mar 4"]
+    for title, abstract in pairs:
+        parts += [title.replace("\n", " "), abstract.replace("\n", " ")]
+    return "\n\n".join(parts) + "\n"
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.one_of(TEXT, MARKUP_HEAVY), st.one_of(TEXT, MARKUP_HEAVY)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_whatever_is_taken_in_shows_literally_everywhere(pairs):
+    loaded = parse_text(digest_of(pairs), "prop.txt", TODAY)
+    if not loaded.papers:
+        assert loaded.problems
+        return
+    papers = []
+    for index, paper in enumerate(loaded.papers):
+        if paper.key in {p.key for p in papers}:
+            continue
+        seen = NOW - dt.timedelta(milliseconds=index)
+        papers.append(dataclasses.replace(paper, first_seen=seen, issue_id="2026-11-24"))
+    issue = Issue("2026-11-24", 1, dt.date(2026, 11, 24), NOW, len(papers))
+
+    page = "".join(render.issue_page(TEMPLATES, SITE, issue, papers, None))
+    tree = html5lib.parse(page, namespaceHTMLElements=False)
+    articles = list(tree.iter("article"))
+    for article, paper in zip(articles, papers, strict=True):
+        assert "".join(article.find("h2").itertext()) == paper.title
+        assert "".join(article.find("p[@class='abstract']").itertext()) == paper.abstract
+
+    source = "".join(render.issue_markdown(TEMPLATES, SITE, issue, papers))
+    rendered = html5lib.parse(markdown.markdown(source), namespaceHTMLElements=False)
+    headings = [folded("".join(h.itertext())) for h in rendered.iter("h2")]
+    assert headings == [folded(p.title) for p in papers]
+
+    for name, data in build_feeds(TEMPLATES, SITE, papers, NOW).items():
+        etree.fromstring(data)
+        feed = feedparser.parse(data)
+        assert not feed.bozo, (name, feed.get("bozo_exception"))
+        for entry, paper in zip(feed.entries, papers, strict=True):
+            assert folded(entry.title) == folded(paper.title)
+            body = entry.content[0].value if "content" in entry else entry.summary
+            assert folded(paper.abstract) in text_of(body)
+
+    mail = EmailRenderer(CONFIG, issue, papers, len(papers))
+    plan = Plan(len(papers), 0, 0, len(papers))
+    shown = text_of(mail.html(plan))
+    text_part = folded(mail.text(plan))
+    for paper in papers:
+        assert folded(paper.title) in shown and folded(paper.abstract) in shown
+        assert folded(paper.title) in text_part and folded(paper.abstract) in text_part
