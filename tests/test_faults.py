@@ -127,12 +127,12 @@ def test_state_of_an_older_schema_is_migrated_keeping_its_data(site, run_cli):
         db.executescript(MIGRATIONS[0])
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         db.execute("PRAGMA user_version = 1")
-        db.execute(
-            "INSERT INTO issues VALUES (1, '2026-01-01', '2026-01-01', '2026-01-01T08:00:00.000Z', 1)"
-        )
+        stamp = "2026-01-01T08:00:00.000Z"
+        db.execute("INSERT INTO issues VALUES (1, '2026-01-01', '2026-01-01', ?, 1)", (stamp,))
         db.execute(
             "INSERT INTO papers VALUES ('old paper', 'Old paper', 'Text.', NULL, NULL, NULL, NULL,"
-            " NULL, '[]', NULL, 'f.txt', 11, '2026-01-01T08:00:00.000Z', '2026-01-01T08:00:00.000Z', 1, 0)"
+            " NULL, '[]', NULL, 'f.txt', 11, ?, ?, 1, 0)",
+            (stamp, stamp),
         )
     site.drop(PLAIN)
     result = run_cli("run", "--config", site.config, "--json")
