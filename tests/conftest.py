@@ -128,3 +128,12 @@ def digest_text(
         if meta and meta[index]:
             parts.append(meta[index])
     return "\n\n".join(parts) + "\n"
+
+
+def shown_title(entry) -> str:
+    """What a feed reader shows for an entry title: an HTML title rendered to its text."""
+    if entry.title_detail.type == "text/html":
+        import html5lib
+
+        return "".join(html5lib.parse(entry.title, namespaceHTMLElements=False).itertext())
+    return entry.title
