@@ -120,19 +120,16 @@ class PaperDiff:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.new_keys: set[str] = set()
 
-    def split(self, papers: Iterable[Paper]) -> tuple[list[Paper], list[Paper]]:
-        """(new, seen again); a paper listed twice in one file counts once, first wins."""
+    def split(self, papers: Iterable[Paper]) -> tuple[list[Paper], dict[str, tuple[int, Paper]]]:
+        """(new papers, {key: (id, paper)} of those seen before).
+
+        A paper listed twice in one file counts once; the first listing wins. Papers
+        new earlier in this run are in the store by now, so they count as seen."""
         unique: dict[str, Paper] = {}
         for paper in papers:
             unique.setdefault(paper.key, paper)
-        in_store = self.store.seen_keys(unique)
-        new, again = [], []
-        for key, paper in unique.items():
-            if key in in_store:
-                again.append(paper)
-            else:
-                new.append(paper)
-                self.new_keys.add(key)
+        known = self.store.known_papers(unique)
+        new = [paper for key, paper in unique.items() if key not in known]
+        again = {key: (known[key], unique[key]) for key in known}
         return new, again

@@ -167,10 +167,9 @@ def _take_in(
         report.files_read.append(str(candidate.path))
         report.papers_parsed += len(loaded.papers)
         new, again = diff.split(loaded.papers)
-        store.add_papers(new, issue_seq, position, now)
-        store.update_seen(again, now)
-        store.add_sightings(loaded.papers, file_hash)
-        store.record_file(
+        new_ids = store.add_papers(new, issue_seq, position, now)
+        store.update_seen([(paper_id, paper.upvotes) for paper_id, paper in again.values()], now)
+        file_id = store.record_file(
             file_hash,
             candidate.path.name,
             loaded.digest_date,
@@ -178,6 +177,11 @@ def _take_in(
             len(loaded.papers),
             len(loaded.problems),
         )
+        listed = [
+            (paper_id, p.digest_date, p.upvotes) for paper_id, p in zip(new_ids, new, strict=True)
+        ]
+        listed += [(paper_id, p.digest_date, p.upvotes) for paper_id, p in again.values()]
+        store.add_sightings(listed, file_id)
         store.remember_inbox_file(
             str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
         )

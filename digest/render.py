@@ -49,7 +49,7 @@ _MARKDOWN_INLINE = str.maketrans(
         "$": "&#36;",
     }
 )
-_MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+]|\d+(?=[.)]))")
 
 
 class MarkdownSafe(str):

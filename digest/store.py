@@ -26,13 +26,14 @@ MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
     """
     CREATE TABLE files (
-        hash TEXT PRIMARY KEY,
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
         name TEXT NOT NULL,
         digest_date TEXT,
         taken_at TEXT NOT NULL,
         paper_count INTEGER NOT NULL,
         problem_count INTEGER NOT NULL
-    ) WITHOUT ROWID;
+    );
     CREATE TABLE inbox_files (
         path TEXT PRIMARY KEY,
         size INTEGER NOT NULL,
@@ -52,8 +53,12 @@ MIGRATIONS: tuple[str, ...] = (
         published_at TEXT NOT NULL,
         paper_count INTEGER NOT NULL
     );
+    -- Papers are stored in the order they were first seen (id): an issue is a run of
+    -- consecutive ids in page order, and the newest papers are the highest ids, so an
+    -- issue or the feeds read a contiguous range however large the archive grows.
     CREATE TABLE papers (
-        key TEXT PRIMARY KEY,
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
         title TEXT NOT NULL,
         abstract TEXT NOT NULL,
         authors INTEGER,
@@ -67,16 +72,15 @@ MIGRATIONS: tuple[str, ...] = (
         first_line INTEGER NOT NULL,
         first_seen TEXT NOT NULL,
         last_seen TEXT NOT NULL,
-        issue_seq INTEGER,
-        position INTEGER
-    ) WITHOUT ROWID;
-    CREATE INDEX papers_by_issue ON papers (issue_seq, position);
+        issue_seq INTEGER
+    );
+    CREATE INDEX papers_by_issue ON papers (issue_seq);
     CREATE TABLE sightings (
-        key TEXT NOT NULL,
-        file_hash TEXT NOT NULL,
+        paper_id INTEGER NOT NULL,
+        file_id INTEGER NOT NULL,
         digest_date TEXT,
         upvotes INTEGER,
-        PRIMARY KEY (key, file_hash)
+        PRIMARY KEY (paper_id, file_id)
     ) WITHOUT ROWID;
     CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -151,8 +155,8 @@ class Counts:
 
 
 _PAPER_COLUMNS = (
-    "p.key, title, abstract, authors, org_id, org_name, published, upvotes, links, "
-    "p.digest_date, first_file, first_line, first_seen, i.id"
+    "p.key, p.title, p.abstract, p.authors, p.org_id, p.org_name, p.published, p.upvotes, "
+    "p.links, p.digest_date, p.first_file, p.first_line, p.first_seen, i.id"
 )
 
 
@@ -187,9 +191,11 @@ class Store:
                     f"no state at {path}", "run 'digest run' first, or check --state / the config"
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
+        self._next_paper_id: int | None = None
         try:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA cache_size = -32768")  # 32 MiB: the key index stays hot
             self._check_and_migrate()
         except sqlite3.DatabaseError as exc:
             with contextlib.suppress(Exception):
@@ -249,6 +255,7 @@ class Store:
             yield
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._next_paper_id = None
             raise
         self.db.execute("COMMIT")
 
@@ -272,7 +279,7 @@ class Store:
         )
 
     def taken_hashes(self, hashes: Iterable[str]) -> set[str]:
-        return self._existing("files", "hash", hashes)
+        return set(self._lookup("files", "hash", "hash", hashes))
 
     def rejected_reasons(self, hashes: Iterable[str]) -> dict[str, str]:
         wanted = list(hashes)
@@ -295,9 +302,11 @@ class Store:
         taken_at: dt.datetime,
         paper_count: int,
         problem_count: int,
-    ) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+    ) -> int:
+        """Remember a file taken in; its id numbers its sightings."""
+        cursor = self.db.execute(
+            "INSERT INTO files (hash, name, digest_date, taken_at, paper_count, problem_count) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (
                 content_hash,
                 name,
@@ -308,6 +317,8 @@ class Store:
             ),
         )
         self.db.execute("DELETE FROM rejections WHERE hash = ?", (content_hash,))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     def record_rejection(self, content_hash: str, path: str, reason: str, at: dt.datetime) -> None:
         self.db.execute(
@@ -335,34 +346,43 @@ class Store:
 
     # -- papers ---------------------------------------------------------------------------
 
-    def _existing(self, table: str, column: str, values: Iterable[str]) -> set[str]:
-        wanted = list(values)
-        found: set[str] = set()
+    def _lookup(self, table: str, column: str, value: str, keys: Iterable[str]) -> dict:
+        """``{key: value}`` for the keys present, in chunks under SQLite's variable limit."""
+        wanted = list(keys)
+        found: dict = {}
         for start in range(0, len(wanted), 900):
             chunk = wanted[start : start + 900]
             marks = ",".join("?" * len(chunk))
             found.update(
-                row[0]
-                for row in self.db.execute(
-                    f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk
-                )
+                self.db.execute(
+                    f"SELECT {column}, {value} FROM {table} WHERE {column} IN ({marks})", chunk
+                ).fetchall()
             )
         return found
 
-    def seen_keys(self, keys: Iterable[str]) -> set[str]:
-        return self._existing("papers", "key", keys)
+    def known_papers(self, keys: Iterable[str]) -> dict[str, int]:
+        """The ids of the papers already seen among ``keys``."""
+        return self._lookup("papers", "key", "id", keys)
 
     def add_papers(
         self, papers: Sequence[Paper], issue_seq: int | None, first_position: int, now: dt.datetime
-    ) -> None:
-        """Record new papers. Each gets its own first-seen instant, a millisecond apart,
-        earlier for later positions, so that newest-first order and timestamps agree."""
+    ) -> list[int]:
+        """Record new papers, in page order; returns their ids.
+
+        Each gets its own first-seen instant, a millisecond apart and earlier for later
+        positions, so that newest-first order and the timestamps agree (feed readers and
+        validators dislike entries that share one instant)."""
+        if self._next_paper_id is None:
+            self._next_paper_id = (
+                self.db.execute("SELECT max(id) FROM papers").fetchone()[0] or 0
+            ) + 1
+        first_id = self._next_paper_id
         rows = []
         for offset, paper in enumerate(papers):
-            position = first_position + offset
-            seen = _iso(now - dt.timedelta(milliseconds=position))
+            seen = _iso(now - dt.timedelta(milliseconds=first_position + offset))
             rows.append(
                 (
+                    first_id + offset,
                     paper.key,
                     paper.title,
                     paper.abstract,
@@ -378,42 +398,39 @@ class Store:
                     seen,
                     seen,
                     issue_seq,
-                    position,
                 )
             )
-        rows.sort()
         self.db.executemany(
             "INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
+        self._next_paper_id = first_id + len(rows)
+        return list(range(first_id, first_id + len(rows)))
 
-    def update_seen(self, papers: Sequence[Paper], now: dt.datetime) -> None:
-        """A paper seen again: remember when, and its latest upvote count."""
+    def update_seen(self, seen_again: Sequence[tuple[int, int | None]], now: dt.datetime) -> None:
+        """Papers seen again (id, upvotes): remember when, and the latest upvote count."""
         stamp = _iso(now)
         self.db.executemany(
-            "UPDATE papers SET last_seen = ?, upvotes = coalesce(?, upvotes) WHERE key = ?",
-            sorted(((stamp, paper.upvotes, paper.key) for paper in papers), key=lambda row: row[2]),
+            "UPDATE papers SET last_seen = ?, upvotes = coalesce(?, upvotes) WHERE id = ?",
+            [(stamp, upvotes, paper_id) for paper_id, upvotes in sorted(seen_again)],
         )
 
-    def add_sightings(self, papers: Sequence[Paper], file_hash: str) -> None:
-        rows = {
-            paper.key: (
-                paper.key,
-                file_hash,
-                paper.digest_date.isoformat() if paper.digest_date else None,
-                paper.upvotes,
-            )
-            for paper in papers
-        }
+    def add_sightings(
+        self, sightings: Sequence[tuple[int, dt.date | None, int | None]], file_id: int
+    ) -> None:
+        """Each listing of a paper: which file, the digest's date, the upvotes then."""
         self.db.executemany(
             "INSERT OR REPLACE INTO sightings VALUES (?, ?, ?, ?)",
-            [rows[key] for key in sorted(rows)],
+            [
+                (paper_id, file_id, day.isoformat() if day else None, upvotes)
+                for paper_id, day, upvotes in sorted(sightings, key=lambda row: row[0])
+            ],
         )
 
     def issue_papers(self, issue_seq: int) -> Iterator[Paper]:
         """The papers of one issue in page order, streamed (an issue can be huge)."""
         cursor = self.db.execute(
             f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
-            "WHERE p.issue_seq = ? ORDER BY p.position",
+            "WHERE p.issue_seq = ? ORDER BY p.id",
             (issue_seq,),
         )
         for row in cursor:
@@ -421,12 +438,17 @@ class Store:
 
     def newest_papers(self, limit: int) -> list[Paper]:
         """The newest published papers across issues, newest first (feeds)."""
-        rows = self.db.execute(
-            f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
-            "ORDER BY p.issue_seq DESC, p.position ASC LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [_paper_from_row(row) for row in rows]
+        papers: list[Paper] = []
+        for (seq,) in self.db.execute("SELECT seq FROM issues ORDER BY seq DESC").fetchall():
+            rows = self.db.execute(
+                f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
+                "WHERE p.issue_seq = ? ORDER BY p.id LIMIT ?",
+                (seq, limit - len(papers)),
+            ).fetchall()
+            papers += [_paper_from_row(row) for row in rows]
+            if len(papers) >= limit:
+                break
+        return papers
 
     # -- issues ---------------------------------------------------------------------------
 

@@ -130,8 +130,8 @@ def test_state_of_an_older_schema_is_migrated_keeping_its_data(site, run_cli):
         stamp = "2026-01-01T08:00:00.000Z"
         db.execute("INSERT INTO issues VALUES (1, '2026-01-01', '2026-01-01', ?, 1)", (stamp,))
         db.execute(
-            "INSERT INTO papers VALUES ('old paper', 'Old paper', 'Text.', NULL, NULL, NULL, NULL,"
-            " NULL, '[]', NULL, 'f.txt', 11, ?, ?, 1, 0)",
+            "INSERT INTO papers VALUES (1, 'old paper', 'Old paper', 'Text.', NULL, NULL, NULL,"
+            " NULL, NULL, '[]', NULL, 'f.txt', 11, ?, ?, 1)",
             (stamp, stamp),
         )
     site.drop(PLAIN)

@@ -22,7 +22,7 @@ def published_titles(site) -> list[str]:
         return [
             row[0]
             for row in db.execute(
-                "SELECT title FROM papers WHERE issue_seq IS NOT NULL ORDER BY issue_seq, position"
+                "SELECT title FROM papers WHERE issue_seq IS NOT NULL ORDER BY id"
             )
         ]
 
