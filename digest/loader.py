@@ -75,6 +75,8 @@ def clean_text(text: str) -> str:
 
 def extract_links(text: str) -> tuple[str, ...]:
     """http(s) URLs in text, without trailing sentence punctuation or unbalanced brackets."""
+    if "://" not in text:
+        return ()
     found: list[str] = []
     for match in LINK.finditer(text):
         url = match.group()

@@ -8,6 +8,7 @@ exactly those (``GeMQuAD : Generating`` / ``GeMQuAD: Generating``).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 import uuid
@@ -16,18 +17,27 @@ from functools import lru_cache
 
 _NON_WORD = re.compile(r"[\W_]+")
 _PAPER_NAMESPACE = uuid.UUID("5b0c8d4e-1d7a-4b8e-9a55-64a1c0f6d2e3")
+_NAMESPACE_BYTES = _PAPER_NAMESPACE.bytes
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 17)
 def title_key(title: str) -> str:
     """The identity of a paper: NFKC, case-folded, words only, single-spaced."""
     folded = unicodedata.normalize("NFKC", title).casefold()
     return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
-def paper_uuid(key: str) -> uuid.UUID:
-    """Stable for ever: feeds and anchors use it, so readers never see a paper twice."""
-    return uuid.uuid5(_PAPER_NAMESPACE, key)
+@lru_cache(maxsize=1 << 17)
+def paper_uuid(key: str) -> str:
+    """Stable for ever: feeds and anchors use it, so readers never see a paper twice.
+
+    The same value as ``str(uuid.uuid5(namespace, key))``, without building UUID
+    objects: rendering a large issue asks for it hundreds of thousands of times."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + key.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +88,11 @@ class Paper:
 
     @property
     def id(self) -> str:
-        return str(paper_uuid(self.key))
+        return paper_uuid(self.key)
 
     @property
     def anchor(self) -> str:
-        return "p-" + paper_uuid(self.key).hex[:12]
+        return "p-" + paper_uuid(self.key).replace("-", "")[:12]
 
 
 @dataclass(frozen=True, slots=True)

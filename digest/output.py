@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from digest.errors import OutputError
@@ -22,6 +22,20 @@ from digest.safety import checked
 
 TEMP_PREFIX = ".digest-tmp-"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _batches(chunks: Iterable[str], size: int = 1 << 18) -> Iterator[str]:
+    """Template output comes in millions of tiny pieces; write and check it in large ones."""
+    batch: list[str] = []
+    length = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(batch)
+            batch, length = [], 0
+    if batch:
+        yield "".join(batch)
 
 
 class OutputWriter:
@@ -49,10 +63,10 @@ class OutputWriter:
     def write(self, relative: str, content: str | bytes | Iterable[str]) -> Path:
         """Stage content (text, bytes, or text chunks streamed) for ``relative``."""
         target = self.path_for(relative)
-        if relative.endswith(".html"):
-            chunks = [content] if isinstance(content, str) else content
-            if not isinstance(chunks, bytes):
-                content = checked(relative, chunks)
+        if not isinstance(content, str | bytes):
+            content = _batches(content)
+        if relative.endswith(".html") and not isinstance(content, bytes):
+            content = checked(relative, [content] if isinstance(content, str) else content)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)

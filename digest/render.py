@@ -29,26 +29,25 @@ from digest import __version__
 from digest.errors import TemplateProblem
 from digest.model import Issue, Paper
 
-_MARKDOWN_INLINE = str.maketrans(
-    {
-        "\\": "\\\\",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "{": "\\{",
-        "}": "\\}",
-        "#": "\\#",
-        "!": "\\!",
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-        "|": "&#124;",
-        "~": "&#126;",
-        "$": "&#36;",
-    }
-)
+_MARKDOWN_INLINE = {
+    "\\": "\\\\",
+    "`": "\\`",
+    "*": "\\*",
+    "_": "\\_",
+    "[": "\\[",
+    "]": "\\]",
+    "{": "\\{",
+    "}": "\\}",
+    "#": "\\#",
+    "!": "\\!",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+    "|": "&#124;",
+    "~": "&#126;",
+    "$": "&#36;",
+}
+_MARKDOWN_SPECIAL = re.compile("[" + re.escape("".join(_MARKDOWN_INLINE)) + "]")
 _MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+]|\d+(?=[.)]))")
 
 
@@ -62,7 +61,7 @@ def markdown_escape(value: object) -> str:
         return value
     if value is None:
         return ""
-    text = str(value).translate(_MARKDOWN_INLINE)
+    text = _MARKDOWN_SPECIAL.sub(lambda match: _MARKDOWN_INLINE[match.group()], str(value))
     lines = text.split("\n")
     for index, line in enumerate(lines):
         match = _MARKDOWN_LINE_START.match(line)

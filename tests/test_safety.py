@@ -1,0 +1,56 @@
+"""The final check refuses unsafe HTML, however it is spelled, and passes our own pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.errors import OutputError
+from digest.safety import check, checked
+
+UNSAFE = [
+    "<script>alert(1)</script>",
+    '<SCRIPT SRC="https://x/y.js"></SCRIPT>',
+    '<p onclick="x">',
+    "<a title=x onmouseover=y>",
+    "<a/onclick=x>",
+    '<a href="javascript:alert(1)">',
+    '<a href=" jav&#x61;script:x">',
+    '<a href="&#106;avascript:x">',
+    "<a href='vbscript:x'>",
+    "<img src=data:image/png;base64,xx>",
+    '<p style="background:url(https://tracker/)">',
+    '<iframe src="https://example.org/"></iframe>',
+    '<svg><a href="https://x/">x</a></svg>',
+    '<form action="https://x/"><input></form>',
+    '<base href="https://evil/">',
+    '<a title="a>b" onclick=x>',
+]
+
+SAFE = [
+    '<a href="https://example.org/a?b=1&amp;c=2">link</a>',
+    '<a href="#p-1">anchor</a> <a href="../index.html">up</a> <a href="2026-01-01.md">md</a>',
+    '<a href="mailto:someone@example.org">mail</a>',
+    "<p>&lt;script&gt;alert(1)&lt;/script&gt; onclick=alert(2) javascript:x</p>",
+    '<p style="color: #333; font-size: 15px">styled</p>',
+]
+
+
+@pytest.mark.parametrize("markup", UNSAFE)
+def test_unsafe_markup_is_refused(markup):
+    with pytest.raises(OutputError, match="refusing to write page.html"):
+        check("page.html", f"<html><body>{markup}</body></html>")
+
+
+@pytest.mark.parametrize("markup", UNSAFE)
+def test_unsafe_markup_is_refused_even_when_split_across_chunks(markup):
+    page = f"<html><body><p>{'x' * 50}</p>{markup}</body></html>"
+    for size in (1, 3, 7, 12, 13, 14):
+        chunks = [page[i : i + size] for i in range(0, len(page), size)]
+        with pytest.raises(OutputError):
+            list(checked("page.html", chunks))
+
+
+@pytest.mark.parametrize("markup", SAFE)
+def test_safe_markup_passes(markup):
+    page = f"<html><body>{markup}</body></html>"
+    assert check("page.html", page) == page
