@@ -37,7 +37,7 @@ SAFE = [
 
 @pytest.mark.parametrize("markup", UNSAFE)
 def test_unsafe_markup_is_refused(markup):
-    with pytest.raises(OutputError, match="refusing to write page.html"):
+    with pytest.raises(OutputError, match=r"refusing to write page\.html"):
         check("page.html", f"<html><body>{markup}</body></html>")
 
 
