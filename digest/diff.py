@@ -48,36 +48,48 @@ class InboxScan:
     still_rejected: list[tuple[Path, str]] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     present_hashes: set[str] = field(default_factory=set)
+    present_paths: set[str] = field(default_factory=set)
+    forgotten: list[str] = field(default_factory=list)  # remembered paths now gone
 
 
-def inbox_files(inbox: Path) -> list[Path]:
-    """Regular, non-hidden files directly in the inbox, by name."""
+def _inbox_entries(inbox: Path) -> list[os.DirEntry]:
     try:
         entries = sorted(os.scandir(inbox), key=lambda entry: entry.name)
     except FileNotFoundError:
         return []
     return [
-        Path(entry.path)
+        entry
         for entry in entries
         if not entry.name.startswith((".", "~")) and entry.is_file(follow_symlinks=True)
     ]
 
 
+def inbox_files(inbox: Path) -> list[Path]:
+    """Regular, non-hidden files directly in the inbox, by name."""
+    return [Path(entry.path) for entry in _inbox_entries(inbox)]
+
+
 def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> InboxScan:
+    """Sort the inbox into new files (read and hashed), known ones and rejected ones.
+
+    A file whose path, size and modification time the store remembers is known without
+    being opened: a run costs one stat per old file, however many the inbox keeps."""
     scan = InboxScan()
     known = store.known_inbox_files()
-    listing: list[tuple[Path, int, int, str, dt.date | None]] = []
-    for path in inbox_files(inbox):
+    listing: list[tuple[str, int, int, str, dt.date | None]] = []
+    for entry in _inbox_entries(inbox):
+        path = entry.path
+        scan.present_paths.add(path)
         try:
-            stat = path.stat()
+            stat = entry.stat(follow_symlinks=True)
         except OSError as exc:
-            scan.unreadable.append((path, f"cannot read: {exc.strerror}"))
+            scan.unreadable.append((Path(path), f"cannot read: {exc.strerror}"))
             continue
         if stat.st_size > max_size:
             # Never read, never remembered: raising the limit lets it in on the next run.
-            scan.unreadable.append((path, size_limit_message(max_size)))
+            scan.unreadable.append((Path(path), size_limit_message(max_size)))
             continue
-        remembered = known.get(str(path))
+        remembered = known.get(path)
         if remembered and (remembered.size, remembered.mtime_ns) == (
             stat.st_size,
             stat.st_mtime_ns,
@@ -85,12 +97,14 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             listing.append((path, stat.st_size, stat.st_mtime_ns, remembered.hash, None))
             continue
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                data = handle.read()
         except OSError as exc:
-            scan.unreadable.append((path, f"cannot read: {exc.strerror}"))
+            scan.unreadable.append((Path(path), f"cannot read: {exc.strerror}"))
             continue
         digest_date = peek_digest_date(data[:PEEK_BYTES], today)
         listing.append((path, stat.st_size, stat.st_mtime_ns, content_hash(data), digest_date))
+    scan.forgotten = [path for path in known if path not in scan.present_paths]
     hashes = [item[3] for item in listing]
     scan.present_hashes = set(hashes)
     taken = store.taken_hashes(hashes)
@@ -98,19 +112,20 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
     queued: set[str] = set()
     for path, size, mtime_ns, file_hash, digest_date in listing:
         if file_hash in taken or file_hash in queued:
-            scan.skipped.append(path)
-            if str(path) not in known or known[str(path)].mtime_ns != mtime_ns:
-                store.remember_inbox_file(str(path), size, mtime_ns, file_hash)
-        elif file_hash in rejected and str(path) in known and known[str(path)].hash == file_hash:
-            scan.still_rejected.append((path, rejected[file_hash]))
+            scan.skipped.append(Path(path))
+            if path not in known or known[path].mtime_ns != mtime_ns:
+                store.remember_inbox_file(path, size, mtime_ns, file_hash)
+        elif file_hash in rejected and path in known and known[path].hash == file_hash:
+            scan.still_rejected.append((Path(path), rejected[file_hash]))
         else:
-            if digest_date is None and str(path) in known:
+            if digest_date is None and path in known:
                 try:
-                    digest_date = peek_digest_date(path.read_bytes()[:PEEK_BYTES], today)
+                    with open(path, "rb") as handle:
+                        digest_date = peek_digest_date(handle.read(PEEK_BYTES), today)
                 except OSError:
                     digest_date = None
             queued.add(file_hash)
-            scan.candidates.append(Candidate(path, size, mtime_ns, file_hash, digest_date))
+            scan.candidates.append(Candidate(Path(path), size, mtime_ns, file_hash, digest_date))
     scan.candidates.sort(key=lambda candidate: candidate.order)
     return scan
 

@@ -20,8 +20,6 @@ import hashlib
 import logging
 import os
 import re
-import smtplib
-import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,13 +109,13 @@ class EmailRenderer:
     """Renders both parts for a plan and finds the richest plan under the budget."""
 
     def __init__(self, config: Config, issue: Issue, papers: Sequence[Paper], total: int) -> None:
-        from digest import pipeline, render
+        from digest import pipeline
 
         self.config = config
         self.issue = issue
         self.papers = papers
         self.total = total
-        self.templates = render.templates_for(config.templates)
+        self.templates = pipeline.templates_of(config)
         self.site = pipeline.site_of(config)
 
     def context(self, plan: Plan) -> dict:
@@ -266,6 +264,8 @@ def _split_hostport(value: str) -> tuple[str, int]:
 
 
 def _is_temporary(exc: BaseException) -> bool:
+    import smtplib
+
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -276,6 +276,8 @@ def _is_temporary(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
+    import smtplib
+
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "; ".join(
             f"{rcpt}: {code} {msg.decode(errors='replace')}"
@@ -303,6 +305,9 @@ def _deliver_once(
     sender: str,
     recipients: list[str],
 ) -> dict:
+    import smtplib
+    import ssl
+
     password = None
     if config.email.username and login:
         name = config.email.password_env
@@ -336,6 +341,8 @@ def send_issue(
     wait: float = 60.0,
 ) -> SendOutcome:
     """Send an issue to each recipient who has not had it; record each delivery."""
+    import smtplib  # here, not at the top: publishing an issue never needs it
+
     if store is None:
         with RunLock(config.lock_path, wait=wait), Store(config.state, create=False) as opened:
             return send_issue(

@@ -192,13 +192,7 @@ def _take_in(
             progress(done, total, report.papers_parsed)
     report.new_papers = position
     store.forget_rejections_except(scan.present_hashes)
-    store.forget_inbox_files_except(str(path) for path in _present(config.inbox))
-
-
-def _present(inbox: Path) -> list[Path]:
-    from digest.diff import inbox_files
-
-    return inbox_files(inbox)
+    store.forget_inbox_files(scan.forgotten)
 
 
 def _run_locked(
@@ -276,7 +270,7 @@ def publish(config: Config, store: Store, writer: OutputWriter, issue: Issue) ->
     """Write the issue's files, the archive index and the feeds from the store."""
     from digest import render
 
-    templates = render.templates_for(config.templates)
+    templates = templates_of(config)
     site = site_of(config)
     issues = store.issues()
     older = next((i for i in issues if i.seq < issue.seq), None)
@@ -303,7 +297,7 @@ def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[
     """The pages and feeds that span issues: index, RSS, Atom."""
     from digest import feeds, render
 
-    templates = render.templates_for(config.templates)
+    templates = templates_of(config)
     site = site_of(config)
     writer.write("index.html", render.index_page(templates, site, issues))
     if issues:
@@ -312,6 +306,12 @@ def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[
             templates, site, papers, issues[0].published_at
         ).items():
             writer.write(name, content)
+
+
+def templates_of(config: Config):  # -> render.Templates
+    from digest import render
+
+    return render.templates_for(config.templates, config.state.parent / "template-cache")
 
 
 def site_of(config: Config):  # -> render.Site, imported lazily to keep start-up fast
@@ -340,7 +340,7 @@ def rebuild(config: Config, *, wait: float = 0.0) -> list[str]:
         writer = OutputWriter(config.output)
         from digest import render
 
-        templates = render.templates_for(config.templates)
+        templates = templates_of(config)
         site = site_of(config)
         for position, issue in enumerate(issues):
             older = issues[position + 1] if position + 1 < len(issues) else None

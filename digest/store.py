@@ -329,20 +329,14 @@ class Store:
     def rejections(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT path, reason FROM rejections ORDER BY path").fetchall()
 
-    def forget_rejections_except(self, hashes: Iterable[str]) -> None:
+    def forget_rejections_except(self, hashes: set[str]) -> None:
         """Rejections of files no longer in the inbox are no longer news."""
-        keep = list(hashes)
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_hashes (hash TEXT PRIMARY KEY)")
-        self.db.execute("DELETE FROM keep_hashes")
-        self.db.executemany("INSERT OR IGNORE INTO keep_hashes VALUES (?)", ((h,) for h in keep))
-        self.db.execute("DELETE FROM rejections WHERE hash NOT IN (SELECT hash FROM keep_hashes)")
+        gone = [h for (h,) in self.db.execute("SELECT hash FROM rejections") if h not in hashes]
+        self.db.executemany("DELETE FROM rejections WHERE hash = ?", ((h,) for h in gone))
 
-    def forget_inbox_files_except(self, paths: Iterable[str]) -> None:
+    def forget_inbox_files(self, paths: Iterable[str]) -> None:
         """Forget the size/time of files no longer in the inbox."""
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_paths (path TEXT PRIMARY KEY)")
-        self.db.execute("DELETE FROM keep_paths")
-        self.db.executemany("INSERT OR IGNORE INTO keep_paths VALUES (?)", ((p,) for p in paths))
-        self.db.execute("DELETE FROM inbox_files WHERE path NOT IN (SELECT path FROM keep_paths)")
+        self.db.executemany("DELETE FROM inbox_files WHERE path = ?", ((p,) for p in paths))
 
     # -- papers ---------------------------------------------------------------------------
 

@@ -312,8 +312,9 @@ def test_run_sends_after_publishing_with_login_and_the_password_stays_secret(
         status = run_cli("status", "--config", site.config, "--json")
     for text in (result.out, result.err, status.out, site.config.read_text()):
         assert secret not in text
-    for path in site.state.parent.iterdir():
-        assert secret.encode() not in path.read_bytes()
+    for path in site.state.parent.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes()
 
 
 def test_missing_password_variable_is_a_clear_error(small_issue, run_cli, monkeypatch):
