@@ -44,7 +44,7 @@ class Candidate:
 @dataclass(slots=True)
 class InboxScan:
     candidates: list[Candidate] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     still_rejected: list[tuple[Path, str]] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     present_hashes: set[str] = field(default_factory=set)
@@ -112,7 +112,7 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
     queued: set[str] = set()
     for path, size, mtime_ns, file_hash, digest_date in listing:
         if file_hash in taken or file_hash in queued:
-            scan.skipped.append(Path(path))
+            scan.skipped.append(path)
             if path not in known or known[path].mtime_ns != mtime_ns:
                 store.remember_inbox_file(path, size, mtime_ns, file_hash)
         elif file_hash in rejected and path in known and known[path].hash == file_hash:

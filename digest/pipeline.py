@@ -146,7 +146,7 @@ def _take_in(
 ) -> None:
     """Read the new files in order and record files, papers and sightings."""
     scan = scan_inbox(config.inbox, store, today, config.max_file_size)
-    report.files_skipped = [str(path) for path in scan.skipped]
+    report.files_skipped = scan.skipped
     report.files_rejected = [(str(path), reason) for path, reason in scan.still_rejected]
     report.files_rejected += [(str(path), reason) for path, reason in scan.unreadable]
     diff = PaperDiff(store)
