@@ -18,17 +18,21 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from digest import __version__, safety
-from digest.model import Paper
+from digest.model import Issue, Paper, paper_uuid
 from digest.render import Site, Templates, feed_entry_html
 
 RSS_NAME = "rss.xml"
 ATOM_NAME = "atom.xml"
+JSON_NAME = "feed.json"
+ISSUES_NAME = "issues.xml"
+ISSUE_FEED_PAPERS = 100
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 _LOOKS_LIKE_MARKUP = re.compile(r"<|&#?\w+;")
 
@@ -53,10 +57,8 @@ def _generator(site: Site, updated: dt.datetime, self_url: str) -> FeedGenerator
     return feed
 
 
-def _add_entries(
-    feed: FeedGenerator, templates: Templates, site: Site, papers: list[Paper]
-) -> None:
-    for paper in papers:
+def _add_entries(feed: FeedGenerator, site: Site, papers: list[Paper], bodies: list[str]) -> None:
+    for paper, body in zip(papers, bodies, strict=True):
         assert paper.first_seen is not None
         entry = feed.add_entry(order="append")
         entry.id(f"urn:uuid:{paper.id}")
@@ -67,7 +69,6 @@ def _add_entries(
         entry.link(href=site.paper_url(paper), rel="alternate")
         entry.published(paper.first_seen)
         entry.updated(paper.first_seen)
-        body = safety.check("feed entry", feed_entry_html(templates, site, paper))
         entry.content(body, type="html")  # also the RSS <description>
         if paper.organization is not None:
             entry.category(term=paper.organization.id, label=paper.organization.name)
@@ -76,17 +77,79 @@ def _add_entries(
 def build_feeds(
     templates: Templates, site: Site, papers: list[Paper], updated: dt.datetime
 ) -> dict[str, bytes]:
-    """RSS and Atom bytes by file name; ``papers`` newest first."""
+    """RSS, Atom and JSON Feed bytes by file name; ``papers`` newest first."""
+    bodies = [safety.check("feed entry", feed_entry_html(templates, site, p)) for p in papers]
     rss = _generator(site, updated, site.url + RSS_NAME)
-    _add_entries(rss, templates, site, papers)
+    _add_entries(rss, site, papers, bodies)
     atom = _generator(site, updated, site.url + ATOM_NAME)
-    _add_entries(atom, templates, site, papers)
+    _add_entries(atom, site, papers, bodies)
     flags = [title_is_html(paper.title) for paper in papers]
     rss_bytes, atom_bytes = rss.rss_str(pretty=True), atom.atom_str(pretty=True)
     if any(flags):
         rss_bytes = _rss_html_titles(rss_bytes, papers, flags)
         atom_bytes = _atom_html_titles(atom_bytes, papers, flags)
-    return {RSS_NAME: rss_bytes, ATOM_NAME: atom_bytes}
+    return {
+        RSS_NAME: rss_bytes,
+        ATOM_NAME: atom_bytes,
+        JSON_NAME: json_feed(site, papers, bodies),
+    }
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_feed(site: Site, papers: list[Paper], bodies: list[str]) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), the same items as RSS and Atom."""
+    items = []
+    for paper, body in zip(papers, bodies, strict=True):
+        assert paper.first_seen is not None
+        item = {
+            "id": f"urn:uuid:{paper.id}",
+            "url": site.paper_url(paper),
+            "title": paper.title,
+            "content_html": body,
+            "summary": paper.abstract,
+            "date_published": _rfc3339(paper.first_seen),
+        }
+        if paper.links:
+            item["external_url"] = paper.links[0]
+        if paper.organization is not None:
+            item["tags"] = [paper.organization.name]
+        items.append(item)
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": site.title,
+        "home_page_url": site.url,
+        "feed_url": site.url + JSON_NAME,
+        "description": site.description,
+        "language": site.language,
+        "authors": [{"name": site.author}],
+        "items": items,
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def build_issues_feed(
+    templates: Templates, site: Site, issues: list[tuple[Issue, list[Paper], int]]
+) -> bytes:
+    """An Atom feed of whole issues (newest first), for readers who want the newsletter
+    itself; each entry holds the issue's papers (the first ISSUE_FEED_PAPERS of them)."""
+    newest = issues[0][0].published_at if issues else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    feed = _generator(site, newest, site.url + ISSUES_NAME)
+    feed.title(f"{site.title}: issues")
+    for issue, papers, total in issues:
+        entry = feed.add_entry(order="append")
+        entry.id(f"urn:uuid:{paper_uuid('issue ' + issue.id)}")
+        entry.title(f"{site.title}: {issue.date:%B} {issue.date.day}, {issue.date.year}")
+        entry.link(href=site.issue_url(issue.id), rel="alternate")
+        entry.published(issue.published_at)
+        entry.updated(issue.published_at)
+        body = templates.render(
+            "issue_feed_entry.html", site=site, issue=issue, papers=papers, total=total
+        )
+        entry.content(safety.check("issues feed entry", body), type="html")
+    return feed.atom_str(pretty=True)
 
 
 def _atom_html_titles(atom: bytes, papers: list[Paper], flags: list[bool]) -> bytes:

@@ -111,6 +111,15 @@ class DigestFile:
 
 
 @dataclass(frozen=True, slots=True)
+class IssueSummary:
+    """An issue at a glance: how many papers, how many with code, who wrote most."""
+
+    papers: int
+    with_code: int
+    top_organizations: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Issue:
     id: str
     seq: int

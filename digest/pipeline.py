@@ -22,6 +22,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from digest.config import Config
@@ -36,6 +37,7 @@ from digest.store import Store
 
 log = logging.getLogger("digest")
 
+ISSUES_IN_FEED = 20
 ISSUE_FILE = re.compile(r"\d{4}-\d{2}-\d{2}(?:-\d+)?\.(?:md|html|eml)")
 
 Progress = Callable[[int, int, int], None]
@@ -268,22 +270,30 @@ def _recover(store: Store, writer: OutputWriter) -> None:
 
 def publish(config: Config, store: Store, writer: OutputWriter, issue: Issue) -> None:
     """Write the issue's files, the archive index and the feeds from the store."""
+    issues = store.issues()
+    older = next((i for i in issues if i.seq < issue.seq), None)
+    write_issue(config, store, writer, issue, older)
+    write_site(config, store, writer, issues)
+
+
+def write_issue(
+    config: Config, store: Store, writer: OutputWriter, issue: Issue, older: Issue | None
+) -> None:
+    """One issue's Markdown, web page and email."""
     from digest import render
 
     templates = templates_of(config)
     site = site_of(config)
-    issues = store.issues()
-    older = next((i for i in issues if i.seq < issue.seq), None)
+    summary = store.issue_summary(issue.seq)
     writer.write(
         f"issues/{issue.id}.md",
-        render.issue_markdown(templates, site, issue, store.issue_papers(issue.seq)),
+        render.issue_markdown(templates, site, issue, store.issue_papers(issue.seq), summary),
     )
     writer.write(
         f"issues/{issue.id}.html",
-        render.issue_page(templates, site, issue, store.issue_papers(issue.seq), older),
+        render.issue_page(templates, site, issue, store.issue_papers(issue.seq), older, summary),
     )
     _write_email(config, store, writer, issue)
-    write_site(config, store, writer, issues)
 
 
 def _write_email(config: Config, store: Store, writer: OutputWriter, issue: Issue) -> None:
@@ -294,7 +304,7 @@ def _write_email(config: Config, store: Store, writer: OutputWriter, issue: Issu
 
 
 def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[Issue]) -> None:
-    """The pages and feeds that span issues: index, RSS, Atom."""
+    """The pages and feeds that span issues: index, paper feeds, the issues feed."""
     from digest import feeds, render
 
     templates = templates_of(config)
@@ -306,6 +316,15 @@ def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[
             templates, site, papers, issues[0].published_at
         ).items():
             writer.write(name, content)
+        recent = [
+            (
+                issue,
+                list(islice(store.issue_papers(issue.seq), feeds.ISSUE_FEED_PAPERS)),
+                issue.paper_count,
+            )
+            for issue in issues[:ISSUES_IN_FEED]
+        ]
+        writer.write(feeds.ISSUES_NAME, feeds.build_issues_feed(templates, site, recent))
 
 
 def templates_of(config: Config):  # -> render.Templates
@@ -338,21 +357,9 @@ def rebuild(config: Config, *, wait: float = 0.0) -> list[str]:
         if not issues:
             raise NotFound("nothing published yet", "run 'digest run' first")
         writer = OutputWriter(config.output)
-        from digest import render
-
-        templates = templates_of(config)
-        site = site_of(config)
         for position, issue in enumerate(issues):
             older = issues[position + 1] if position + 1 < len(issues) else None
-            writer.write(
-                f"issues/{issue.id}.md",
-                render.issue_markdown(templates, site, issue, store.issue_papers(issue.seq)),
-            )
-            writer.write(
-                f"issues/{issue.id}.html",
-                render.issue_page(templates, site, issue, store.issue_papers(issue.seq), older),
-            )
-            _write_email(config, store, writer, issue)
+            write_issue(config, store, writer, issue, older)
         write_site(config, store, writer, issues)
         try:
             writer.commit()

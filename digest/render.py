@@ -27,7 +27,8 @@ import jinja2
 
 from digest import __version__
 from digest.errors import TemplateProblem
-from digest.model import Issue, Paper
+from digest.model import Issue, IssueSummary, Paper
+from digest.store import CODE_HOSTS
 
 _MARKDOWN_INLINE = {
     "\\": "\\\\",
@@ -134,6 +135,26 @@ def meta_line(paper: Paper) -> str:
     return " · ".join(part for part in parts if part)
 
 
+def link_kind(url: str) -> str:
+    """ "code" for a repository host, else "project page"."""
+    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    is_code = any(host == code or host.endswith("." + code) for code in CODE_HOSTS)
+    return "code" if is_code else "project page"
+
+
+def summary_line(summary: IssueSummary) -> str:
+    """``274 new papers · 41 with code (15%) · most from: OpenBMB (3), NAVER AI Lab (2)``"""
+    parts = [_plural(summary.papers, "new paper")]
+    if summary.papers:
+        share = round(100 * summary.with_code / summary.papers)
+        parts.append(f"{summary.with_code:,} with code ({share}%)")
+    if summary.top_organizations:
+        parts.append(
+            "most from: " + ", ".join(f"{name} ({n})" for name, n in summary.top_organizations)
+        )
+    return " · ".join(parts)
+
+
 def _finalize_markdown(value: object) -> str:
     return markdown_escape(value)
 
@@ -201,6 +222,8 @@ class Templates:
                 who=_who,
                 meta_line=meta_line,
                 wrap=_wrap,
+                link_kind=link_kind,
+                summary_line=summary_line,
             )
             env.globals.update(version=__version__)
         self.markdown.filters.update(link=markdown_link, autolink=markdown_autolink)
@@ -237,17 +260,24 @@ def templates_for(user_dir: Path | None, cache_dir: Path | None = None) -> Templ
 
 
 def issue_markdown(
-    templates: Templates, site: Site, issue: Issue, papers: Iterable[Paper]
+    templates: Templates, site: Site, issue: Issue, papers: Iterable[Paper], summary: IssueSummary
 ) -> Iterator[str]:
-    return templates.stream("issue.md", site=site, issue=issue, papers=papers)
+    return templates.stream("issue.md", site=site, issue=issue, papers=papers, summary=summary)
 
 
 def issue_page(
-    templates: Templates, site: Site, issue: Issue, papers: Iterable[Paper], older: Issue | None
+    templates: Templates,
+    site: Site,
+    issue: Issue,
+    papers: Iterable[Paper],
+    older: Issue | None,
+    summary: IssueSummary,
 ) -> Iterator[str]:
     """The issue's web page. It links to the older issue, not the newer one, so that
     publishing an issue never has to rewrite the pages before it."""
-    return templates.stream("issue.html", site=site, issue=issue, papers=papers, older=older)
+    return templates.stream(
+        "issue.html", site=site, issue=issue, papers=papers, older=older, summary=summary
+    )
 
 
 def index_page(templates: Templates, site: Site, issues: list[Issue]) -> str:

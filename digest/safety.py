@@ -1,7 +1,8 @@
 """The last line of defence: no HTML digest writes carries script, event handlers or
 links other than http(s), whatever the input.
 
-Templates autoescape, so scraped text cannot become markup; this check makes sure a
+Templates autoescape, so scraped text cannot become markup; inline SVG (the archive's
+chart) is allowed, but not the SVG elements that run or fetch anything; this check makes sure a
 template (ours or a user's) did not let any through. It parses the HTML as it is
 written, chunk by chunk, and refuses the file. It looks only at tags: the scan skips text
 at C speed, so checking a 100 MB page costs about as much as writing it.
@@ -17,8 +18,9 @@ from urllib.parse import urlsplit
 from digest.errors import OutputError
 
 FORBIDDEN_TAGS = frozenset({"script", "iframe", "object", "embed", "applet", "frame", "frameset",
-                            "base", "form", "input", "button", "textarea", "select", "svg", "math",
-                            "template", "noscript"})  # fmt: skip
+                            "base", "form", "input", "button", "textarea", "select", "math",
+                            "foreignobject", "animate", "set", "animatetransform", "animatemotion",
+                            "use", "handler", "template", "noscript"})  # fmt: skip
 URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "poster", "cite", "background",
                             "longdesc", "usemap", "data", "srcset", "xlink:href"})  # fmt: skip
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", ""})

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import StateError
-from digest.model import Issue, Organization, Paper
+from digest.model import Issue, IssueSummary, Organization, Paper
+
+CODE_HOSTS = ("github.com", "gitlab.com", "gitee.com", "bitbucket.org", "codeberg.org")
 
 APPLICATION_ID = 0x44474553  # "DGES": marks a SQLite file as a digest state
 
@@ -443,6 +445,20 @@ class Store:
             if len(papers) >= limit:
                 break
         return papers
+
+    def issue_summary(self, issue_seq: int) -> IssueSummary:
+        code = " OR ".join(f"links LIKE '%://{host}/%'" for host in CODE_HOSTS)
+        papers, with_code = self.db.execute(
+            f"SELECT count(*), coalesce(sum({code}), 0) FROM papers WHERE issue_seq = ?",
+            (issue_seq,),
+        ).fetchone()
+        top = self.db.execute(
+            "SELECT org_name, count(*) AS n FROM papers "
+            "WHERE issue_seq = ? AND org_name IS NOT NULL "
+            "GROUP BY org_name ORDER BY n DESC, org_name LIMIT 3",
+            (issue_seq,),
+        ).fetchall()
+        return IssueSummary(papers, with_code, tuple((name, count) for name, count in top))
 
     # -- issues ---------------------------------------------------------------------------
 

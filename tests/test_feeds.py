@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import feedparser
+import html5lib
 import pytest
 from conftest import NOW, PLAIN, PLAIN_2, WITH_META, digest_text, papers_from
 from lxml import etree
@@ -153,3 +157,108 @@ def test_rebuild_from_state_reproduces_the_published_files(two_issues, run_cli):
     result = run_cli("rebuild", "--config", two_issues.config)
     assert result.code == 0
     assert {p: p.read_bytes() for p in two_issues.out.rglob("*") if p.is_file()} == files
+
+
+def test_json_feed_follows_the_spec_and_shares_ids_with_atom(two_issues):
+    document = json.loads((two_issues.out / "feed.json").read_text(encoding="utf-8"))
+    assert document["version"] == "https://jsonfeed.org/version/1.1"
+    assert document["title"] == "Test digest"
+    assert document["feed_url"] == "https://example.org/digest/feed.json"
+    assert document["home_page_url"] == "https://example.org/digest/"
+    assert document["authors"] == [{"name": "Tester"}]
+    items = document["items"]
+    assert len(items) == 100
+    for item in items:
+        assert isinstance(item["id"], str) and item["id"].startswith("urn:uuid:")
+        assert item["url"].startswith("https://example.org/digest/issues/")
+        assert item["content_html"] and isinstance(item["title"], str)
+        assert dt.datetime.fromisoformat(item["date_published"].replace("Z", "+00:00")).tzinfo
+    atom = parsed(two_issues, "atom.xml")
+    assert [item["id"] for item in items] == [entry.id for entry in atom.entries]
+
+
+def test_issues_feed_has_one_entry_per_issue_with_its_papers(two_issues):
+    feed = parsed(two_issues, "issues.xml")
+    assert [entry.link for entry in feed.entries] == [
+        "https://example.org/digest/issues/2026-11-24.html",
+        "https://example.org/digest/issues/2026-11-23.html",
+    ]
+    assert len({entry.id for entry in feed.entries}) == 2
+    first = feed.entries[0].content[0].value
+    assert "Scaling Laws" not in first  # that paper belongs to the older issue
+    older = feed.entries[1].content[0].value
+    assert "Scaling Laws for Data Filtering" in older and "80 new papers" in older
+
+
+def test_pages_announce_every_feed_for_autodiscovery(two_issues):
+    for page in (two_issues.out / "index.html", two_issues.out / "issues" / "2026-11-24.html"):
+        tree = html5lib.parse(page.read_text(encoding="utf-8"), namespaceHTMLElements=False)
+        alternates = {
+            (link.get("type"), link.get("href"))
+            for link in tree.iter("link")
+            if link.get("rel") == "alternate"
+        }
+        assert alternates == {
+            ("application/atom+xml", "https://example.org/digest/atom.xml"),
+            ("application/rss+xml", "https://example.org/digest/rss.xml"),
+            ("application/feed+json", "https://example.org/digest/feed.json"),
+            ("application/atom+xml", "https://example.org/digest/issues.xml"),
+        }
+
+
+def test_issue_page_summary_line_and_link_kinds(site, run_cli):
+    meta = [
+        "naver-ai NAVER AI Lab\n·\nMar 1, 2026 3",
+        "naver-ai NAVER AI Lab\n·\nMar 1, 2026",
+        "  • 2 authors\n·\nMar 2, 2026",
+    ]
+    site.write(
+        "a.txt",
+        digest_text(
+            "Mar 4",
+            [
+                ("With code", "See https://github.com/a/b and https://a.github.io/b."),
+                ("With a page", "See https://example.org/project."),
+                ("With nothing", "Nothing to see."),
+            ],
+            meta=meta,
+        ),
+    )
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0
+    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    tree = html5lib.parse(page, namespaceHTMLElements=False)
+    lede = " ".join("".join(tree.find(".//p[@class='lede']").itertext()).split())
+    assert (
+        lede == "3 new papers · 1 with code (33%) · most from: NAVER AI Lab (2) · issue 2026-11-24"
+    )
+    kinds = [
+        ("".join(li.find("span").itertext()), li.find("a").get("href")) for li in tree.iter("li")
+    ]
+    assert kinds == [
+        ("code", "https://github.com/a/b"),
+        ("project page", "https://a.github.io/b"),
+        ("project page", "https://example.org/project"),
+    ]
+    markdown_source = (site.out / "issues" / "2026-11-24.md").read_text(encoding="utf-8")
+    assert "- code: <https://github.com/a/b>" in markdown_source
+
+
+def test_index_draws_new_papers_per_issue_as_svg(site, run_cli):
+    for day, count in ((2, 3), (3, 1), (4, 2)):
+        pairs = [(f"Paper {day}-{n}", "Text.") for n in range(count)]
+        site.write(f"d{day}.txt", digest_text(f"Mar {day}", pairs))
+        run_cli("run", "--config", site.config, "--now", f"2026-03-0{day}T08:00:00Z")
+    tree = html5lib.parse(
+        (site.out / "index.html").read_text(encoding="utf-8"), namespaceHTMLElements=False
+    )
+    svg = "{http://www.w3.org/2000/svg}"
+    (chart,) = list(tree.iter(f"{svg}svg"))
+    bars = list(chart.iter(f"{svg}rect"))
+    assert ["".join(bar.find(f"{svg}title").itertext()) for bar in bars] == [
+        "2026-03-02: 3 papers",
+        "2026-03-03: 1 paper",
+        "2026-03-04: 2 papers",
+    ]
+    heights = [float(bar.get("height")) for bar in bars]
+    assert heights == [100.0, round(100 / 3, 1), round(200 / 3, 1)]
+    assert not list(tree.iter("script"))

@@ -109,7 +109,8 @@ def test_second_and_third_issue_the_same_day(site, run_cli):
         ids.append(report["issue"])
     assert ids == ["2026-03-04", "2026-03-04-2", "2026-03-04-3"]
     index = (site.out / "index.html").read_text(encoding="utf-8")
-    assert index.index("2026-03-04-3") < index.index("2026-03-04-2")
+    table = index[index.index("<table") :]
+    assert table.index("2026-03-04-3") < table.index("2026-03-04-2")
 
 
 def test_upvotes_and_last_seen_follow_the_latest_listing(site, run_cli):

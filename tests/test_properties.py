@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 import feedparser
 import html5lib
@@ -19,7 +20,7 @@ from digest.config import Config
 from digest.feeds import build_feeds
 from digest.loader import parse_bytes, parse_text
 from digest.mail import EmailRenderer, Plan
-from digest.model import Issue
+from digest.model import Issue, IssueSummary
 
 NOW = dt.datetime(2026, 11, 24, 8, tzinfo=dt.UTC)
 CONFIG = Config(url="https://example.org/d/")
@@ -83,19 +84,24 @@ def test_whatever_is_taken_in_shows_literally_everywhere(pairs):
         papers.append(dataclasses.replace(paper, first_seen=seen, issue_id="2026-11-24"))
     issue = Issue("2026-11-24", 1, dt.date(2026, 11, 24), NOW, len(papers))
 
-    page = "".join(render.issue_page(TEMPLATES, SITE, issue, papers, None))
+    summary = IssueSummary(len(papers), 0, ())
+    page = "".join(render.issue_page(TEMPLATES, SITE, issue, papers, None, summary))
     tree = html5lib.parse(page, namespaceHTMLElements=False)
     articles = list(tree.iter("article"))
     for article, paper in zip(articles, papers, strict=True):
         assert "".join(article.find("h2").itertext()) == paper.title
         assert "".join(article.find("p[@class='abstract']").itertext()) == paper.abstract
 
-    source = "".join(render.issue_markdown(TEMPLATES, SITE, issue, papers))
+    source = "".join(render.issue_markdown(TEMPLATES, SITE, issue, papers, summary))
     rendered = html5lib.parse(markdown.markdown(source), namespaceHTMLElements=False)
     headings = [folded("".join(h.itertext())) for h in rendered.iter("h2")]
     assert headings == [folded(p.title) for p in papers]
 
-    for name, data in build_feeds(TEMPLATES, SITE, papers, NOW).items():
+    feeds = build_feeds(TEMPLATES, SITE, papers, NOW)
+    items = json.loads(feeds.pop("feed.json"))["items"]
+    assert [item["title"] for item in items] == [paper.title for paper in papers]
+    assert [item["summary"] for item in items] == [paper.abstract for paper in papers]
+    for name, data in feeds.items():
         etree.fromstring(data)
         feed = feedparser.parse(data)
         assert not feed.bozo, (name, feed.get("bozo_exception"))

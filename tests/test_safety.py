@@ -20,7 +20,9 @@ UNSAFE = [
     "<img src=data:image/png;base64,xx>",
     '<p style="background:url(https://tracker/)">',
     '<iframe src="https://example.org/"></iframe>',
-    '<svg><a href="https://x/">x</a></svg>',
+    '<svg><animate attributeName="href" to="javascript:alert(1)"/></svg>',
+    '<svg><use href="https://evil.example/sprite.svg#x"/></svg>',
+    '<svg onload="alert(1)"></svg>',
     '<form action="https://x/"><input></form>',
     '<base href="https://evil/">',
     '<a title="a>b" onclick=x>',
@@ -32,6 +34,7 @@ SAFE = [
     '<a href="mailto:someone@example.org">mail</a>',
     "<p>&lt;script&gt;alert(1)&lt;/script&gt; onclick=alert(2) javascript:x</p>",
     '<p style="color: #333; font-size: 15px">styled</p>',
+    '<svg viewBox="0 0 10 10"><rect x="1" y="2" width="3" height="4"><title>t</title></rect></svg>',
 ]
 
 
