@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digest.classify import FIELDS, Classifier, Filters, Rule, Section
 from digest.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "digest.toml"
@@ -67,7 +68,15 @@ class Config:
     log_level: str = "INFO"
     email: EmailConfig = field(default_factory=EmailConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    sections: tuple[Section, ...] = ()
+    filters: Filters = field(default_factory=Filters)
+    ranking: str = "upvotes"  # or "page": the order of the digest files
+    other_section: str = "Other"
+    group_by: str = "sections"  # or "organization"
     source: Path | None = None
+
+    def classifier(self) -> Classifier:
+        return Classifier(self.sections, self.filters, self.other_section, self.group_by)
 
     @property
     def site_url(self) -> str:
@@ -107,6 +116,9 @@ def _expect(value: object, kind: type | tuple[type, ...], key: str) -> Any:
     return value
 
 
+TOP_LEVEL_KEYS = ("title", "description", "url", "author", "language", "inbox", "output", "state",
+                  "templates", "feed_size", "max_file_size", "log_level", "email", "schedule",
+                  "sections", "filters", "ranking")  # fmt: skip
 _TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
 _TOP_PATHS = ("inbox", "output", "state", "templates")
 _EMAIL_STRINGS = ("sender", "subject", "smtp_host", "security", "username", "password_env",
@@ -165,6 +177,93 @@ def _schedule(table: dict[str, Any]) -> ScheduleConfig:
     return ScheduleConfig(**values)
 
 
+def _phrases(value: object, key: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else _expect(value, list, key)
+    phrases = tuple(_expect(item, str, key) for item in items)
+    if any(not phrase.strip() for phrase in phrases):
+        raise ConfigError(f"{key}: empty phrase")
+    return phrases
+
+
+def _fields(value: object, key: str) -> tuple[str, ...]:
+    fields = _phrases(value, key)
+    unknown = [f for f in fields if f not in FIELDS]
+    if unknown:
+        raise ConfigError(f"{key}: unknown field {unknown[0]!r}", f"fields are {', '.join(FIELDS)}")
+    return fields
+
+
+def _sections(value: object) -> tuple[Section, ...]:
+    sections = []
+    for number, table in enumerate(_expect(value, list, "sections"), start=1):
+        table = _expect(table, dict, f"sections[{number}]")
+        unknown = set(table) - {"name", "match", "fields", "exclude"}
+        if unknown:
+            raise ConfigError(
+                f"unknown key sections[{number}].{sorted(unknown)[0]}",
+                "a section has name, match, fields and exclude",
+            )
+        if "name" not in table or "match" not in table:
+            raise ConfigError(f"sections[{number}] needs a name and match phrases")
+        sections.append(
+            Section(
+                _expect(table["name"], str, f"sections[{number}].name"),
+                Rule(
+                    _phrases(table["match"], f"sections[{number}].match"),
+                    _fields(
+                        table.get("fields", ["title", "abstract"]), f"sections[{number}].fields"
+                    ),
+                    _phrases(table.get("exclude", []), f"sections[{number}].exclude"),
+                ),
+            )
+        )
+    return tuple(sections)
+
+
+def _filters(table: dict[str, Any]) -> Filters:
+    unknown = set(table) - {"include", "exclude", "fields", "min_upvotes", "max_age_days"}
+    if unknown:
+        raise ConfigError(
+            f"unknown key filters.{sorted(unknown)[0]}",
+            "known keys: include, exclude, fields, min_upvotes, max_age_days",
+        )
+    fields = _fields(table.get("fields", ["title", "abstract"]), "filters.fields")
+    include = _phrases(table.get("include", []), "filters.include")
+    exclude = _phrases(table.get("exclude", []), "filters.exclude")
+    return Filters(
+        include=Rule(include, fields) if include else None,
+        exclude=Rule(exclude, fields) if exclude else None,
+        min_upvotes=_expect(table["min_upvotes"], int, "filters.min_upvotes")
+        if "min_upvotes" in table
+        else None,
+        max_age_days=_expect(table["max_age_days"], int, "filters.max_age_days")
+        if "max_age_days" in table
+        else None,
+    )
+
+
+def _ranking(table: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "order":
+            if value not in ("upvotes", "page"):
+                raise ConfigError(f"ranking.order: {value!r}", 'use "upvotes" or "page"')
+            values["ranking"] = value
+        elif key == "other_section":
+            values["other_section"] = _expect(value, str, "ranking.other_section")
+        elif key == "group_by":
+            if value not in ("sections", "organization"):
+                raise ConfigError(
+                    f"ranking.group_by: {value!r}", 'use "sections" or "organization"'
+                )
+            values["group_by"] = value
+        else:
+            raise ConfigError(
+                f"unknown key ranking.{key}", "known keys: order, other_section, group_by"
+            )
+    return values
+
+
 def _known(kind: type) -> list[str]:
     return [f.name for f in dataclasses.fields(kind) if f.name != "source"]
 
@@ -187,10 +286,16 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = _email(_expect(value, dict, key))
         elif key == "schedule":
             values[key] = _schedule(_expect(value, dict, key))
+        elif key == "sections":
+            values[key] = _sections(value)
+        elif key == "filters":
+            values[key] = _filters(_expect(value, dict, key))
+        elif key == "ranking":
+            values.update(_ranking(_expect(value, dict, key)))
         else:
             raise ConfigError(
                 f"unknown key {key!r} in {source or 'config'}",
-                f"known keys: {', '.join(_known(Config))}",
+                f"known keys: {', '.join(TOP_LEVEL_KEYS)}",
             )
     for key in ("inbox", "output", "state"):
         values.setdefault(key, (base / getattr(Config, key)).resolve())
@@ -253,6 +358,25 @@ max_file_size = "32MB"
 # password_env = "DIGEST_SMTP_PASSWORD"   # the password itself never goes here
 # list_unsubscribe = "mailto:team-unsubscribe@example.org"
 # send_after_run = false
+
+# Sections, in order: a paper goes in the first whose phrases it contains (word
+# boundaries, any case); the rest go in "Other".
+# [[sections]]
+# name = "Diffusion"
+# match = ["diffusion", "score-based"]
+# fields = ["title", "abstract"]     # also "organization"
+# exclude = ["language model"]
+#
+# [filters]                          # filtered papers are still remembered as seen
+# exclude = ["survey"]
+# include = ["learning"]             # if set, papers must match one of these
+# min_upvotes = 2
+# max_age_days = 365
+#
+# [ranking]
+# order = "upvotes"                  # or "page" (the order of the digest files)
+# other_section = "Other"
+# group_by = "sections"              # or "organization"
 
 # [schedule]
 # cron = "0 8 * * mon"           # every Monday at 08:00

@@ -25,6 +25,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from digest import __version__, safety
+from digest.classify import slug
 from digest.model import Issue, Paper, paper_uuid
 from digest.render import Site, Templates, feed_entry_html
 
@@ -41,10 +42,12 @@ def title_is_html(title: str) -> bool:
     return bool(_LOOKS_LIKE_MARKUP.search(title))
 
 
-def _generator(site: Site, updated: dt.datetime, self_url: str) -> FeedGenerator:
+def _generator(
+    site: Site, updated: dt.datetime, self_url: str, title: str | None = None, feed_id: str = ""
+) -> FeedGenerator:
     feed = FeedGenerator()
-    feed.id(site.url)
-    feed.title(site.title)
+    feed.id(feed_id or site.url)
+    feed.title(title or site.title)
     feed.subtitle(site.description)
     feed.author({"name": site.author})
     feed.link(href=self_url, rel="self")
@@ -74,14 +77,26 @@ def _add_entries(feed: FeedGenerator, site: Site, papers: list[Paper], bodies: l
             entry.category(term=paper.organization.id, label=paper.organization.name)
 
 
+def section_folder(section: str) -> str:
+    return f"sections/{slug(section)}/"
+
+
 def build_feeds(
-    templates: Templates, site: Site, papers: list[Paper], updated: dt.datetime
+    templates: Templates,
+    site: Site,
+    papers: list[Paper],
+    updated: dt.datetime,
+    section: str | None = None,
 ) -> dict[str, bytes]:
-    """RSS, Atom and JSON Feed bytes by file name; ``papers`` newest first."""
+    """RSS, Atom and JSON Feed bytes by file name (under ``sections/<slug>/`` for a
+    section's feeds); ``papers`` newest first."""
+    folder = section_folder(section) if section else ""
+    title = f"{site.title}: {section}" if section else site.title
+    feed_id = site.url + folder
     bodies = [safety.check("feed entry", feed_entry_html(templates, site, p)) for p in papers]
-    rss = _generator(site, updated, site.url + RSS_NAME)
+    rss = _generator(site, updated, site.url + folder + RSS_NAME, title, feed_id)
     _add_entries(rss, site, papers, bodies)
-    atom = _generator(site, updated, site.url + ATOM_NAME)
+    atom = _generator(site, updated, site.url + folder + ATOM_NAME, title, feed_id)
     _add_entries(atom, site, papers, bodies)
     flags = [title_is_html(paper.title) for paper in papers]
     rss_bytes, atom_bytes = rss.rss_str(pretty=True), atom.atom_str(pretty=True)
@@ -89,9 +104,9 @@ def build_feeds(
         rss_bytes = _rss_html_titles(rss_bytes, papers, flags)
         atom_bytes = _atom_html_titles(atom_bytes, papers, flags)
     return {
-        RSS_NAME: rss_bytes,
-        ATOM_NAME: atom_bytes,
-        JSON_NAME: json_feed(site, papers, bodies),
+        folder + RSS_NAME: rss_bytes,
+        folder + ATOM_NAME: atom_bytes,
+        folder + JSON_NAME: json_feed(site, papers, bodies, title, site.url + folder + JSON_NAME),
     }
 
 
@@ -99,7 +114,9 @@ def _rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def json_feed(site: Site, papers: list[Paper], bodies: list[str]) -> bytes:
+def json_feed(
+    site: Site, papers: list[Paper], bodies: list[str], title: str, feed_url: str
+) -> bytes:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), the same items as RSS and Atom."""
     items = []
     for paper, body in zip(papers, bodies, strict=True):
@@ -119,9 +136,9 @@ def json_feed(site: Site, papers: list[Paper], bodies: list[str]) -> bytes:
         items.append(item)
     document = {
         "version": "https://jsonfeed.org/version/1.1",
-        "title": site.title,
+        "title": title,
         "home_page_url": site.url,
-        "feed_url": site.url + JSON_NAME,
+        "feed_url": feed_url,
         "description": site.description,
         "language": site.language,
         "authors": [{"name": site.author}],

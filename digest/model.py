@@ -80,6 +80,8 @@ class Paper:
     line: int = 0
     first_seen: dt.datetime | None = None
     issue_id: str | None = None
+    section: str | None = None
+    reason: str = ""
     key: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from digest.classify import filter_kind
 from digest.config import Config
 from digest.diff import PaperDiff, content_hash, scan_inbox
 from digest.errors import DigestError, NotFound, StateError
@@ -57,6 +58,7 @@ class RunReport:
     written: list[str] = field(default_factory=list)
     new: list[Paper] = field(default_factory=list)
     dry_run: bool = False
+    filtered: dict[str, int] = field(default_factory=dict)
     sent_to: list[str] = field(default_factory=list)
     delivery_error: str | None = None
 
@@ -84,6 +86,7 @@ class RunReport:
                 {"file": p.file, "line": p.line, "severity": p.severity, "message": p.message}
                 for p in self.problems
             ],
+            "filtered": dict(sorted(self.filtered.items())),
             "written": self.written,
             "new": [{"id": p.id, "title": p.title} for p in self.new] if self.dry_run else None,
             "sent_to": self.sent_to,
@@ -152,6 +155,7 @@ def _take_in(
     report.files_rejected = [(str(path), reason) for path, reason in scan.still_rejected]
     report.files_rejected += [(str(path), reason) for path, reason in scan.unreadable]
     diff = PaperDiff(store)
+    classifier = config.classifier()
     position = 0
     total = len(scan.candidates)
     for done, candidate in enumerate(scan.candidates, start=1):
@@ -169,7 +173,16 @@ def _take_in(
         report.files_read.append(str(candidate.path))
         report.papers_parsed += len(loaded.papers)
         new, again = diff.split(loaded.papers)
-        new_ids = store.add_papers(new, issue_seq, position, now)
+        placements = [classifier.place(paper, today) for paper in new]
+        shown = [(p, place) for p, place in zip(new, placements, strict=True) if not place.filtered]
+        hidden = [(p, place) for p, place in zip(new, placements, strict=True) if place.filtered]
+        for _, place in hidden:
+            kind = filter_kind(place.filtered or "")
+            report.filtered[kind] = report.filtered.get(kind, 0) + 1
+        new = [p for p, _ in shown] + [p for p, _ in hidden]
+        new_ids = store.add_papers(
+            [p for p, _ in shown], issue_seq, position, now, [place for _, place in shown]
+        ) + store.add_papers([p for p, _ in hidden], None, 0, now, [place for _, place in hidden])
         store.update_seen([(paper_id, paper.upvotes) for paper_id, paper in again.values()], now)
         file_id = store.record_file(
             file_hash,
@@ -187,12 +200,14 @@ def _take_in(
         store.remember_inbox_file(
             str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
         )
-        position += len(new)
+        position += len(shown)
         if report.dry_run:
-            report.new.extend(new)
+            report.new.extend(p for p, _ in shown)
         if progress is not None:
             progress(done, total, report.papers_parsed)
     report.new_papers = position
+    if position and issue_seq is not None:
+        store.rank_issue(issue_seq, now, by_upvotes=config.ranking == "upvotes")
     store.forget_rejections_except(scan.present_hashes)
     store.forget_inbox_files(scan.forgotten)
 
@@ -316,6 +331,14 @@ def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[
             templates, site, papers, issues[0].published_at
         ).items():
             writer.write(name, content)
+        for section in section_names(config):
+            section_papers = store.newest_papers(config.feed_size, section=section)
+            if section_papers:
+                built = feeds.build_feeds(
+                    templates, site, section_papers, issues[0].published_at, section
+                )
+                for name, content in built.items():
+                    writer.write(name, content)
         recent = [
             (
                 issue,
@@ -325,6 +348,13 @@ def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[
             for issue in issues[:ISSUES_IN_FEED]
         ]
         writer.write(feeds.ISSUES_NAME, feeds.build_issues_feed(templates, site, recent))
+
+
+def section_names(config: Config) -> list[str]:
+    """The sections that get feeds of their own: the configured ones, then the rest."""
+    if not config.sections:
+        return []
+    return [section.name for section in config.sections] + [config.other_section]
 
 
 def templates_of(config: Config):  # -> render.Templates

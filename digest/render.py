@@ -26,6 +26,7 @@ from typing import Any
 import jinja2
 
 from digest import __version__
+from digest.classify import slug
 from digest.errors import TemplateProblem
 from digest.model import Issue, IssueSummary, Paper
 from digest.store import CODE_HOSTS
@@ -224,6 +225,7 @@ class Templates:
                 wrap=_wrap,
                 link_kind=link_kind,
                 summary_line=summary_line,
+                slug=slug,
             )
             env.globals.update(version=__version__)
         self.markdown.filters.update(link=markdown_link, autolink=markdown_autolink)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.classify import Placement
 from digest.errors import StateError
 from digest.model import Issue, IssueSummary, Organization, Paper
 
@@ -110,6 +111,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (issue_id, recipient)
     ) WITHOUT ROWID;
     """,
+    # 3: sections, filters and ranking: where a paper is shown, why, and in what order
+    """
+    ALTER TABLE papers ADD COLUMN section TEXT;
+    ALTER TABLE papers ADD COLUMN section_rank INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE papers ADD COLUMN reason TEXT;
+    ALTER TABLE papers ADD COLUMN filtered TEXT;
+    ALTER TABLE papers ADD COLUMN position INTEGER;
+    UPDATE papers SET position = id;
+    CREATE INDEX papers_in_order ON papers (issue_seq, position);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -158,13 +169,13 @@ class Counts:
 
 _PAPER_COLUMNS = (
     "p.key, p.title, p.abstract, p.authors, p.org_id, p.org_name, p.published, p.upvotes, "
-    "p.links, p.digest_date, p.first_file, p.first_line, p.first_seen, i.id"
+    "p.links, p.digest_date, p.first_file, p.first_line, p.first_seen, i.id, p.section, p.reason"
 )
 
 
 def _paper_from_row(row: Sequence) -> Paper:
     (key, title, abstract, authors, org_id, org_name, published, upvotes, links, digest_date,
-     first_file, first_line, first_seen, issue_id) = row  # fmt: skip
+     first_file, first_line, first_seen, issue_id, section, reason) = row  # fmt: skip
     return Paper(
         title=title,
         abstract=abstract,
@@ -178,6 +189,8 @@ def _paper_from_row(row: Sequence) -> Paper:
         line=first_line,
         first_seen=_parse_moment(first_seen),
         issue_id=issue_id,
+        section=section,
+        reason=reason or "",
         key=key,
     )
 
@@ -361,7 +374,12 @@ class Store:
         return self._lookup("papers", "key", "id", keys)
 
     def add_papers(
-        self, papers: Sequence[Paper], issue_seq: int | None, first_position: int, now: dt.datetime
+        self,
+        papers: Sequence[Paper],
+        issue_seq: int | None,
+        first_position: int,
+        now: dt.datetime,
+        placements: Sequence[Placement] | None = None,
     ) -> list[int]:
         """Record new papers, in page order; returns their ids.
 
@@ -376,6 +394,7 @@ class Store:
         rows = []
         for offset, paper in enumerate(papers):
             seen = _iso(now - dt.timedelta(milliseconds=first_position + offset))
+            place = placements[offset] if placements else None
             rows.append(
                 (
                     first_id + offset,
@@ -394,13 +413,47 @@ class Store:
                     seen,
                     seen,
                     issue_seq,
+                    place.section if place else None,
+                    place.section_rank if place else 0,
+                    place.reason if place else None,
+                    place.filtered if place else None,
+                    first_id + offset,
                 )
             )
         self.db.executemany(
-            "INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            "INSERT INTO papers (id, key, title, abstract, authors, org_id, org_name, published, "
+            "upvotes, links, digest_date, first_file, first_line, first_seen, last_seen, "
+            "issue_seq, section, section_rank, reason, filtered, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
         self._next_paper_id = first_id + len(rows)
         return list(range(first_id, first_id + len(rows)))
+
+    def rank_issue(self, issue_seq: int, now: dt.datetime, by_upvotes: bool) -> None:
+        """Put an issue's papers in page order: by section, then (optionally) by upvotes,
+        then in the order the digests listed them. First-seen instants follow the order,
+        so that feeds, newest first, list them as the page does."""
+        upvotes = "coalesce(upvotes, -1) DESC, " if by_upvotes else ""
+        order = f"section_rank, section, {upvotes}id"
+        rows = self.db.execute(
+            f"SELECT id FROM papers WHERE issue_seq = ? ORDER BY {order}", (issue_seq,)
+        ).fetchall()
+        self.db.executemany(
+            "UPDATE papers SET position = ?, first_seen = ?, last_seen = ? WHERE id = ?",
+            [
+                (position, stamp, stamp, paper_id)
+                for position, (paper_id,) in enumerate(rows)
+                for stamp in (_iso(now - dt.timedelta(milliseconds=position)),)
+            ],
+        )
+
+    def filtered_counts(self) -> dict[str, int]:
+        return dict(
+            self.db.execute(
+                "SELECT filtered, count(*) FROM papers WHERE filtered IS NOT NULL GROUP BY filtered"
+            ).fetchall()
+        )
 
     def update_seen(self, seen_again: Sequence[tuple[int, int | None]], now: dt.datetime) -> None:
         """Papers seen again (id, upvotes): remember when, and the latest upvote count."""
@@ -426,20 +479,23 @@ class Store:
         """The papers of one issue in page order, streamed (an issue can be huge)."""
         cursor = self.db.execute(
             f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
-            "WHERE p.issue_seq = ? ORDER BY p.id",
+            "WHERE p.issue_seq = ? ORDER BY p.position",
             (issue_seq,),
         )
         for row in cursor:
             yield _paper_from_row(row)
 
-    def newest_papers(self, limit: int) -> list[Paper]:
+    def newest_papers(self, limit: int, section: str | None = None) -> list[Paper]:
         """The newest published papers across issues, newest first (feeds)."""
         papers: list[Paper] = []
         for (seq,) in self.db.execute("SELECT seq FROM issues ORDER BY seq DESC").fetchall():
+            in_section = "AND p.section = ? " if section is not None else ""
             rows = self.db.execute(
                 f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
-                "WHERE p.issue_seq = ? ORDER BY p.id LIMIT ?",
-                (seq, limit - len(papers)),
+                f"WHERE p.issue_seq = ? {in_section}ORDER BY p.position LIMIT ?",
+                (seq, section, limit - len(papers))
+                if section is not None
+                else (seq, limit - len(papers)),
             ).fetchall()
             papers += [_paper_from_row(row) for row in rows]
             if len(papers) >= limit:

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def published(site, run_cli):
+    site.config.write_text(site.config.read_text() + '\n[ranking]\norder = "page"\n')
     site.drop(WITH_META)
     site.drop(PLAIN)
     assert run_cli("run", "--config", site.config, "--now", NOW).code == 0

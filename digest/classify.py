@@ -1,0 +1,177 @@
+"""Where a new paper goes: filtered out (and why), or into which section (and why).
+
+Rules match phrases on word boundaries, case-insensitively, after Unicode NFKC: "SLAM"
+matches "SLAM" and "slam-based", never "Structural Linguistic Activation Marking" or
+"islam". A paper goes into the first section whose rule matches it; the rest go into a
+final section ("Other" by default). The reason a paper is in an issue is a short,
+deterministic sentence built from the rule that matched, the digest it first came from
+and its upvotes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from digest.model import Paper
+
+FIELDS = ("title", "abstract", "organization")
+
+
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+class Rule:
+    """Phrases to look for in some fields, and phrases that veto a match."""
+
+    def __init__(
+        self,
+        phrases: tuple[str, ...],
+        fields: tuple[str, ...] = ("title", "abstract"),
+        exclude: tuple[str, ...] = (),
+    ) -> None:
+        self.phrases, self.fields, self.exclude = tuple(phrases), tuple(fields), tuple(exclude)
+        self._phrases = _compile(self.phrases)
+        self._veto = _compile(self.exclude)
+
+    def find(self, paper: Paper) -> str | None:
+        """``matched "diffusion" in title`` for the first phrase found, or None."""
+        if self._phrases is None:
+            return None
+        for field in self.fields:
+            found = self._phrases.search(_field(paper, field))
+            if found:
+                return f'matched "{found.group()}" in {field}'
+        return None
+
+    def match(self, paper: Paper) -> str | None:
+        """Like find, unless an excluded phrase is present in the same fields."""
+        if self._veto is not None and any(
+            self._veto.search(_field(paper, field)) for field in self.fields
+        ):
+            return None
+        return self.find(paper)
+
+
+def _compile(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    parts = [
+        r"\s+".join(re.escape(word) for word in _normal(phrase).split())
+        for phrase in phrases
+        if phrase.strip()
+    ]
+    if not parts:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+
+
+def _field(paper: Paper, field: str) -> str:
+    if field == "title":
+        return _normal(paper.title)
+    if field == "abstract":
+        return _normal(paper.abstract)
+    if paper.organization is None:
+        return ""
+    return _normal(f"{paper.organization.id} {paper.organization.name}")
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class Filters:
+    include: Rule | None = None
+    exclude: Rule | None = None
+    min_upvotes: int | None = None
+    max_age_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A new paper's fate: shown in ``section`` (rank orders sections), or filtered."""
+
+    section: str | None
+    section_rank: int
+    reason: str
+    filtered: str | None = None
+
+
+def slug(name: str) -> str:
+    """A stable, safe folder name for a section: ``Diffusion & Flows`` -> ``diffusion-flows``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_name.lower())
+    return "-".join(words)[:60] or "section"
+
+
+class Classifier:
+    def __init__(
+        self,
+        sections: tuple[Section, ...] = (),
+        filters: Filters | None = None,
+        other: str = "Other",
+        group_by: str = "sections",
+    ) -> None:
+        self.sections = sections
+        self.filters = filters or Filters()
+        self.other = other
+        self.group_by = group_by
+
+    def place(self, paper: Paper, today: dt.date) -> Placement:
+        filtered = self._filtered(paper, today)
+        provenance = _provenance(paper)
+        if filtered is not None:
+            return Placement(None, 0, provenance, filtered)
+        if self.group_by == "organization":
+            name = paper.organization.name if paper.organization else self.other
+            return Placement(name, 0 if paper.organization else 1, provenance)
+        for rank, section in enumerate(self.sections):
+            why = section.rule.match(paper)
+            if why is not None:
+                return Placement(section.name, rank, f"{why} · {provenance}")
+        if self.sections:
+            return Placement(self.other, len(self.sections), provenance)
+        return Placement(None, 0, provenance)
+
+    def _filtered(self, paper: Paper, today: dt.date) -> str | None:
+        filters = self.filters
+        if filters.exclude is not None:
+            why = filters.exclude.find(paper)
+            if why is not None:
+                return f"excluded: {why}"
+        if filters.include is not None and filters.include.match(paper) is None:
+            return "not included: matches no include rule"
+        if filters.min_upvotes is not None and (paper.upvotes or 0) < filters.min_upvotes:
+            return f"fewer than {filters.min_upvotes} upvotes"
+        if (
+            filters.max_age_days is not None
+            and paper.published is not None
+            and (today - paper.published).days > filters.max_age_days
+        ):
+            return f"published more than {filters.max_age_days} days ago"
+        return None
+
+
+def _provenance(paper: Paper) -> str:
+    """``first listed in the digest of Oct 31, 2026 · ▲ 12``."""
+    parts = []
+    if paper.digest_date is not None:
+        day = paper.digest_date
+        parts.append(f"first listed in the digest of {day:%b} {day.day}, {day.year}")
+    elif paper.source:
+        parts.append(f"first listed in {paper.source.rsplit('/', 1)[-1]}")
+    if paper.upvotes is not None:
+        parts.append(f"▲ {paper.upvotes:,}")
+    return " · ".join(parts)
+
+
+def filter_kind(reason: str) -> str:
+    """The counting key of a filter reason: ``excluded``, ``not included``, ..."""
+    for kind in ("excluded", "not included", "fewer than", "published more than"):
+        if reason.startswith(kind):
+            return {"fewer than": "min_upvotes", "published more than": "max_age"}.get(kind, kind)
+    return reason
