@@ -53,6 +53,17 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class RisingConfig:
+    """Papers of earlier issues whose upvotes grew: shown once, never as new."""
+
+    enabled: bool = False
+    name: str = "Rising"
+    min_gain: int | None = None
+    min_factor: float | None = None
+    max_papers: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     title: str = "Paper digest"
     description: str = "New research papers, once each."
@@ -73,6 +84,7 @@ class Config:
     ranking: str = "upvotes"  # or "page": the order of the digest files
     other_section: str = "Other"
     group_by: str = "sections"  # or "organization"
+    rising: RisingConfig = field(default_factory=RisingConfig)
     source: Path | None = None
 
     def classifier(self) -> Classifier:
@@ -118,7 +130,7 @@ def _expect(value: object, kind: type | tuple[type, ...], key: str) -> Any:
 
 TOP_LEVEL_KEYS = ("title", "description", "url", "author", "language", "inbox", "output", "state",
                   "templates", "feed_size", "max_file_size", "log_level", "email", "schedule",
-                  "sections", "filters", "ranking")  # fmt: skip
+                  "sections", "filters", "ranking", "rising")  # fmt: skip
 _TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
 _TOP_PATHS = ("inbox", "output", "state", "templates")
 _EMAIL_STRINGS = ("sender", "subject", "smtp_host", "security", "username", "password_env",
@@ -264,6 +276,24 @@ def _ranking(table: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _rising(table: dict[str, Any]) -> RisingConfig:
+    values: dict[str, Any] = {"enabled": True}
+    for key, value in table.items():
+        if key == "name":
+            values[key] = _expect(value, str, "rising.name")
+        elif key in ("min_gain", "max_papers"):
+            values[key] = _expect(value, int, f"rising.{key}")
+        elif key == "min_factor":
+            values[key] = float(_expect(value, (int, float), "rising.min_factor"))
+        else:
+            raise ConfigError(
+                f"unknown key rising.{key}", "known keys: name, min_gain, min_factor, max_papers"
+            )
+    if values.get("min_gain") is None and values.get("min_factor") is None:
+        raise ConfigError("rising: set min_gain, min_factor or both", "e.g. min_gain = 10")
+    return RisingConfig(**values)
+
+
 def _known(kind: type) -> list[str]:
     return [f.name for f in dataclasses.fields(kind) if f.name != "source"]
 
@@ -292,6 +322,8 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = _filters(_expect(value, dict, key))
         elif key == "ranking":
             values.update(_ranking(_expect(value, dict, key)))
+        elif key == "rising":
+            values[key] = _rising(_expect(value, dict, key))
         else:
             raise ConfigError(
                 f"unknown key {key!r} in {source or 'config'}",
@@ -377,6 +409,12 @@ max_file_size = "32MB"
 # order = "upvotes"                  # or "page" (the order of the digest files)
 # other_section = "Other"
 # group_by = "sections"              # or "organization"
+
+# Papers of earlier issues whose upvotes grew, listed once under "Rising" (never as new):
+# [rising]
+# min_gain = 10                      # at least this many more upvotes, or
+# min_factor = 3.0                   # at least this many times as many
+# max_papers = 10
 
 # [schedule]
 # cron = "0 8 * * mon"           # every Monday at 08:00

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, getaddresses, parseaddr
+from typing import Any
 
 from digest import safety
 from digest.config import Config
@@ -108,8 +109,15 @@ def _items(papers: Sequence[Paper], plan: Plan) -> list[EmailItem]:
 class EmailRenderer:
     """Renders both parts for a plan and finds the richest plan under the budget."""
 
-    def __init__(self, config: Config, issue: Issue, papers: Sequence[Paper], total: int) -> None:
-        from digest import pipeline
+    def __init__(
+        self,
+        config: Config,
+        issue: Issue,
+        papers: Sequence[Paper],
+        total: int,
+        rising: Any = None,
+    ) -> None:
+        from digest import pipeline, render
 
         self.config = config
         self.issue = issue
@@ -117,6 +125,7 @@ class EmailRenderer:
         self.total = total
         self.templates = pipeline.templates_of(config)
         self.site = pipeline.site_of(config)
+        self.rising = rising or render.Rising()
 
     def context(self, plan: Plan) -> dict:
         return {
@@ -126,6 +135,7 @@ class EmailRenderer:
             "plan": plan,
             "issue_url": self.site.issue_url(self.issue.id),
             "unsubscribe": self.config.email.list_unsubscribe,
+            "rising": self.rising,
         }
 
     def html(self, plan: Plan) -> str:
@@ -222,7 +232,10 @@ def build_message(
         papers.append(paper)
         if len(papers) > limit:
             break
-    renderer = EmailRenderer(config, issue, papers, issue.paper_count)
+    from digest.render import Rising
+
+    rising = Rising(config.rising.name, store.rising_papers(issue.seq))
+    renderer = EmailRenderer(config, issue, papers, issue.paper_count, rising)
     plan, html = renderer.best()
     safety.check(f"issues/{issue.id}.eml", html)
     text = renderer.text(plan)

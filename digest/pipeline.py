@@ -59,6 +59,7 @@ class RunReport:
     new: list[Paper] = field(default_factory=list)
     dry_run: bool = False
     filtered: dict[str, int] = field(default_factory=dict)
+    rising: int = 0
     sent_to: list[str] = field(default_factory=list)
     delivery_error: str | None = None
 
@@ -87,6 +88,7 @@ class RunReport:
                 for p in self.problems
             ],
             "filtered": dict(sorted(self.filtered.items())),
+            "rising": self.rising,
             "written": self.written,
             "new": [{"id": p.id, "title": p.title} for p in self.new] if self.dry_run else None,
             "sent_to": self.sent_to,
@@ -156,6 +158,7 @@ def _take_in(
     report.files_rejected += [(str(path), reason) for path, reason in scan.unreadable]
     diff = PaperDiff(store)
     classifier = config.classifier()
+    seen_again: list[int] = []
     position = 0
     total = len(scan.candidates)
     for done, candidate in enumerate(scan.candidates, start=1):
@@ -184,6 +187,7 @@ def _take_in(
             [p for p, _ in shown], issue_seq, position, now, [place for _, place in shown]
         ) + store.add_papers([p for p, _ in hidden], None, 0, now, [place for _, place in hidden])
         store.update_seen([(paper_id, paper.upvotes) for paper_id, paper in again.values()], now)
+        seen_again.extend(paper_id for paper_id, paper in again.values() if paper.upvotes)
         file_id = store.record_file(
             file_hash,
             candidate.path.name,
@@ -208,6 +212,11 @@ def _take_in(
     report.new_papers = position
     if position and issue_seq is not None:
         store.rank_issue(issue_seq, now, by_upvotes=config.ranking == "upvotes")
+        rising = config.rising
+        if rising.enabled:
+            report.rising = store.mark_rising(
+                seen_again, issue_seq, rising.min_gain, rising.min_factor, rising.max_papers
+            )
     store.forget_rejections_except(scan.present_hashes)
     store.forget_inbox_files(scan.forgotten)
 
@@ -300,13 +309,18 @@ def write_issue(
     templates = templates_of(config)
     site = site_of(config)
     summary = store.issue_summary(issue.seq)
+    rising = render.Rising(config.rising.name, store.rising_papers(issue.seq))
     writer.write(
         f"issues/{issue.id}.md",
-        render.issue_markdown(templates, site, issue, store.issue_papers(issue.seq), summary),
+        render.issue_markdown(
+            templates, site, issue, store.issue_papers(issue.seq), summary, rising
+        ),
     )
     writer.write(
         f"issues/{issue.id}.html",
-        render.issue_page(templates, site, issue, store.issue_papers(issue.seq), older, summary),
+        render.issue_page(
+            templates, site, issue, store.issue_papers(issue.seq), older, summary, rising
+        ),
     )
     _write_email(config, store, writer, issue)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -261,10 +261,30 @@ def templates_for(user_dir: Path | None, cache_dir: Path | None = None) -> Templ
     return Templates(user_dir, cache_dir)
 
 
+@dataclass(frozen=True)
+class Rising:
+    """Papers of earlier issues shown again because their upvotes grew (not new)."""
+
+    name: str = "Rising"
+    papers: list[tuple[Paper, int | None]] = field(default_factory=list)
+
+
 def issue_markdown(
-    templates: Templates, site: Site, issue: Issue, papers: Iterable[Paper], summary: IssueSummary
+    templates: Templates,
+    site: Site,
+    issue: Issue,
+    papers: Iterable[Paper],
+    summary: IssueSummary,
+    rising: Rising | None = None,
 ) -> Iterator[str]:
-    return templates.stream("issue.md", site=site, issue=issue, papers=papers, summary=summary)
+    return templates.stream(
+        "issue.md",
+        site=site,
+        issue=issue,
+        papers=papers,
+        summary=summary,
+        rising=rising or Rising(),
+    )
 
 
 def issue_page(
@@ -274,11 +294,18 @@ def issue_page(
     papers: Iterable[Paper],
     older: Issue | None,
     summary: IssueSummary,
+    rising: Rising | None = None,
 ) -> Iterator[str]:
     """The issue's web page. It links to the older issue, not the newer one, so that
     publishing an issue never has to rewrite the pages before it."""
     return templates.stream(
-        "issue.html", site=site, issue=issue, papers=papers, older=older, summary=summary
+        "issue.html",
+        site=site,
+        issue=issue,
+        papers=papers,
+        older=older,
+        summary=summary,
+        rising=rising or Rising(),
     )
 
 

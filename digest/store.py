@@ -121,6 +121,13 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE papers SET position = id;
     CREATE INDEX papers_in_order ON papers (issue_seq, position);
     """,
+    # 4: rising papers: upvotes when published, and the issue that showed one as rising
+    """
+    ALTER TABLE papers ADD COLUMN published_upvotes INTEGER;
+    ALTER TABLE papers ADD COLUMN rising_issue_seq INTEGER;
+    UPDATE papers SET published_upvotes = upvotes;
+    CREATE INDEX papers_rising ON papers (rising_issue_seq) WHERE rising_issue_seq IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -418,13 +425,14 @@ class Store:
                     place.reason if place else None,
                     place.filtered if place else None,
                     first_id + offset,
+                    paper.upvotes,
                 )
             )
         self.db.executemany(
             "INSERT INTO papers (id, key, title, abstract, authors, org_id, org_name, published, "
             "upvotes, links, digest_date, first_file, first_line, first_seen, last_seen, "
-            "issue_seq, section, section_rank, reason, filtered, position) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "issue_seq, section, section_rank, reason, filtered, position, published_upvotes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         self._next_paper_id = first_id + len(rows)
@@ -447,6 +455,53 @@ class Store:
                 for stamp in (_iso(now - dt.timedelta(milliseconds=position)),)
             ],
         )
+
+    def mark_rising(
+        self,
+        candidates: Iterable[int],
+        issue_seq: int,
+        min_gain: int | None,
+        min_factor: float | None,
+        limit: int,
+    ) -> int:
+        """Mark, for this issue, papers of earlier issues whose upvotes grew enough since
+        they were published; each paper rises once. Only ``candidates`` (papers listed
+        again in this run) are looked at, so the cost follows the new input."""
+        tests = []
+        if min_gain is not None:
+            tests.append(f"upvotes - coalesce(published_upvotes, 0) >= {int(min_gain)}")
+        if min_factor is not None:
+            tests.append(
+                f"(published_upvotes > 0 AND upvotes >= {float(min_factor)} * published_upvotes)"
+            )
+        ids = sorted(set(candidates))
+        if not tests or not ids:
+            return 0
+        chosen: list[tuple[int, int]] = []
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            chosen += self.db.execute(
+                f"SELECT id, upvotes - coalesce(published_upvotes, 0) FROM papers "
+                f"WHERE id IN ({','.join('?' * len(chunk))}) AND issue_seq < ? "
+                f"AND rising_issue_seq IS NULL AND upvotes IS NOT NULL AND ({' OR '.join(tests)})",
+                [*chunk, issue_seq],
+            ).fetchall()
+        chosen.sort(key=lambda row: (-row[1], row[0]))
+        self.db.executemany(
+            "UPDATE papers SET rising_issue_seq = ? WHERE id = ?",
+            [(issue_seq, paper_id) for paper_id, _ in chosen[:limit]],
+        )
+        return len(chosen[:limit])
+
+    def rising_papers(self, issue_seq: int) -> list[tuple[Paper, int | None]]:
+        """The papers an issue shows as rising, with their upvotes when first published."""
+        rows = self.db.execute(
+            f"SELECT {_PAPER_COLUMNS}, p.published_upvotes FROM papers p "
+            "JOIN issues i ON i.seq = p.issue_seq WHERE p.rising_issue_seq = ? "
+            "ORDER BY p.upvotes - coalesce(p.published_upvotes, 0) DESC, p.id",
+            (issue_seq,),
+        ).fetchall()
+        return [(_paper_from_row(row[:-1]), row[-1]) for row in rows]
 
     def filtered_counts(self) -> dict[str, int]:
         return dict(

@@ -313,3 +313,68 @@ def test_example_config_groups_the_example_papers(tmp_path, run_cli):
     assert all(a.find("p[@class='why']") is not None for a in tree.iter("article"))
     for name in ("language-models", "vision", "diffusion", "other"):
         assert (tmp_path / "out" / "sections" / name / "atom.xml").exists()
+
+
+RISING = "[rising]\nmin_gain = 10\n"
+
+
+def test_a_paper_whose_upvotes_grow_rises_once_and_never_returns_as_new(site, run_cli):
+    from conftest import WITH_META
+
+    site.config.write_text(site.config.read_text().replace("[email]", RISING + "[email]"))
+    site.drop(WITH_META)
+    first = json.loads(
+        run_cli("run", "--config", site.config, "--json", "--now", "2026-11-23T08:00:00Z").out
+    )
+    assert first["rising"] == 0
+    # The same listing a day later: "Densing Law of LLMs" went from 2 to 40 upvotes,
+    # and one new paper arrived.
+    edited = WITH_META.read_text(encoding="utf-8").replace("Dec 5, 2024 2\n", "Dec 5, 2024 40\n", 1)
+    edited += "\n\nA brand new paper\n\nIt is new.\n"
+    site.write("later.txt", edited)
+    second = json.loads(
+        run_cli("run", "--config", site.config, "--json", "--now", "2026-11-24T08:00:00Z").out
+    )
+    assert (second["new_papers"], second["rising"]) == (1, 1)
+    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    tree = html5lib.parse(page, namespaceHTMLElements=False)
+    (section,) = [s for s in tree.iter("section") if s.get("class") == "rising"]
+    (item,) = list(section.iter("li"))
+    text = " ".join("".join(item.itertext()).split())
+    assert text == "Densing Law of LLMs ▲ 2 → 40 since the issue of 2026-11-23"
+    assert (
+        item.find("a")
+        .get("href")
+        .startswith("https://example.org/digest/issues/2026-11-23.html#p-")
+    )
+    assert [" ".join("".join(a.find("h2").itertext()).split()) for a in tree.iter("article")] == [
+        "A brand new paper"
+    ]
+    source = (site.out / "issues" / "2026-11-24.md").read_text(encoding="utf-8")
+    assert "## Rising" in source and "▲ 2 → 40" in source
+    message = email.message_from_bytes(
+        (site.out / "issues" / "2026-11-24.eml").read_bytes(), policy=email.policy.default
+    )
+    assert "Densing Law of LLMs" in message.get_body(("plain",)).get_content()
+    atom = feedparser.parse((site.out / "atom.xml").read_bytes())
+    titles = [entry.title for entry in atom.entries]
+    assert titles.count("Densing Law of LLMs") == 1 and titles[0] == "A brand new paper"
+
+    # Later still: more upvotes, another new paper. Not rising again, never new.
+    site.write(
+        "even-later.txt",
+        edited.replace("Dec 5, 2024 40", "Dec 5, 2024 90") + "\n\nAnother new paper\n\nAlso new.\n",
+    )
+    third = json.loads(
+        run_cli("run", "--config", site.config, "--json", "--now", "2026-11-25T08:00:00Z").out
+    )
+    assert (third["new_papers"], third["rising"]) == (1, 0)
+    page = (site.out / "issues" / "2026-11-25.html").read_text(encoding="utf-8")
+    assert "Densing Law" not in page
+
+
+def test_rising_config_needs_a_threshold(tmp_path, run_cli):
+    config = tmp_path / "digest.toml"
+    config.write_text('[rising]\nname = "Up"\n')
+    result = run_cli("run", "--config", config)
+    assert result.code == 2 and "rising: set min_gain, min_factor or both" in result.err
