@@ -380,7 +380,14 @@ def templates_of(config: Config):  # -> render.Templates
 def site_of(config: Config):  # -> render.Site, imported lazily to keep start-up fast
     from digest.render import Site
 
-    return Site(config.title, config.description, config.site_url, config.author, config.language)
+    return Site(
+        config.title,
+        config.description,
+        config.site_url,
+        config.author,
+        config.language,
+        tuple(section_names(config)),
+    )
 
 
 def _send_after_run(config: Config, store: Store, report: RunReport, now: dt.datetime) -> None:

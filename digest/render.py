@@ -169,6 +169,7 @@ class Site:
     url: str
     author: str
     language: str = "en"
+    sections: tuple[str, ...] = ()  # sections with feeds of their own
 
     def issue_url(self, issue_id: str) -> str:
         return f"{self.url}issues/{issue_id}.html"

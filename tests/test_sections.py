@@ -311,8 +311,10 @@ def test_example_config_groups_the_example_papers(tmp_path, run_cli):
     sections = ["".join(h.itertext()) for h in tree.iter("h2") if h.get("class") == "section"]
     assert sections == ["Language models", "Vision", "Diffusion", "Other"]
     assert all(a.find("p[@class='why']") is not None for a in tree.iter("article"))
+    links = {link.get("href") for link in tree.iter("link") if link.get("rel") == "alternate"}
     for name in ("language-models", "vision", "diffusion", "other"):
         assert (tmp_path / "out" / "sections" / name / "atom.xml").exists()
+        assert f"http://localhost:8000/sections/{name}/atom.xml" in links
 
 
 RISING = "[rising]\nmin_gain = 10\n"
