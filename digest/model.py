@@ -119,6 +119,7 @@ class IssueSummary:
     papers: int
     with_code: int
     top_organizations: tuple[tuple[str, int], ...]
+    sections: tuple[tuple[str, int], ...] = ()  # in page order, with paper counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,6 +146,8 @@ def link_kind(url: str) -> str:
 def summary_line(summary: IssueSummary) -> str:
     """``274 new papers · 41 with code (15%) · most from: OpenBMB (3), NAVER AI Lab (2)``"""
     parts = [_plural(summary.papers, "new paper")]
+    if summary.sections:
+        parts.append(_plural(len(summary.sections), "section"))
     if summary.papers:
         share = round(100 * summary.with_code / summary.papers)
         parts.append(f"{summary.with_code:,} with code ({share}%)")

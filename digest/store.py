@@ -569,7 +569,17 @@ class Store:
             "GROUP BY org_name ORDER BY n DESC, org_name LIMIT 3",
             (issue_seq,),
         ).fetchall()
-        return IssueSummary(papers, with_code, tuple((name, count) for name, count in top))
+        sections = self.db.execute(
+            "SELECT section, count(*) FROM papers WHERE issue_seq = ? AND section IS NOT NULL "
+            "GROUP BY section ORDER BY min(position)",
+            (issue_seq,),
+        ).fetchall()
+        return IssueSummary(
+            papers,
+            with_code,
+            tuple((name, count) for name, count in top),
+            tuple((name, count) for name, count in sections),
+        )
 
     # -- issues ---------------------------------------------------------------------------
 
