@@ -97,6 +97,16 @@ def digest_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "digest", *args]
 
 
+def digest_run(inbox: Path, out: str, state: str) -> tuple[float, int, dict]:
+    """One whole ``digest run`` process: wall seconds, peak memory, its JSON report."""
+    seconds, peak, done = timed_process(
+        digest_cmd(
+            "run", "--inbox", str(inbox), "--out", out, "--state", state, "--today", TODAY, "--json"
+        )
+    )
+    return seconds, peak, json.loads(done.stdout)
+
+
 def read_and_split_floor(inbox: Path) -> tuple[float, int]:
     started = time.perf_counter()
     entries = 0
@@ -111,21 +121,7 @@ def cold_import(quick: bool) -> dict:
     inbox = make_corpus(f"cold-{files}", files, 100)
     floor, _ = read_and_split_floor(inbox)
     with tempfile.TemporaryDirectory() as work:
-        seconds, peak, done = timed_process(
-            digest_cmd(
-                "run",
-                "--inbox",
-                str(inbox),
-                "--out",
-                f"{work}/out",
-                "--state",
-                f"{work}/state.db",
-                "--today",
-                TODAY,
-                "--json",
-            )
-        )
-    report = json.loads(done.stdout)
+        seconds, peak, report = digest_run(inbox, f"{work}/out", f"{work}/state.db")
     return {
         "entries": report["papers_parsed"],
         "new_papers": report["new_papers"],
@@ -202,23 +198,9 @@ def incremental(quick: bool) -> list[dict]:
             target = inbox / "zz-new.txt"
             shutil.copyfile(new_file, target)
             try:
-                seconds, peak, done = timed_process(
-                    digest_cmd(
-                        "run",
-                        "--inbox",
-                        str(inbox),
-                        "--out",
-                        f"{work}/out",
-                        "--state",
-                        str(state),
-                        "--today",
-                        TODAY,
-                        "--json",
-                    )
-                )
+                seconds, peak, report = digest_run(inbox, f"{work}/out", str(state))
             finally:
                 target.unlink()
-        report = json.loads(done.stdout)
         rows.append(
             {
                 "store_papers": size,

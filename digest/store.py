@@ -304,17 +304,7 @@ class Store:
         return set(self._lookup("files", "hash", "hash", hashes))
 
     def rejected_reasons(self, hashes: Iterable[str]) -> dict[str, str]:
-        wanted = list(hashes)
-        found: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.db.execute(
-                    f"SELECT hash, reason FROM rejections WHERE hash IN ({marks})", chunk
-                ).fetchall()
-            )
-        return found
+        return self._lookup("rejections", "hash", "reason", hashes)
 
     def record_file(
         self,

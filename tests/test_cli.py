@@ -125,6 +125,15 @@ def test_unknown_config_key_is_an_error_naming_it(site, run_cli):
         ('url = "ftp://x"', "is not an http(s) URL"),
         ('[email]\npassword = "hunter2"', "passwords do not belong in the config file"),
         ("title = ", "is not valid TOML"),
+        (
+            '[[sections]]\nname = "x"\nmatch = ["y"]\ncolour = "red"',
+            "unknown key sections[1].colour",
+        ),
+        ('[[sections]]\nname = "x"\nmatch = ["y"]\nfields = ["body"]', "unknown field 'body'"),
+        ('[[sections]]\nname = "x"', "needs a name and match phrases"),
+        ("[filters]\nmin_votes = 3", "unknown key filters.min_votes"),
+        ('[ranking]\norder = "random"', "ranking.order: 'random'"),
+        ('[rising]\nname = "Up"', "rising: set min_gain, min_factor or both"),
     ],
 )
 def test_config_errors_are_clear(tmp_path, run_cli, line, message):
