@@ -28,7 +28,7 @@ from pathlib import Path
 from digest.classify import filter_kind
 from digest.config import Config
 from digest.diff import PaperDiff, content_hash, scan_inbox
-from digest.errors import DigestError, NotFound, StateError
+from digest.errors import ConfigError, DigestError, NotFound, StateError
 from digest.faults import pause_point
 from digest.loader import load_file
 from digest.lock import RunLock
@@ -113,6 +113,12 @@ def run(
     """Take in the new files of the inbox; publish one issue if they hold new papers."""
     now = now or local_now()
     today = today or now.astimezone().date()
+    if not config.inbox.is_dir():
+        raise ConfigError(
+            f"the inbox folder {config.inbox} does not exist",
+            "create it and drop digest files into it, point --inbox or the config's inbox at "
+            "your folder, or start with 'digest init'",
+        )
     if dry_run:
         return _dry_run(config, now, today, progress)
     with RunLock(config.lock_path, wait=wait), Store(config.state) as store:

@@ -211,3 +211,59 @@ def test_help_imports_no_heavy_module():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert process.stdout.strip().endswith("[]")
+
+
+def test_a_missing_inbox_is_an_error_with_a_hint(tmp_path, run_cli):
+    result = run_cli(
+        "run", "--inbox", tmp_path / "nope", "--out", tmp_path / "o", "--state", tmp_path / "s.db"
+    )
+    assert result.code == 2
+    assert "the inbox folder" in result.err and "does not exist" in result.err
+    assert "digest init" in result.err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_progress_shows_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+
+    (tmp_path / "inbox").mkdir()
+    for path in (PLAIN, WITH_META):
+        (tmp_path / "inbox" / path.name).write_bytes(path.read_bytes())
+    args = [
+        sys.executable,
+        "-m",
+        "digest",
+        "run",
+        "--inbox",
+        str(tmp_path / "inbox"),
+        "--out",
+        str(tmp_path / "out"),
+        "--state",
+        str(tmp_path / "s.db"),
+    ]
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    process.wait(timeout=120)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert b"2/2 files" in shown and b"papers/s" in shown
+    quiet = digest_process(
+        "run",
+        "--inbox",
+        tmp_path / "inbox",
+        "--out",
+        tmp_path / "out2",
+        "--state",
+        tmp_path / "s2.db",
+    )
+    assert "papers/s" not in quiet.stderr
