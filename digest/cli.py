@@ -286,6 +286,12 @@ def _print_run(report: Any, cfg: Any) -> None:
         f"{read} new file(s) read, {skipped} already taken in, {rejected} rejected; "
         f"{report.papers_parsed:,} papers parsed, {report.new_papers:,} new."
     )
+    if report.filtered:
+        counts = ", ".join(f"{kind}: {count:,}" for kind, count in sorted(report.filtered.items()))
+        total = sum(report.filtered.values())
+        print(f"{total:,} new papers filtered out ({counts}); remembered as seen.")
+    if report.rising:
+        print(f"{report.rising:,} earlier papers rising (shown, not new).")
     for path, reason in report.files_rejected:
         print(f"rejected {path}: {reason}")
     if report.dry_run:

@@ -219,6 +219,22 @@ def test_each_section_has_its_own_feeds(sectioned):
     assert all(same[e.title] == e.id for e in atom.entries)
 
 
+def test_text_summary_counts_filtered_papers_by_reason(site, run_cli):
+    site.config.write_text(site.config.read_text().replace("[email]", CONFIG + "\n[email]"))
+    site.write(
+        "a.txt",
+        digest_text(
+            "Nov 23",
+            [("A survey", "x."), ("Quiet LLM", "y."), ("Loud", "z.")],
+            meta=[META.format(v) for v in (9, 1, 9)],
+        ),
+    )
+    result = run_cli("run", "--config", site.config, "--now", NOW)
+    assert (
+        "2 new papers filtered out (excluded: 1, min_upvotes: 1); remembered as seen." in result.out
+    )
+
+
 def test_filtered_papers_are_remembered_and_never_new_later(sectioned, run_cli):
     site, _ = sectioned
     site.config.write_text(site.config.read_text().replace("min_upvotes = 2", "min_upvotes = 0"))
