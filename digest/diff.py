@@ -106,7 +106,7 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
         listing.append((path, stat.st_size, stat.st_mtime_ns, content_hash(data), digest_date))
     scan.forgotten = [path for path in known if path not in scan.present_paths]
     hashes = [item[3] for item in listing]
-    scan.present_hashes = set(hashes)
+    scan.present_hashes.update(hashes)
     taken = store.taken_hashes(hashes)
     rejected = store.rejected_reasons(hashes)
     queued: set[str] = set()
@@ -127,6 +127,7 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             queued.add(file_hash)
             scan.candidates.append(Candidate(Path(path), size, mtime_ns, file_hash, digest_date))
     scan.candidates.sort(key=lambda candidate: candidate.order)
+    scan.skipped.sort()
     return scan
 
 

@@ -33,7 +33,7 @@ RSS_NAME = "rss.xml"
 ATOM_NAME = "atom.xml"
 JSON_NAME = "feed.json"
 ISSUES_NAME = "issues.xml"
-ISSUE_FEED_PAPERS = 100
+ISSUE_FEED_PAPERS = 50
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 _LOOKS_LIKE_MARKUP = re.compile(r"<|&#?\w+;")
 

@@ -38,7 +38,7 @@ from digest.store import Store
 
 log = logging.getLogger("digest")
 
-ISSUES_IN_FEED = 20
+ISSUES_IN_FEED = 10
 ISSUE_FILE = re.compile(r"\d{4}-\d{2}-\d{2}(?:-\d+)?\.(?:md|html|eml)")
 
 Progress = Callable[[int, int, int], None]

@@ -151,6 +151,8 @@ class KnownFile:
     size: int
     mtime_ns: int
     hash: str
+    taken: bool = False  # its content was taken in
+    rejection: str | None = None  # or why it was rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,10 +289,14 @@ class Store:
     # -- inbox files ----------------------------------------------------------------------
 
     def known_inbox_files(self) -> dict[str, KnownFile]:
+        """Every remembered inbox path, with whether its content was taken or rejected:
+        one query, so a run over a large inbox of old files asks nothing per file."""
         return {
-            path: KnownFile(size, mtime_ns, content_hash)
-            for path, size, mtime_ns, content_hash in self.db.execute(
-                "SELECT path, size, mtime_ns, hash FROM inbox_files"
+            path: KnownFile(size, mtime_ns, content_hash, bool(taken), reason)
+            for path, size, mtime_ns, content_hash, taken, reason in self.db.execute(
+                "SELECT i.path, i.size, i.mtime_ns, i.hash, f.id IS NOT NULL, r.reason "
+                "FROM inbox_files i LEFT JOIN files f ON f.hash = i.hash "
+                "LEFT JOIN rejections r ON r.hash = i.hash"
             )
         }
 
