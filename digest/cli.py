@@ -301,12 +301,12 @@ def _print_run(report: Any, cfg: Any) -> None:
     elif report.issue_id:
         page = cfg.output / "issues" / f"{report.issue_id}.html"
         print(f"published issue {report.issue_id}: {page}")
-        if report.sent_to:
-            print(f"sent to {', '.join(report.sent_to)}")
-        if report.delivery_error:
-            print(f"not sent: {report.delivery_error}", file=sys.stderr)
     else:
         print("nothing new: no issue published, outputs untouched.")
+    if report.sent_to:
+        print(f"sent issue {report.sent_issue} to {', '.join(report.sent_to)}")
+    if report.delivery_error:
+        print(f"not sent: {report.delivery_error}", file=sys.stderr)
 
 
 def _paper_json(paper: Any) -> dict:

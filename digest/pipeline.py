@@ -61,6 +61,7 @@ class RunReport:
     filtered: dict[str, int] = field(default_factory=dict)
     rising: int = 0
     sent_to: list[str] = field(default_factory=list)
+    sent_issue: str | None = None
     delivery_error: str | None = None
 
     @property
@@ -92,6 +93,7 @@ class RunReport:
             "written": self.written,
             "new": [{"id": p.id, "title": p.title} for p in self.new] if self.dry_run else None,
             "sent_to": self.sent_to,
+            "sent_issue": self.sent_issue,
             "delivery_error": self.delivery_error,
         }
 
@@ -123,7 +125,7 @@ def run(
         return _dry_run(config, now, today, progress)
     with RunLock(config.lock_path, wait=wait), Store(config.state) as store:
         report = _run_locked(config, store, now, today, progress)
-        if report.issue_id and (send if send is not None else config.email.send_after_run):
+        if send if send is not None else config.email.send_after_run:
             _send_after_run(config, store, report, now)
         return report
 
@@ -397,14 +399,21 @@ def site_of(config: Config):  # -> render.Site, imported lazily to keep start-up
 
 
 def _send_after_run(config: Config, store: Store, report: RunReport, now: dt.datetime) -> None:
+    """Send the newest issue to whoever has not had it: the one this run published, or
+    one an earlier run could not deliver. Deliveries are per recipient, so nobody gets an
+    issue twice."""
     from digest import mail
 
+    newest = store.issue(None)
+    if newest is None:
+        return
     try:
-        outcome = mail.send_issue(config, store, report.issue_id, now=now)
+        outcome = mail.send_issue(config, store, newest.id, now=now)
         report.sent_to = list(outcome.sent_to)
+        report.sent_issue = newest.id if outcome.sent_to else None
     except DigestError as exc:
         report.delivery_error = str(exc)
-        log.error("the issue was published but not sent: %s", exc)
+        log.error("issue %s was published but not sent: %s", newest.id, exc)
 
 
 def rebuild(config: Config, *, wait: float = 0.0) -> list[str]:

@@ -303,7 +303,7 @@ def test_run_sends_after_publishing_with_login_and_the_password_stays_secret(
         site.write("a.txt", digest_text("Nov 23", [("Mailed paper", "Text.")]))
         result = run_cli("run", "--config", site.config, "--now", NOW, "-v")
         assert result.code == 0, result.err
-        assert "sent to reader@example.org" in result.out
+        assert "sent issue 2026-11-24 to reader@example.org" in result.out
         assert (
             server.mailbox.logins == [("digest-user", "LOGIN")]
             or server.mailbox.logins[0][0] == "digest-user"
@@ -328,10 +328,11 @@ def test_missing_password_variable_is_a_clear_error(small_issue, run_cli, monkey
     assert result.code == 2 and "TEST_DIGEST_NOPE" in result.err and "export" in result.err
 
 
-def test_a_failed_send_after_run_keeps_the_issue_and_reports(site, run_cli):
+def test_a_failed_send_after_run_keeps_the_issue_and_a_later_run_sends_it(site, run_cli):
+    port = free_port()
     site.config.write_text(
         site.config.read_text()
-        + f'smtp_host = "127.0.0.1"\nsmtp_port = {free_port()}\nsecurity = "none"\n'
+        + f'smtp_host = "127.0.0.1"\nsmtp_port = {port}\nsecurity = "none"\n'
         + "send_after_run = true\n"
     )
     site.write("a.txt", digest_text("Nov 23", [("Paper", "Text.")]))
@@ -339,3 +340,13 @@ def test_a_failed_send_after_run_keeps_the_issue_and_reports(site, run_cli):
     assert result.code == 4
     assert "published issue 2026-11-24" in result.out and "not sent" in result.err
     assert (site.out / "issues" / "2026-11-24.html").exists()
+    with SMTPServer() as server:
+        site.config.write_text(
+            site.config.read_text().replace(f"smtp_port = {port}", f"smtp_port = {server.port}")
+        )
+        later = run_cli("run", "--config", site.config, "--now", "2026-11-25T08:00:00Z")
+        assert later.code == 0 and "nothing new" in later.out
+        assert "sent issue 2026-11-24 to reader@example.org" in later.out
+        again = run_cli("run", "--config", site.config, "--now", "2026-11-26T08:00:00Z")
+        assert "sent issue" not in again.out
+        assert len(server.mailbox.received) == 1
