@@ -219,7 +219,7 @@ def _take_in(
             progress(done, total, report.papers_parsed)
     report.new_papers = position
     if position and issue_seq is not None:
-        store.rank_issue(issue_seq, now, by_upvotes=config.ranking == "upvotes")
+        store.rank_issue(issue_seq, by_upvotes=config.ranking == "upvotes")
         rising = config.rising
         if rising.enabled:
             report.rising = store.mark_rising(
