@@ -560,7 +560,7 @@ class Store:
         top = self.db.execute(
             "SELECT org_name, count(*) AS n FROM papers "
             "WHERE issue_seq = ? AND org_name IS NOT NULL "
-            "GROUP BY org_name ORDER BY n DESC, org_name LIMIT 3",
+            "GROUP BY org_name HAVING n >= 2 ORDER BY n DESC, org_name LIMIT 3",
             (issue_seq,),
         ).fetchall()
         sections = self.db.execute(
