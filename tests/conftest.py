@@ -90,6 +90,12 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     return invoke
 
 
+def example_run_args(work: Path) -> list[str | Path]:
+    """``digest run`` on the examples' config, writing under ``work``."""
+    return ["run", "--config", ROOT / "examples" / "digest.toml", "--out", work / "out",
+            "--state", work / "state.db", "--now", NOW, "--json"]  # fmt: skip
+
+
 def digest_process(
     *args: str | Path, cwd: Path | None = None, env: dict | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NOW, PLAIN, ROOT, WITH_META, digest_process, digest_text
+from conftest import NOW, PLAIN, WITH_META, digest_process, digest_text, example_run_args
 
 
 def test_every_command_has_help(run_cli):
@@ -177,22 +177,7 @@ def test_defaults_without_a_config_use_the_working_folder(tmp_path):
 def test_console_script_runs_the_examples(tmp_path):
     script = Path(sys.executable).parent / "digest"
     process = subprocess.run(
-        [
-            script,
-            "run",
-            "--config",
-            ROOT / "examples" / "digest.toml",
-            "--out",
-            tmp_path / "out",
-            "--state",
-            tmp_path / "state.db",
-            "--now",
-            NOW,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        [script, *example_run_args(tmp_path)], capture_output=True, text=True, check=False
     )
     assert process.returncode == 0, process.stderr
     report = json.loads(process.stdout)

@@ -10,7 +10,7 @@ import json
 import feedparser
 import html5lib
 import pytest
-from conftest import NOW, ROOT, digest_text
+from conftest import NOW, digest_text, example_run_args
 
 from digest.classify import Classifier, Filters, Rule, Section, slug
 from digest.model import Organization, Paper
@@ -289,18 +289,7 @@ def test_group_by_organization(site, run_cli):
 
 
 def test_example_config_groups_the_example_papers(tmp_path, run_cli):
-    result = run_cli(
-        "run",
-        "--config",
-        ROOT / "examples" / "digest.toml",
-        "--out",
-        tmp_path / "out",
-        "--state",
-        tmp_path / "s.db",
-        "--now",
-        NOW,
-        "--json",
-    )
+    result = run_cli(*example_run_args(tmp_path))
     assert result.code == 0
     page = (tmp_path / "out" / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
     tree = html5lib.parse(page, namespaceHTMLElements=False)
