@@ -27,7 +27,7 @@ from pathlib import Path
 
 from digest.classify import filter_kind
 from digest.config import Config
-from digest.diff import PaperDiff, content_hash, scan_inbox
+from digest.diff import Candidate, PaperDiff, content_hash, scan_inbox
 from digest.errors import ConfigError, DigestError, NotFound, StateError
 from digest.faults import pause_point
 from digest.loader import load_file
@@ -170,8 +170,10 @@ def _take_in(
     position = 0
     total = len(scan.candidates)
     for done, candidate in enumerate(scan.candidates, start=1):
+        unchanged = _same_stat(candidate)
         loaded, data = load_file(str(candidate.path), today, config.max_file_size)
-        file_hash = content_hash(data) if data is not None else candidate.hash
+        # The scan hashed this very content moments ago unless the file changed since.
+        file_hash = candidate.hash if unchanged or data is None else content_hash(data)
         report.problems.extend(loaded.problems)
         if loaded.rejected:
             reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
@@ -227,6 +229,14 @@ def _take_in(
             )
     store.forget_rejections_except(scan.present_hashes)
     store.forget_inbox_files(scan.forgotten)
+
+
+def _same_stat(candidate: Candidate) -> bool:
+    try:
+        stat = candidate.path.stat()
+    except OSError:
+        return False
+    return (stat.st_size, stat.st_mtime_ns) == (candidate.size, candidate.mtime_ns)
 
 
 def _run_locked(
