@@ -54,7 +54,7 @@ class SMTPServer:
                 )
                 if ok:
                     self.mailbox.logins.append((auth_data.login.decode(), mechanism))
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)  # False: aiosmtpd answers 535
 
             options = {
                 "authenticator": authenticate,

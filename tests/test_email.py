@@ -350,3 +350,21 @@ def test_a_failed_send_after_run_keeps_the_issue_and_a_later_run_sends_it(site, 
         again = run_cli("run", "--config", site.config, "--now", "2026-11-26T08:00:00Z")
         assert "sent issue" not in again.out
         assert len(server.mailbox.received) == 1
+
+
+def test_a_wrong_password_is_a_permanent_failure_reported_at_once(
+    small_issue, run_cli, monkeypatch
+):
+    site, _ = small_issue
+    with SMTPServer(password="right") as server:
+        site.config.write_text(
+            site.config.read_text()
+            + f'smtp_host = "127.0.0.1"\nsmtp_port = {server.port}\nsecurity = "none"\n'
+            'username = "digest-user"\npassword_env = "TEST_DIGEST_SMTP_PASSWORD"\n'
+        )
+        monkeypatch.setenv("TEST_DIGEST_SMTP_PASSWORD", "wrong")
+        result = run_cli("send", "--config", site.config)
+        assert result.code == 4
+        assert "refused issue 2026-11-24: 535" in result.err
+        assert "wrong" not in result.err  # the password itself is never shown
+        assert server.mailbox.attempts == 0 and server.mailbox.received == []
