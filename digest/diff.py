@@ -94,7 +94,14 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             stat.st_size,
             stat.st_mtime_ns,
         ):
-            listing.append((path, stat.st_size, stat.st_mtime_ns, remembered.hash, None))
+            # Known without opening it, and without asking the store again.
+            scan.present_hashes.add(remembered.hash)
+            if remembered.taken:
+                scan.skipped.append(path)
+            elif remembered.rejection is not None:
+                scan.still_rejected.append((Path(path), remembered.rejection))
+            else:
+                listing.append((path, stat.st_size, stat.st_mtime_ns, remembered.hash, None))
             continue
         try:
             with open(path, "rb") as handle:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from digest.model import DigestFile, Organization, Paper, Problem, title_key
 
@@ -57,15 +57,17 @@ DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
 class _Paragraph:
     line: int
     lines: list[str]
+    is_meta: bool = field(init=False)
 
-    @property
-    def is_meta(self) -> bool:
+    def __post_init__(self) -> None:
+        # Decided once: the entry reader asks about each paragraph several times.
         lines = self.lines
         if len(lines) > 3 or any(len(text) > 200 for text in lines):
-            return False
-        if META_SEPARATOR in lines or AUTHORS.fullmatch(lines[0]):
-            return True
-        return len(lines) >= 1 and bool(PAPER_DATE.fullmatch(lines[-1])) and len(lines) > 1
+            self.is_meta = False
+        elif META_SEPARATOR in lines or AUTHORS.fullmatch(lines[0]):
+            self.is_meta = True
+        else:
+            self.is_meta = len(lines) > 1 and bool(PAPER_DATE.fullmatch(lines[-1]))
 
 
 def clean_text(text: str) -> str:

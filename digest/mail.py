@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from digest import safety
@@ -126,6 +126,7 @@ class EmailRenderer:
         self.templates = pipeline.templates_of(config)
         self.site = pipeline.site_of(config)
         self.rising = rising or render.Rising()
+        self._inliner: Any = None
 
     def context(self, plan: Plan) -> dict:
         return {
@@ -142,10 +143,11 @@ class EmailRenderer:
         import css_inline
 
         raw = self.templates.render("email.html", **self.context(plan))
-        inliner = css_inline.CSSInliner(
-            keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False
-        )
-        return inliner.inline(raw)
+        if self._inliner is None:  # one inliner for the several renders the budget takes
+            self._inliner = css_inline.CSSInliner(
+                keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False
+            )
+        return self._inliner.inline(raw)
 
     def text(self, plan: Plan) -> str:
         return self.templates.render("email.txt", **self.context(plan))
@@ -435,7 +437,3 @@ def send_issue(
     if refused:
         log.error("refused by the server: %s", ", ".join(refused))
     return SendOutcome(issue.id, accepted, already)
-
-
-def addresses(header: str) -> list[str]:
-    return [address for _, address in getaddresses([header]) if address]

@@ -105,7 +105,6 @@ class DigestFile:
     digest_date: dt.date | None
     papers: tuple[Paper, ...]
     problems: tuple[Problem, ...]
-    content_hash: str = ""
 
     @property
     def rejected(self) -> bool:

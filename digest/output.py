@@ -118,6 +118,16 @@ class OutputWriter:
         self.staged = []
         self.sync()
 
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[None]:
+        """Stage files inside the block; on leaving it, rename them all into place, or,
+        if the block failed, remove them and leave every published file as it was."""
+        try:
+            yield
+            self.commit()
+        finally:
+            self.discard()
+
     def discard(self) -> None:
         for temp_name, _target in self.staged:
             with contextlib.suppress(OSError):

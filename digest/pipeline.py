@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from digest.classify import filter_kind
+from digest.classify import Placement, filter_kind
 from digest.config import Config
 from digest.diff import Candidate, PaperDiff, content_hash, scan_inbox
 from digest.errors import ConfigError, DigestError, NotFound, StateError
@@ -186,16 +186,17 @@ def _take_in(
         report.files_read.append(str(candidate.path))
         report.papers_parsed += len(loaded.papers)
         new, again = diff.split(loaded.papers)
-        placements = [classifier.place(paper, today) for paper in new]
-        shown = [(p, place) for p, place in zip(new, placements, strict=True) if not place.filtered]
-        hidden = [(p, place) for p, place in zip(new, placements, strict=True) if place.filtered]
-        for _, place in hidden:
-            kind = filter_kind(place.filtered or "")
-            report.filtered[kind] = report.filtered.get(kind, 0) + 1
-        new = [p for p, _ in shown] + [p for p, _ in hidden]
-        new_ids = store.add_papers(
-            [p for p, _ in shown], issue_seq, position, now, [place for _, place in shown]
-        ) + store.add_papers([p for p, _ in hidden], None, 0, now, [place for _, place in hidden])
+        shown: list[tuple[Paper, Placement]] = []
+        hidden: list[tuple[Paper, Placement]] = []
+        for paper in new:
+            place = classifier.place(paper, today)
+            (hidden if place.filtered else shown).append((paper, place))
+            if place.filtered:
+                kind = filter_kind(place.filtered)
+                report.filtered[kind] = report.filtered.get(kind, 0) + 1
+        # Filtered papers are recorded too (outside any issue), so they never come back new.
+        new_ids = store.add_papers(shown, issue_seq, position, now)
+        new_ids += store.add_papers(hidden, None, 0, now)
         store.update_seen([(paper_id, paper.upvotes) for paper_id, paper in again.values()], now)
         seen_again.extend(paper_id for paper_id, paper in again.values() if paper.upvotes)
         file_id = store.record_file(
@@ -206,8 +207,10 @@ def _take_in(
             len(loaded.papers),
             len(loaded.problems),
         )
+        recorded = [paper for paper, _ in shown + hidden]
         listed = [
-            (paper_id, p.digest_date, p.upvotes) for paper_id, p in zip(new_ids, new, strict=True)
+            (paper_id, p.digest_date, p.upvotes)
+            for paper_id, p in zip(new_ids, recorded, strict=True)
         ]
         listed += [(paper_id, p.digest_date, p.upvotes) for paper_id, p in again.values()]
         store.add_sightings(listed, file_id)
@@ -254,16 +257,16 @@ def _run_locked(
             if report.new_papers:
                 issue = store.add_issue(issue_id, issue_seq, today, now, report.new_papers)
                 report.issue_id = issue.id
-                try:
+                with writer.staging():
                     publish(config, store, writer, issue)
                     pause_point("rendered")
-                    writer.commit()
-                finally:
-                    writer.discard()
                 report.written = [str(path) for path in writer.written]
                 pause_point("written")
-            if report.papers_parsed == 0 and report.files_rejected and not report.files_read:
-                log.warning("inbox files found, but no paper could be read from them")
+            if report.files_rejected and not report.files_read:
+                log.warning(
+                    "the inbox had %d file(s) but no paper could be read from them",
+                    len(report.files_rejected),
+                )
             store.finish_run(
                 run_id,
                 local_now(),
@@ -358,17 +361,11 @@ def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[
     site = site_of(config)
     writer.write("index.html", render.index_page(templates, site, issues))
     if issues:
-        papers = store.newest_papers(config.feed_size)
-        for name, content in feeds.build_feeds(
-            templates, site, papers, issues[0].published_at
-        ).items():
-            writer.write(name, content)
-        for section in section_names(config):
-            section_papers = store.newest_papers(config.feed_size, section=section)
-            if section_papers:
-                built = feeds.build_feeds(
-                    templates, site, section_papers, issues[0].published_at, section
-                )
+        # The site's feeds, then each section's (under sections/<slug>/).
+        for section in [None, *section_names(config)]:
+            papers = store.newest_papers(config.feed_size, section=section)
+            if papers:
+                built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
                 for name, content in built.items():
                     writer.write(name, content)
         recent = [
@@ -433,12 +430,9 @@ def rebuild(config: Config, *, wait: float = 0.0) -> list[str]:
         if not issues:
             raise NotFound("nothing published yet", "run 'digest run' first")
         writer = OutputWriter(config.output)
-        for position, issue in enumerate(issues):
-            older = issues[position + 1] if position + 1 < len(issues) else None
-            write_issue(config, store, writer, issue, older)
-        write_site(config, store, writer, issues)
-        try:
-            writer.commit()
-        finally:
-            writer.discard()
+        with writer.staging():
+            for position, issue in enumerate(issues):
+                older = issues[position + 1] if position + 1 < len(issues) else None
+                write_issue(config, store, writer, issue, older)
+            write_site(config, store, writer, issues)
         return [str(path) for path in writer.written]

@@ -179,11 +179,6 @@ class Daemon:
             self.running.clear()
         for path, reason in report.files_rejected:
             log.warning("rejected %s: %s", path, reason)
-        if report.files_rejected and not report.files_read:
-            log.warning(
-                "the inbox had %d file(s) but no paper could be read from them",
-                len(report.files_rejected),
-            )
         if report.issue_id:
             log.info("published issue %s: %d new papers", report.issue_id, report.new_papers)
             if report.delivery_error:

@@ -287,11 +287,6 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
-    def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
-    # -- inbox files ----------------------------------------------------------------------
-
     def known_inbox_files(self) -> dict[str, KnownFile]:
         """Every remembered inbox path, with whether its content was taken or rejected:
         one query, so a run over a large inbox of old files asks nothing per file."""
@@ -382,11 +377,10 @@ class Store:
 
     def add_papers(
         self,
-        papers: Sequence[Paper],
+        placed: Sequence[tuple[Paper, Placement | None]],
         issue_seq: int | None,
         first_position: int,
         now: dt.datetime,
-        placements: Sequence[Placement] | None = None,
     ) -> list[int]:
         """Record new papers, in page order; returns their ids.
 
@@ -399,9 +393,8 @@ class Store:
             ) + 1
         first_id = self._next_paper_id
         rows = []
-        for offset, paper in enumerate(papers):
+        for offset, (paper, place) in enumerate(placed):
             seen = _iso(now - dt.timedelta(milliseconds=first_position + offset))
-            place = placements[offset] if placements else None
             rows.append(
                 (
                     first_id + offset,
@@ -496,13 +489,6 @@ class Store:
             (issue_seq,),
         ).fetchall()
         return [(_paper_from_row(row[:-1]), row[-1]) for row in rows]
-
-    def filtered_counts(self) -> dict[str, int]:
-        return dict(
-            self.db.execute(
-                "SELECT filtered, count(*) FROM papers WHERE filtered IS NOT NULL GROUP BY filtered"
-            ).fetchall()
-        )
 
     def update_seen(self, seen_again: Sequence[tuple[int, int | None]], now: dt.datetime) -> None:
         """Papers seen again (id, upvotes): remember when, and the latest upvote count."""
@@ -628,18 +614,6 @@ class Store:
             return None
         seq, found_id, day, at, count = row
         return Issue(found_id, seq, dt.date.fromisoformat(day), _parse_moment(at), count)
-
-    # -- settings (small named values) ------------------------------------------------------
-
-    def setting(self, name: str) -> str | None:
-        row = self.db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
-
-    def set_setting(self, name: str, value: str | None) -> None:
-        if value is None:
-            self.db.execute("DELETE FROM settings WHERE name = ?", (name,))
-        else:
-            self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (name, value))
 
     # -- runs -----------------------------------------------------------------------------
 
