@@ -15,6 +15,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from digest.errors import OutputError
 from digest.faults import pause_point
@@ -36,6 +37,18 @@ def _batches(chunks: Iterable[str], size: int = 1 << 18) -> Iterator[str]:
             batch, length = [], 0
     if batch:
         yield "".join(batch)
+
+
+def _encoded(relative: str, content: str | bytes | Iterable[str]) -> Iterator[bytes]:
+    """The bytes of one file in large batches, HTML checked on the way."""
+    if isinstance(content, bytes):
+        yield content
+        return
+    texts: Iterable[str] = [content] if isinstance(content, str) else _batches(content)
+    if relative.endswith(".html"):
+        texts = checked(relative, texts)
+    for text in texts:
+        yield text.encode("utf-8")
 
 
 class OutputWriter:
@@ -62,45 +75,63 @@ class OutputWriter:
 
     def write(self, relative: str, content: str | bytes | Iterable[str]) -> Path:
         """Stage content (text, bytes, or text chunks streamed) for ``relative``."""
-        target = self.path_for(relative)
-        if not isinstance(content, str | bytes):
-            content = _batches(content)
-        if relative.endswith(".html") and not isinstance(content, bytes):
-            content = checked(relative, [content] if isinstance(content, str) else content)
+        return self.write_all({relative: content})[0]
+
+    def write_all(self, contents: dict[str, str | bytes | Iterable[str]]) -> list[Path]:
+        """Stage several files, taking one batch from each stream in turn.
+
+        Two renderings of one issue can thus share one pass over its papers
+        (``itertools.tee`` then holds only the papers between the two)."""
+        opened: list[tuple[str, Path, BinaryIO, Iterator[bytes]]] = []
+        current: Path | None = None
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
-        except OSError as exc:
-            raise OutputError(
-                f"cannot write to {target.parent}: {exc.strerror}",
-                "check that the output folder exists and is writable; nothing was published",
-            ) from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                if isinstance(content, bytes):
-                    handle.write(content)
-                elif isinstance(content, str):
-                    handle.write(content.encode("utf-8"))
-                else:
-                    for chunk in content:
-                        handle.write(chunk.encode("utf-8"))
+            for relative, content in contents.items():
+                target = self.path_for(relative)
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+                except OSError as exc:
+                    raise OutputError(
+                        f"cannot write to {target.parent}: {exc.strerror}",
+                        "check that the output folder exists and is writable; "
+                        "nothing was published",
+                    ) from exc
+                opened.append((temp_name, target, os.fdopen(fd, "wb"), _encoded(relative, content)))
+            pending = list(opened)
+            while pending:
+                for entry in list(pending):
+                    _temp_name, current, handle, batches = entry
+                    batch = next(batches, None)
+                    if batch is None:
+                        pending.remove(entry)
+                    else:
+                        handle.write(batch)
+            for temp_name, target, handle, _batches_left in opened:
+                current = target
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(temp_name, 0o644)
+                handle.close()
+                os.chmod(temp_name, 0o644)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
+            self._abandon(opened)
             raise OutputError(
-                f"cannot write {target}: {exc.strerror}",
+                f"cannot write {current}: {exc.strerror}",
                 "free some disk space or fix the folder's permissions; nothing was published, "
                 "the next run publishes the same papers",
             ) from exc
         except BaseException:
+            self._abandon(opened)
+            raise
+        self.staged.extend((temp_name, target) for temp_name, target, _, _ in opened)
+        return [target for _, target, _, _ in opened]
+
+    @staticmethod
+    def _abandon(opened: list[tuple[str, Path, BinaryIO, Iterator[bytes]]]) -> None:
+        for temp_name, _target, handle, _batches in opened:
+            with contextlib.suppress(OSError):
+                handle.close()
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
-            raise
-        self.staged.append((temp_name, target))
-        return target
 
     def commit(self) -> None:
         """Rename every staged file over its target, then make the renames durable."""

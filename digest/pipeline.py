@@ -22,7 +22,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, tee
 from pathlib import Path
 
 from digest.classify import Placement, filter_kind
@@ -331,17 +331,17 @@ def write_issue(
     site = site_of(config)
     summary = store.issue_summary(issue.seq)
     rising = render.Rising(config.rising.name, store.rising_papers(issue.seq))
-    writer.write(
-        f"issues/{issue.id}.md",
-        render.issue_markdown(
-            templates, site, issue, store.issue_papers(issue.seq), summary, rising
-        ),
-    )
-    writer.write(
-        f"issues/{issue.id}.html",
-        render.issue_page(
-            templates, site, issue, store.issue_papers(issue.seq), older, summary, rising
-        ),
+    # One pass over the papers feeds both renderings; the writer takes their output in turn.
+    for_markdown, for_page = tee(store.issue_papers(issue.seq))
+    writer.write_all(
+        {
+            f"issues/{issue.id}.md": render.issue_markdown(
+                templates, site, issue, for_markdown, summary, rising
+            ),
+            f"issues/{issue.id}.html": render.issue_page(
+                templates, site, issue, for_page, older, summary, rising
+            ),
+        }
     )
     _write_email(config, store, writer, issue)
 

@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from digest.classify import Placement
@@ -136,12 +137,19 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=1024)
 def _parse_moment(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+# Reading an issue back asks for the same few dates and link lists over and over.
+@lru_cache(maxsize=4096)
 def _date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
+
+
+def _links(text: str) -> tuple[str, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +204,7 @@ def _paper_from_row(row: Sequence) -> Paper:
         organization=Organization(org_id, org_name) if org_id is not None else None,
         published=_date(published),
         upvotes=upvotes,
-        links=tuple(json.loads(links)),
+        links=_links(links),
         digest_date=_date(digest_date),
         source=first_file,
         line=first_line,

@@ -26,6 +26,13 @@ UNSAFE = [
     '<form action="https://x/"><input></form>',
     '<base href="https://evil/">',
     '<a title="a>b" onclick=x>',
+    # One step away from the plain tags the scan passes over without a closer look:
+    '<a href="https://example.org/" onclick="x">',
+    '<p class="abstract" style="background:url(https://tracker/)">',
+    '<a href="https:/&#10;/x" class="y"><a href="java&#x73;cript:x">',
+    '<a href=" javascript:x" class="y">',
+    '<span class="kind"><script>x</script></span>',
+    '<li id="x"><a href="#y">y</a><a href=javascript:x>z</a></li>',
 ]
 
 SAFE = [
