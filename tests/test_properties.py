@@ -20,7 +20,7 @@ from lxml import etree
 from digest import render
 from digest.config import Config
 from digest.feeds import build_feeds, title_is_html
-from digest.loader import parse_bytes, parse_text
+from digest.loader import LINK, clean_text, extract_links, parse_bytes, parse_text, utf8_is_clean
 from digest.mail import EmailRenderer, Plan
 from digest.model import Issue, IssueSummary
 
@@ -51,6 +51,52 @@ def folded(text: str) -> str:
 def text_of(fragment: str) -> str:
     tree = html5lib.parse(fragment, namespaceHTMLElements=False)
     return folded("".join(tree.itertext()))
+
+
+LINKY = st.lists(
+    st.sampled_from([*"hHtTpPsS:/.,;)(]ax \t\n<>\"'`é", "://", "http", "https://", "HTTP"]),
+    max_size=30,
+).map("".join)
+UTF8_EDGES = st.lists(
+    st.sampled_from(
+        [b"a", b"\n", b"\t", b"\r", b"\x00", b"\x1f", b"\x7f", b"\xc2\xb7", b"\xc2\x85",
+         b"\xc2\x9f", b"\xc2\xa0", b"\xef\xbf\xbd", b"\xef\xbf\xbe", b"\xef\xbf\xbf",
+         b"\xe2\x80\x93", "\U0001f680".encode()]
+    ),
+    max_size=30,
+).map(b"".join)  # fmt: skip
+
+
+@SETTINGS
+@given(st.one_of(LINKY, TEXT))
+def test_links_are_what_the_link_pattern_finds(text):
+    # The loader finds links by their "://"; the answer must be the pattern's, trimmed.
+    expected = []
+    for match in LINK.finditer(text):
+        url = match.group()
+        while url and (
+            url[-1] in ".,;:!?'\"*_~"
+            or (
+                url[-1] in ")]}>"
+                and url.count(url[-1])
+                > url.count({")": "(", "]": "[", "}": "{", ">": "<"}[url[-1]])
+            )
+        ):
+            url = url[:-1]
+        if (
+            len(url) > len("https://")
+            and url not in expected
+            and url[:5].lower() in ("http:", "https")
+        ):
+            expected.append(url)
+    assert extract_links(text) == tuple(expected)
+
+
+@SETTINGS
+@given(st.one_of(UTF8_EDGES, TEXT.map(str.encode)))
+def test_the_byte_scan_agrees_with_the_character_scan(data):
+    text = data.decode("utf-8")
+    assert utf8_is_clean(data) == (clean_text(text) == text)
 
 
 @SETTINGS
