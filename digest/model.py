@@ -20,14 +20,13 @@ _PAPER_NAMESPACE = uuid.UUID("5b0c8d4e-1d7a-4b8e-9a55-64a1c0f6d2e3")
 _NAMESPACE_BYTES = _PAPER_NAMESPACE.bytes
 
 
-@lru_cache(maxsize=1 << 17)
 def title_key(title: str) -> str:
     """The identity of a paper: NFKC, case-folded, words only, single-spaced."""
     folded = unicodedata.normalize("NFKC", title).casefold()
     return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1024)  # a page asks for each paper's anchor twice in a row
 def paper_uuid(key: str) -> str:
     """Stable for ever: feeds and anchors use it, so readers never see a paper twice.
 

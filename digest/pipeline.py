@@ -20,10 +20,11 @@ import datetime as dt
 import logging
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice, tee
 from pathlib import Path
+from typing import TypeVar
 
 from digest.classify import Placement, filter_kind
 from digest.config import Config
@@ -331,19 +332,38 @@ def write_issue(
     site = site_of(config)
     summary = store.issue_summary(issue.seq)
     rising = render.Rising(config.rising.name, store.rising_papers(issue.seq))
-    # One pass over the papers feeds both renderings; the writer takes their output in turn.
-    for_markdown, for_page = tee(store.issue_papers(issue.seq))
+    # One pass over the papers feeds both renderings, the writer keeping them in step.
+    for_markdown, for_page = (_Counted(papers) for papers in tee(store.issue_papers(issue.seq)))
+    markdown_name, page_name = f"issues/{issue.id}.md", f"issues/{issue.id}.html"
     writer.write_all(
         {
-            f"issues/{issue.id}.md": render.issue_markdown(
+            markdown_name: render.issue_markdown(
                 templates, site, issue, for_markdown, summary, rising
             ),
-            f"issues/{issue.id}.html": render.issue_page(
-                templates, site, issue, for_page, older, summary, rising
-            ),
-        }
+            page_name: render.issue_page(templates, site, issue, for_page, older, summary, rising),
+        },
+        pace={markdown_name: for_markdown.count, page_name: for_page.count},
     )
     _write_email(config, store, writer, issue)
+
+
+T = TypeVar("T")
+
+
+class _Counted(Iterator[T]):
+    """An iterator that knows how many items it has handed out."""
+
+    def __init__(self, items: Iterator[T]) -> None:
+        self.items = items
+        self.handed_out = 0
+
+    def __next__(self) -> T:
+        item = next(self.items)
+        self.handed_out += 1
+        return item
+
+    def count(self) -> int:
+        return self.handed_out
 
 
 def _write_email(config: Config, store: Store, writer: OutputWriter, issue: Issue) -> None:

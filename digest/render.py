@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import groupby
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +100,10 @@ def markdown_autolink(url: str) -> MarkdownSafe:
 def _long_date(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
-    return f"{value:%B} {value.day}, {value.year}"
+    return f"{_MONTH_NAMES[value.month]} {value.day}, {value.year}"
+
+
+_MONTH_NAMES = ("", *(dt.date(2000, month, 1).strftime("%B") for month in range(1, 13)))
 
 
 def _number(value: int | None) -> str:
@@ -136,12 +141,13 @@ def _wrap(text: str, width: int = 72, indent: str = "") -> str:
 
 def meta_line(paper: Paper) -> str:
     """``NAVER AI Lab · published June 15, 2020 · ▲ 2``: what the listing said of it."""
-    parts = [_who(paper)]
+    who = _who(paper)
+    parts = [who] if who else []
     if paper.published is not None:
         parts.append(f"published {_long_date(paper.published)}")
     if paper.upvotes is not None:
         parts.append(f"▲ {paper.upvotes:,}")
-    return " · ".join(part for part in parts if part)
+    return " · ".join(parts)
 
 
 def link_kind(url: str) -> str:
@@ -280,6 +286,13 @@ class Rising:
     papers: list[tuple[Paper, int | None]] = field(default_factory=list)
 
 
+def by_section(papers: Iterator[Paper]) -> Iterator[tuple[str | None, Iterator[Paper]]]:
+    """An issue's papers as (section, its papers) in page order, lazily: templates loop
+    over sections, then papers, with no per-paper look back at the previous one. (They
+    get ``papers`` too, the same stream ungrouped: a template uses one or the other.)"""
+    return groupby(papers, key=attrgetter("section"))
+
+
 def issue_markdown(
     templates: Templates,
     site: Site,
@@ -288,11 +301,13 @@ def issue_markdown(
     summary: IssueSummary,
     rising: Rising | None = None,
 ) -> Iterator[str]:
+    papers = iter(papers)
     return templates.stream(
         "issue.md",
         site=site,
         issue=issue,
         papers=papers,
+        sections=by_section(papers),
         summary=summary,
         rising=rising or Rising(),
     )
@@ -309,11 +324,13 @@ def issue_page(
 ) -> Iterator[str]:
     """The issue's web page. It links to the older issue, not the newer one, so that
     publishing an issue never has to rewrite the pages before it."""
+    papers = iter(papers)
     return templates.stream(
         "issue.html",
         site=site,
         issue=issue,
         papers=papers,
+        sections=by_section(papers),
         older=older,
         summary=summary,
         rising=rising or Rising(),

@@ -235,7 +235,7 @@ class Store:
         try:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA cache_size = -32768")  # 32 MiB: the key index stays hot
+            self.db.execute("PRAGMA cache_size = -16384")  # 16 MiB: the key index stays hot
             self._check_and_migrate()
         except sqlite3.DatabaseError as exc:
             with contextlib.suppress(Exception):
