@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="if another run holds the lock, wait this long (default 60)",
     )
     run.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="helper processes that parse files during a large import; 0 for none "
+        "(default: the config's workers, one per spare core)",
+    )
+    run.add_argument(
         "--send",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -192,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (0 or more)")
+    return int(text)
+
+
 def _config(args: argparse.Namespace) -> Any:
     from digest import config as config_module
 
@@ -200,6 +213,7 @@ def _config(args: argparse.Namespace) -> Any:
         inbox=getattr(args, "inbox", None) and args.inbox.resolve(),
         output=args.out and args.out.resolve(),
         state=args.state and args.state.resolve(),
+        workers=getattr(args, "workers", None),
     )
 
 

@@ -76,6 +76,7 @@ class Config:
     templates: Path | None = None
     feed_size: int = 100
     max_file_size: int = 32 * 1024 * 1024
+    workers: int | None = None  # helper processes for large imports; None: one per spare core
     log_level: str = "INFO"
     email: EmailConfig = field(default_factory=EmailConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -129,8 +130,8 @@ def _expect(value: object, kind: type | tuple[type, ...], key: str) -> Any:
 
 
 TOP_LEVEL_KEYS = ("title", "description", "url", "author", "language", "inbox", "output", "state",
-                  "templates", "feed_size", "max_file_size", "log_level", "email", "schedule",
-                  "sections", "filters", "ranking", "rising")  # fmt: skip
+                  "templates", "feed_size", "max_file_size", "workers", "log_level", "email",
+                  "schedule", "sections", "filters", "ranking", "rising")  # fmt: skip
 _TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
 _TOP_PATHS = ("inbox", "output", "state", "templates")
 _EMAIL_STRINGS = ("sender", "subject", "smtp_host", "security", "username", "password_env",
@@ -312,6 +313,12 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = size
         elif key == "max_file_size":
             values[key] = parse_size(value, key)
+        elif key == "workers":
+            if value != "auto":
+                count = _expect(value, int, key)
+                if count < 0:
+                    raise ConfigError("workers: must be 0 or more", 'or "auto"')
+                values[key] = count
         elif key == "email":
             values[key] = _email(_expect(value, dict, key))
         elif key == "schedule":
@@ -379,6 +386,9 @@ state = ".digest/state.sqlite"
 feed_size = 100
 # Files larger than this are rejected unread.
 max_file_size = "32MB"
+# Helper processes that read and parse files during a large import (8 MB of new files
+# or more): "auto" is one per spare core; 0 reads everything in the main process.
+workers = "auto"
 
 # [email]
 # sender = "Digest <digest@example.org>"

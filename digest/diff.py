@@ -9,21 +9,16 @@ whose size or time changed are read and hashed again.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.loader import peek_digest_date, size_limit_message
+from digest.loader import content_hash, peek_digest_date, size_limit_message
 from digest.model import Paper
 from digest.store import Store
 
 PEEK_BYTES = 4096
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import hashlib
 import re
 
 from digest.model import DigestFile, Organization, Paper, Problem, title_key
@@ -401,8 +402,9 @@ def size_limit_message(max_size: int) -> str:
 
 def load_file(
     path: str, today: dt.date, max_size: int = DEFAULT_MAX_FILE_SIZE
-) -> tuple[DigestFile, bytes | None]:
-    """Read and parse one file; the bytes come back so the caller can hash what was parsed."""
+) -> tuple[DigestFile, str | None]:
+    """Read and parse one file; with it, the hash of the content parsed (None if unread),
+    the file's identity from then on."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(max_size + 1)
@@ -414,7 +416,12 @@ def load_file(
         return DigestFile(
             path, None, (), (Problem(path, None, size_limit_message(max_size)),)
         ), None
-    return parse_bytes(data, path, today), data
+    return parse_bytes(data, path, today), content_hash(data)
+
+
+def content_hash(data: bytes) -> str:
+    """A file's identity: a renamed copy is the same file, an edited one a new file."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def peek_digest_date(head: bytes, today: dt.date) -> dt.date | None:

@@ -12,7 +12,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 _NON_WORD = re.compile(r"[\W_]+")
@@ -87,6 +87,11 @@ class Paper:
         if not self.key:
             object.__setattr__(self, "key", title_key(self.title))
 
+    def __reduce__(self) -> tuple:
+        # Helper processes send papers pickled: one constructor call rebuilds a paper
+        # faster than the per-field restore frozen dataclasses get by default.
+        return (Paper, tuple(getattr(self, name) for name in _PAPER_FIELDS))
+
     @property
     def id(self) -> str:
         return paper_uuid(self.key)
@@ -94,6 +99,9 @@ class Paper:
     @property
     def anchor(self) -> str:
         return "p-" + paper_uuid(self.key).replace("-", "")[:12]
+
+
+_PAPER_FIELDS = tuple(item.name for item in fields(Paper))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice, tee
 from pathlib import Path
@@ -28,13 +30,13 @@ from typing import TypeVar
 
 from digest.classify import Placement, filter_kind
 from digest.config import Config
-from digest.diff import Candidate, PaperDiff, content_hash, scan_inbox
+from digest.diff import Candidate, PaperDiff, scan_inbox
 from digest.errors import ConfigError, DigestError, NotFound, StateError
 from digest.faults import pause_point
-from digest.loader import load_file
 from digest.lock import RunLock
 from digest.model import Issue, Paper, Problem
 from digest.output import OutputWriter
+from digest.parallel import load_files
 from digest.store import Store
 
 log = logging.getLogger("digest")
@@ -170,59 +172,71 @@ def _take_in(
     seen_again: list[int] = []
     position = 0
     total = len(scan.candidates)
-    for done, candidate in enumerate(scan.candidates, start=1):
-        unchanged = _same_stat(candidate)
-        loaded, data = load_file(str(candidate.path), today, config.max_file_size)
-        # The scan hashed this very content moments ago unless the file changed since.
-        file_hash = candidate.hash if unchanged or data is None else content_hash(data)
-        report.problems.extend(loaded.problems)
-        if loaded.rejected:
-            reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
-            report.files_rejected.append((str(candidate.path), reason))
-            store.record_rejection(file_hash, str(candidate.path), reason, now)
+    helpers = _helpers(config, scan.candidates)
+    if helpers:
+        log.info("reading %d new files with %d helper process(es)", total, helpers)
+    loads = load_files(
+        [str(candidate.path) for candidate in scan.candidates],
+        today,
+        config.max_file_size,
+        helpers=helpers,
+    )
+    with closing(loads):
+        for done, (candidate, (loaded, parsed_hash)) in enumerate(
+            zip(scan.candidates, loads, strict=True), start=1
+        ):
+            # What was parsed is what is recorded, even if the file changed since the scan.
+            file_hash = parsed_hash or candidate.hash
+            report.problems.extend(loaded.problems)
+            if loaded.rejected:
+                reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
+                report.files_rejected.append((str(candidate.path), reason))
+                store.record_rejection(file_hash, str(candidate.path), reason, now)
+                store.remember_inbox_file(
+                    str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
+                )
+                continue
+            report.files_read.append(str(candidate.path))
+            report.papers_parsed += len(loaded.papers)
+            new, again = diff.split(loaded.papers)
+            shown: list[tuple[Paper, Placement]] = []
+            hidden: list[tuple[Paper, Placement]] = []
+            for paper in new:
+                place = classifier.place(paper, today)
+                (hidden if place.filtered else shown).append((paper, place))
+                if place.filtered:
+                    kind = filter_kind(place.filtered)
+                    report.filtered[kind] = report.filtered.get(kind, 0) + 1
+            # Filtered papers are recorded too (outside any issue), so they never come back new.
+            new_ids = store.add_papers(shown, issue_seq, position, now)
+            new_ids += store.add_papers(hidden, None, 0, now)
+            store.update_seen(
+                [(paper_id, paper.upvotes) for paper_id, paper in again.values()], now
+            )
+            seen_again.extend(paper_id for paper_id, paper in again.values() if paper.upvotes)
+            file_id = store.record_file(
+                file_hash,
+                candidate.path.name,
+                loaded.digest_date,
+                now,
+                len(loaded.papers),
+                len(loaded.problems),
+            )
+            recorded = [paper for paper, _ in shown + hidden]
+            listed = [
+                (paper_id, p.digest_date, p.upvotes)
+                for paper_id, p in zip(new_ids, recorded, strict=True)
+            ]
+            listed += [(paper_id, p.digest_date, p.upvotes) for paper_id, p in again.values()]
+            store.add_sightings(listed, file_id)
             store.remember_inbox_file(
                 str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
             )
-            continue
-        report.files_read.append(str(candidate.path))
-        report.papers_parsed += len(loaded.papers)
-        new, again = diff.split(loaded.papers)
-        shown: list[tuple[Paper, Placement]] = []
-        hidden: list[tuple[Paper, Placement]] = []
-        for paper in new:
-            place = classifier.place(paper, today)
-            (hidden if place.filtered else shown).append((paper, place))
-            if place.filtered:
-                kind = filter_kind(place.filtered)
-                report.filtered[kind] = report.filtered.get(kind, 0) + 1
-        # Filtered papers are recorded too (outside any issue), so they never come back new.
-        new_ids = store.add_papers(shown, issue_seq, position, now)
-        new_ids += store.add_papers(hidden, None, 0, now)
-        store.update_seen([(paper_id, paper.upvotes) for paper_id, paper in again.values()], now)
-        seen_again.extend(paper_id for paper_id, paper in again.values() if paper.upvotes)
-        file_id = store.record_file(
-            file_hash,
-            candidate.path.name,
-            loaded.digest_date,
-            now,
-            len(loaded.papers),
-            len(loaded.problems),
-        )
-        recorded = [paper for paper, _ in shown + hidden]
-        listed = [
-            (paper_id, p.digest_date, p.upvotes)
-            for paper_id, p in zip(new_ids, recorded, strict=True)
-        ]
-        listed += [(paper_id, p.digest_date, p.upvotes) for paper_id, p in again.values()]
-        store.add_sightings(listed, file_id)
-        store.remember_inbox_file(
-            str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
-        )
-        position += len(shown)
-        if report.dry_run:
-            report.new.extend(p for p, _ in shown)
-        if progress is not None:
-            progress(done, total, report.papers_parsed)
+            position += len(shown)
+            if report.dry_run:
+                report.new.extend(p for p, _ in shown)
+            if progress is not None:
+                progress(done, total, report.papers_parsed)
     report.new_papers = position
     if position and issue_seq is not None:
         store.rank_issue(issue_seq, by_upvotes=config.ranking == "upvotes")
@@ -235,12 +249,22 @@ def _take_in(
     store.forget_inbox_files(scan.forgotten)
 
 
-def _same_stat(candidate: Candidate) -> bool:
-    try:
-        stat = candidate.path.stat()
-    except OSError:
-        return False
-    return (stat.st_size, stat.st_mtime_ns) == (candidate.size, candidate.mtime_ns)
+# New files adding up to this much are read by helper processes (when there are cores to
+# spare); below it, starting them costs more than they save.
+BIG_IMPORT_BYTES = 8 * 1024 * 1024
+
+
+def _helpers(config: Config, candidates: list[Candidate]) -> int:
+    """Helper processes for this run's files: as configured, else one per spare core (up
+    to 4) for a large import; never more than one per two files."""
+    if config.workers is not None:
+        wanted = config.workers
+    elif sum(candidate.size for candidate in candidates) < BIG_IMPORT_BYTES:
+        wanted = 0
+    else:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        wanted = min(4, (cores or os.cpu_count() or 1) - 1)
+    return max(0, min(wanted, len(candidates) // 2))
 
 
 def _run_locked(

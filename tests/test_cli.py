@@ -122,6 +122,8 @@ def test_unknown_config_key_is_an_error_naming_it(site, run_cli):
     ("line", "message"),
     [
         ('feed_size = "lots"', "feed_size: expected int"),
+        ("workers = -1", "workers: must be 0 or more"),
+        ('workers = "many"', "workers: expected int"),
         ('url = "ftp://x"', "is not an http(s) URL"),
         ('[email]\npassword = "hunter2"', "passwords do not belong in the config file"),
         ("title = ", "is not valid TOML"),

@@ -1,0 +1,99 @@
+"""Reading and parsing files in helper processes, while the main process stores.
+
+A large import spends about a third of its time parsing; helpers do that on the spare
+cores, a file or so ahead. Each helper is ``python -m digest.parallel``: it gets its
+share of the paths (every n-th) and answers with one pickled ``load_file`` result per
+path, in order, so a full pipe makes it wait and parsed papers never pile up. A helper
+that fails costs nothing but time: its files are read in the main process instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
+
+from digest.loader import load_file
+from digest.model import DigestFile
+
+log = logging.getLogger("digest")
+
+Loaded = tuple[DigestFile, str | None]
+
+
+def load_files(
+    paths: Sequence[str], today: dt.date, max_size: int, helpers: int = 0
+) -> Iterator[Loaded]:
+    """``load_file`` for each path, in order; with ``helpers``, parsed in that many helper
+    processes."""
+    helpers = min(helpers, len(paths))
+    if helpers <= 0:
+        for path in paths:
+            yield load_file(path, today, max_size)
+        return
+    processes = [_start(paths[first::helpers], today, max_size) for first in range(helpers)]
+    try:
+        for index, path in enumerate(paths):
+            process = processes[index % helpers]
+            result = _receive(process) if process is not None else None
+            if result is None:
+                if process is not None:
+                    log.warning("a helper process stopped; reading its files here instead")
+                    _stop(process)
+                    processes[index % helpers] = None
+                result = load_file(path, today, max_size)
+            yield result
+    finally:
+        for process in processes:
+            if process is not None:
+                _stop(process)
+
+
+def _start(paths: Sequence[str], today: dt.date, max_size: int) -> subprocess.Popen | None:
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "digest.parallel"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+    except OSError as exc:
+        log.warning("could not start a helper process (%s); reading files here instead", exc)
+        return None
+    assert process.stdin is not None
+    with contextlib.suppress(OSError):
+        pickle.dump((list(paths), today, max_size), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        process.stdin.close()
+    return process
+
+
+def _receive(process: subprocess.Popen) -> Loaded | None:
+    assert process.stdout is not None
+    try:
+        return pickle.load(process.stdout)
+    except (EOFError, OSError, pickle.UnpicklingError):
+        return None
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def _serve(source: BinaryIO, sink: BinaryIO) -> None:
+    paths, today, max_size = pickle.load(source)
+    for path in paths:
+        pickle.dump(load_file(path, today, max_size), sink, protocol=pickle.HIGHEST_PROTOCOL)
+        sink.flush()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):  # the main process stopped reading: fine
+        _serve(sys.stdin.buffer, sys.stdout.buffer)
