@@ -167,7 +167,7 @@ def build_store(papers: int, state: Path, inbox: Path) -> None:
                 )
                 for i in range(per_issue)
             ]
-            ids = store.add_papers([(paper, None) for paper in batch], seq, 0, moment)
+            ids = store.add_papers([(paper, None) for paper in batch], seq, moment)
             store.add_issue(issue_id, seq, moment.date(), moment, per_issue)
             for part in range(per_issue // per_file):
                 name = f"old-{number:05d}-{part}.txt"

@@ -208,8 +208,8 @@ def _take_in(
                     kind = filter_kind(place.filtered)
                     report.filtered[kind] = report.filtered.get(kind, 0) + 1
             # Filtered papers are recorded too (outside any issue), so they never come back new.
-            new_ids = store.add_papers(shown, issue_seq, position, now)
-            new_ids += store.add_papers(hidden, None, 0, now)
+            new_ids = store.add_papers(shown, issue_seq, now)
+            new_ids += store.add_papers(hidden, None, now)
             store.update_seen(
                 [(paper_id, paper.upvotes) for paper_id, paper in again.values()], now
             )

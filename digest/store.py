@@ -395,48 +395,44 @@ class Store:
         self,
         placed: Sequence[tuple[Paper, Placement | None]],
         issue_seq: int | None,
-        first_position: int,
         now: dt.datetime,
     ) -> list[int]:
-        """Record new papers, in page order; returns their ids.
-
-        Each gets its own first-seen instant, a millisecond apart and earlier for later
-        positions, so that newest-first order and the timestamps agree (feed readers and
-        validators dislike entries that share one instant)."""
+        """Record new papers, in the order listed; returns their ids. (A published paper's
+        first-seen instant is derived from its issue and page position when read back:
+        a millisecond apart, so that newest-first order and the timestamps agree.)"""
         if self._next_paper_id is None:
             self._next_paper_id = (
                 self.db.execute("SELECT max(id) FROM papers").fetchone()[0] or 0
             ) + 1
         first_id = self._next_paper_id
-        rows = []
-        for offset, (paper, place) in enumerate(placed):
-            seen = _iso(now - dt.timedelta(milliseconds=first_position + offset))
-            rows.append(
-                (
-                    first_id + offset,
-                    paper.key,
-                    paper.title,
-                    paper.abstract,
-                    paper.authors,
-                    paper.organization.id if paper.organization else None,
-                    paper.organization.name if paper.organization else None,
-                    paper.published.isoformat() if paper.published else None,
-                    paper.upvotes,
-                    json.dumps(paper.links),
-                    paper.digest_date.isoformat() if paper.digest_date else None,
-                    paper.source,
-                    paper.line,
-                    seen,
-                    seen,
-                    issue_seq,
-                    place.section if place else None,
-                    place.section_rank if place else 0,
-                    place.reason if place else None,
-                    place.filtered if place else None,
-                    first_id + offset,
-                    paper.upvotes,
-                )
+        seen = _iso(now)
+        rows = [
+            (
+                first_id + offset,
+                paper.key,
+                paper.title,
+                paper.abstract,
+                paper.authors,
+                paper.organization.id if paper.organization else None,
+                paper.organization.name if paper.organization else None,
+                paper.published.isoformat() if paper.published else None,
+                paper.upvotes,
+                json.dumps(paper.links) if paper.links else "[]",
+                paper.digest_date.isoformat() if paper.digest_date else None,
+                paper.source,
+                paper.line,
+                seen,
+                seen,
+                issue_seq,
+                place.section if place else None,
+                place.section_rank if place else 0,
+                place.reason if place else None,
+                place.filtered if place else None,
+                first_id + offset,
+                paper.upvotes,
             )
+            for offset, (paper, place) in enumerate(placed)
+        ]
         self.db.executemany(
             "INSERT INTO papers (id, key, title, abstract, authors, org_id, org_name, published, "
             "upvotes, links, digest_date, first_file, first_line, first_seen, last_seen, "
@@ -554,27 +550,36 @@ class Store:
         return papers
 
     def issue_summary(self, issue_seq: int) -> IssueSummary:
+        """Counts for the issue's header, from one pass over its papers (grouped by
+        organisation and section, then added up here)."""
         code = " OR ".join(f"links LIKE '%://{host}/%'" for host in CODE_HOSTS)
-        papers, with_code = self.db.execute(
-            f"SELECT count(*), coalesce(sum({code}), 0) FROM papers WHERE issue_seq = ?",
-            (issue_seq,),
-        ).fetchone()
-        top = self.db.execute(
-            "SELECT org_name, count(*) AS n FROM papers "
-            "WHERE issue_seq = ? AND org_name IS NOT NULL "
-            "GROUP BY org_name HAVING n >= 2 ORDER BY n DESC, org_name LIMIT 3",
+        groups = self.db.execute(
+            f"SELECT org_name, section, count(*), coalesce(sum({code}), 0), min(position) "
+            "FROM papers WHERE issue_seq = ? GROUP BY org_name, section",
             (issue_seq,),
         ).fetchall()
-        sections = self.db.execute(
-            "SELECT section, count(*) FROM papers WHERE issue_seq = ? AND section IS NOT NULL "
-            "GROUP BY section ORDER BY min(position)",
-            (issue_seq,),
-        ).fetchall()
+        papers = with_code = 0
+        by_organization: dict[str, int] = {}
+        by_section: dict[str, list[int]] = {}  # section: [papers, first position]
+        for org_name, section, count, coded, first in groups:
+            papers += count
+            with_code += coded
+            if org_name is not None:
+                by_organization[org_name] = by_organization.get(org_name, 0) + count
+            if section is not None:
+                seen = by_section.setdefault(section, [0, first])
+                seen[0] += count
+                seen[1] = min(seen[1], first)
+        top = sorted(
+            ((name, count) for name, count in by_organization.items() if count >= 2),
+            key=lambda item: (-item[1], item[0]),
+        )[:3]
+        sections = sorted(by_section.items(), key=lambda item: item[1][1])
         return IssueSummary(
             papers,
             with_code,
-            tuple((name, count) for name, count in top),
-            tuple((name, count) for name, count in sections),
+            tuple(top),
+            tuple((name, count) for name, (count, _first) in sections),
         )
 
     # -- issues ---------------------------------------------------------------------------
