@@ -386,7 +386,7 @@ state = ".digest/state.sqlite"
 feed_size = 100
 # Files larger than this are rejected unread.
 max_file_size = "32MB"
-# Helper processes that read and parse files during a large import (8 MB of new files
+# Helper processes that read and parse files during a large import (32 MB of new files
 # or more): "auto" is one per spare core; 0 reads everything in the main process.
 workers = "auto"
 

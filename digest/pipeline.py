@@ -251,7 +251,7 @@ def _take_in(
 
 # New files adding up to this much are read by helper processes (when there are cores to
 # spare); below it, starting them costs more than they save.
-BIG_IMPORT_BYTES = 8 * 1024 * 1024
+BIG_IMPORT_BYTES = 32 * 1024 * 1024
 
 
 def _helpers(config: Config, candidates: list[Candidate]) -> int:
