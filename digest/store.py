@@ -133,6 +133,22 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP INDEX papers_by_issue;
     """,
+    # 6: page order in a table of its own: ranking a 100,000-paper issue then writes two
+    # megabytes, not every paper row again (papers.position is no longer used)
+    """
+    CREATE TABLE issue_order (
+        issue_seq INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        paper_id INTEGER NOT NULL,
+        PRIMARY KEY (issue_seq, position)
+    ) WITHOUT ROWID;
+    INSERT INTO issue_order
+        SELECT issue_seq, coalesce(position, id), id FROM papers WHERE issue_seq IS NOT NULL
+        ORDER BY 1, 2;
+    CREATE INDEX issue_order_by_paper ON issue_order (paper_id);
+    DROP INDEX papers_in_order;
+    CREATE INDEX papers_by_issue ON papers (issue_seq);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -188,9 +204,13 @@ class Counts:
     rejected_files: int
 
 
+# Published papers in page order (columns: _PAPER_COLUMNS).
+_PAPERS_IN_ORDER = (
+    "issue_order o JOIN papers p ON p.id = o.paper_id JOIN issues i ON i.seq = o.issue_seq"
+)
 _PAPER_COLUMNS = (
     "p.key, p.title, p.abstract, p.authors, p.org_id, p.org_name, p.published, p.upvotes, "
-    "p.links, p.digest_date, p.first_file, p.first_line, i.published_at, p.position, i.id, "
+    "p.links, p.digest_date, p.first_file, p.first_line, i.published_at, o.position, i.id, "
     "p.section, p.reason"
 )
 
@@ -428,7 +448,6 @@ class Store:
                 place.section_rank if place else 0,
                 place.reason if place else None,
                 place.filtered if place else None,
-                first_id + offset,
                 paper.upvotes,
             )
             for offset, (paper, place) in enumerate(placed)
@@ -436,8 +455,8 @@ class Store:
         self.db.executemany(
             "INSERT INTO papers (id, key, title, abstract, authors, org_id, org_name, published, "
             "upvotes, links, digest_date, first_file, first_line, first_seen, last_seen, "
-            "issue_seq, section, section_rank, reason, filtered, position, published_upvotes) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "issue_seq, section, section_rank, reason, filtered, published_upvotes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         self._next_paper_id = first_id + len(rows)
@@ -448,11 +467,12 @@ class Store:
         by upvotes, then in the order the digests listed them. One statement, so ranking
         a 100,000-paper import costs no Python per paper."""
         upvotes = "coalesce(upvotes, -1) DESC, " if by_upvotes else ""
+        self.db.execute("DELETE FROM issue_order WHERE issue_seq = ?", (issue_seq,))
         self.db.execute(
-            "UPDATE papers SET position = ranked.n FROM (SELECT id, row_number() OVER "
-            f"(ORDER BY section_rank, section, {upvotes}id) - 1 AS n FROM papers "
-            "WHERE issue_seq = ?) AS ranked WHERE papers.id = ranked.id",
-            (issue_seq,),
+            "INSERT INTO issue_order (issue_seq, position, paper_id) "
+            f"SELECT ?, row_number() OVER (ORDER BY section_rank, section, {upvotes}id) - 1, id "
+            "FROM papers WHERE issue_seq = ? ORDER BY 2",
+            (issue_seq, issue_seq),
         )
 
     def mark_rising(
@@ -495,8 +515,8 @@ class Store:
     def rising_papers(self, issue_seq: int) -> list[tuple[Paper, int | None]]:
         """The papers an issue shows as rising, with their upvotes when first published."""
         rows = self.db.execute(
-            f"SELECT {_PAPER_COLUMNS}, p.published_upvotes FROM papers p "
-            "JOIN issues i ON i.seq = p.issue_seq WHERE p.rising_issue_seq = ? "
+            f"SELECT {_PAPER_COLUMNS}, p.published_upvotes FROM {_PAPERS_IN_ORDER} "
+            "WHERE p.rising_issue_seq = ? "
             "ORDER BY p.upvotes - coalesce(p.published_upvotes, 0) DESC, p.id",
             (issue_seq,),
         ).fetchall()
@@ -525,8 +545,8 @@ class Store:
     def issue_papers(self, issue_seq: int) -> Iterator[Paper]:
         """The papers of one issue in page order, streamed (an issue can be huge)."""
         cursor = self.db.execute(
-            f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
-            "WHERE p.issue_seq = ? ORDER BY p.position",
+            f"SELECT {_PAPER_COLUMNS} FROM {_PAPERS_IN_ORDER} "
+            "WHERE o.issue_seq = ? ORDER BY o.position",
             (issue_seq,),
         )
         for row in cursor:
@@ -538,8 +558,8 @@ class Store:
         for (seq,) in self.db.execute("SELECT seq FROM issues ORDER BY seq DESC").fetchall():
             in_section = "AND p.section = ? " if section is not None else ""
             rows = self.db.execute(
-                f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN issues i ON i.seq = p.issue_seq "
-                f"WHERE p.issue_seq = ? {in_section}ORDER BY p.position LIMIT ?",
+                f"SELECT {_PAPER_COLUMNS} FROM {_PAPERS_IN_ORDER} "
+                f"WHERE o.issue_seq = ? {in_section}ORDER BY o.position LIMIT ?",
                 (seq, section, limit - len(papers))
                 if section is not None
                 else (seq, limit - len(papers)),
@@ -554,27 +574,28 @@ class Store:
         organisation and section, then added up here)."""
         code = " OR ".join(f"links LIKE '%://{host}/%'" for host in CODE_HOSTS)
         groups = self.db.execute(
-            f"SELECT org_name, section, count(*), coalesce(sum({code}), 0), min(position) "
+            f"SELECT org_name, section, count(*), coalesce(sum({code}), 0), min(section_rank) "
             "FROM papers WHERE issue_seq = ? GROUP BY org_name, section",
             (issue_seq,),
         ).fetchall()
         papers = with_code = 0
         by_organization: dict[str, int] = {}
-        by_section: dict[str, list[int]] = {}  # section: [papers, first position]
-        for org_name, section, count, coded, first in groups:
+        by_section: dict[str, list[int]] = {}  # section: [papers, rank]
+        for org_name, section, count, coded, rank in groups:
             papers += count
             with_code += coded
             if org_name is not None:
                 by_organization[org_name] = by_organization.get(org_name, 0) + count
             if section is not None:
-                seen = by_section.setdefault(section, [0, first])
+                seen = by_section.setdefault(section, [0, rank])
                 seen[0] += count
-                seen[1] = min(seen[1], first)
+                seen[1] = min(seen[1], rank)
         top = sorted(
             ((name, count) for name, count in by_organization.items() if count >= 2),
             key=lambda item: (-item[1], item[0]),
         )[:3]
-        sections = sorted(by_section.items(), key=lambda item: item[1][1])
+        # Pages are ordered by section rank, then name: so are the sections listed.
+        sections = sorted(by_section.items(), key=lambda item: (item[1][1], item[0]))
         return IssueSummary(
             papers,
             with_code,

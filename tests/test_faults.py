@@ -143,3 +143,8 @@ def test_state_of_an_older_schema_is_migrated_keeping_its_data(site, run_cli):
         assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 81
     index = (site.out / "index.html").read_text(encoding="utf-8")
     assert "January 1, 2026" in index
+    # The old issue's paper is still in its place: the newest 100 papers in the feed
+    # are today's 80, then it.
+    feed = etree.fromstring((site.out / "atom.xml").read_bytes())
+    titles = feed.findall("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title")
+    assert [t.text for t in titles][-1] == "Old paper" and len(titles) == 81
