@@ -55,6 +55,8 @@ def load_files(
 
 
 def _start(paths: Sequence[str], today: dt.date, max_size: int) -> subprocess.Popen | None:
+    if not sys.executable:  # an embedded interpreter cannot start another
+        return None
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "digest.parallel"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
@@ -73,7 +75,7 @@ def _receive(process: subprocess.Popen) -> Loaded | None:
     assert process.stdout is not None
     try:
         return pickle.load(process.stdout)
-    except (EOFError, OSError, pickle.UnpicklingError):
+    except Exception:  # anything but a result (it stopped, or wrote something else)
         return None
 
 
