@@ -156,12 +156,15 @@ class Classifier:
         return None
 
 
+_MONTHS = ("", *(dt.date(2000, month, 1).strftime("%b") for month in range(1, 13)))
+
+
 def _provenance(paper: Paper) -> str:
     """``first listed in the digest of Oct 31, 2026 · ▲ 12``."""
     parts = []
     if paper.digest_date is not None:
         day = paper.digest_date
-        parts.append(f"first listed in the digest of {day:%b} {day.day}, {day.year}")
+        parts.append(f"first listed in the digest of {_MONTHS[day.month]} {day.day}, {day.year}")
     elif paper.source:
         parts.append(f"first listed in {paper.source.rsplit('/', 1)[-1]}")
     if paper.upvotes is not None:
