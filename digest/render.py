@@ -313,16 +313,7 @@ def issue_markdown(
     summary: IssueSummary,
     rising: Rising | None = None,
 ) -> Iterator[str]:
-    papers = iter(papers)
-    return templates.stream(
-        "issue.md",
-        site=site,
-        issue=issue,
-        papers=papers,
-        sections=by_section(papers),
-        summary=summary,
-        rising=rising or Rising(),
-    )
+    return _issue("issue.md", templates, site, issue, papers, summary, rising)
 
 
 def issue_page(
@@ -336,16 +327,30 @@ def issue_page(
 ) -> Iterator[str]:
     """The issue's web page. It links to the older issue, not the newer one, so that
     publishing an issue never has to rewrite the pages before it."""
+    return _issue("issue.html", templates, site, issue, papers, summary, rising, older=older)
+
+
+def _issue(
+    name: str,
+    templates: Templates,
+    site: Site,
+    issue: Issue,
+    papers: Iterable[Paper],
+    summary: IssueSummary,
+    rising: Rising | None,
+    **extra: Any,
+) -> Iterator[str]:
+    """An issue template streamed, with its papers both as they come and by section."""
     papers = iter(papers)
     return templates.stream(
-        "issue.html",
+        name,
         site=site,
         issue=issue,
         papers=papers,
         sections=by_section(papers),
-        older=older,
         summary=summary,
         rising=rising or Rising(),
+        **extra,
     )
 
 
