@@ -235,7 +235,10 @@ def _setup_logging(verbosity: int, level: str = "INFO", *, quiet: bool = False) 
 
 
 def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    """Indented for a person at a terminal; one line for a program or a log, which is
+    also several times faster for a report listing thousands of files."""
+    indent = 2 if sys.stdout.isatty() else None
+    print(json.dumps(value, indent=indent, ensure_ascii=False, default=str))
 
 
 class _Progress:

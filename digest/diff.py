@@ -42,61 +42,75 @@ class InboxScan:
     skipped: list[str] = field(default_factory=list)
     still_rejected: list[tuple[Path, str]] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
-    present_hashes: set[str] = field(default_factory=set)
-    present_paths: set[str] = field(default_factory=set)
     forgotten: list[str] = field(default_factory=list)  # remembered paths now gone
 
 
-def _inbox_entries(inbox: Path) -> list[os.DirEntry]:
+def _inbox_listing(inbox: Path) -> list[tuple[str, os.stat_result | OSError]]:
+    """(path, stat or why not) of the regular, non-hidden files directly in the inbox, in
+    no particular order.
+
+    The folder is listed and stat'ed through a descriptor, so each stat in a large inbox
+    resolves one name instead of the whole path again."""
     try:
-        entries = sorted(os.scandir(inbox), key=lambda entry: entry.name)
-    except FileNotFoundError:
+        folder = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return [
-        entry
-        for entry in entries
-        if not entry.name.startswith((".", "~")) and entry.is_file(follow_symlinks=True)
-    ]
+    prefix = os.path.join(inbox, "")
+    listing: list[tuple[str, os.stat_result | OSError]] = []
+    try:
+        for entry in os.scandir(folder):
+            if entry.name.startswith((".", "~")) or not entry.is_file(follow_symlinks=True):
+                continue
+            try:
+                listing.append((prefix + entry.name, entry.stat()))
+            except OSError as exc:
+                listing.append((prefix + entry.name, exc))
+    finally:
+        os.close(folder)
+    return listing
 
 
 def inbox_files(inbox: Path) -> list[Path]:
     """Regular, non-hidden files directly in the inbox, by name."""
-    return [Path(entry.path) for entry in _inbox_entries(inbox)]
+    return sorted(Path(path) for path, _ in _inbox_listing(inbox))
 
 
 def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> InboxScan:
     """Sort the inbox into new files (read and hashed), known ones and rejected ones.
 
     A file whose path, size and modification time the store remembers is known without
-    being opened: a run costs one stat per old file, however many the inbox keeps."""
+    being opened: a run costs one stat and one set lookup per old file, however many the
+    inbox keeps."""
     scan = InboxScan()
-    known = store.known_inbox_files()
-    listing: list[tuple[str, int, int, str, dt.date | None]] = []
-    for entry in _inbox_entries(inbox):
-        path = entry.path
-        scan.present_paths.add(path)
-        try:
-            stat = entry.stat(follow_symlinks=True)
-        except OSError as exc:
-            scan.unreadable.append((Path(path), f"cannot read: {exc.strerror}"))
+    taken_as_listed = store.inbox_fingerprints(taken=True)
+    listed = _inbox_listing(inbox)
+    skipped = scan.skipped
+    others: list[tuple[str, int, int]] = []
+    for path, stat in listed:
+        if isinstance(stat, OSError):
+            scan.unreadable.append((Path(path), f"cannot read: {stat.strerror}"))
             continue
+        fingerprint = (path, stat.st_size, stat.st_mtime_ns)
         if stat.st_size > max_size:
             # Never read, never remembered: raising the limit lets it in on the next run.
             scan.unreadable.append((Path(path), size_limit_message(max_size)))
-            continue
+        elif fingerprint in taken_as_listed:
+            skipped.append(path)
+        else:
+            others.append(fingerprint)
+    known = store.remembered_inbox_files(path for path, _, _ in others)
+    if store.remembered_inbox_count() != len(skipped) + len(known):
+        # Some remembered path is not among the old files listed: it is gone, or unreadable.
+        scan.forgotten = sorted(store.remembered_inbox_paths() - {path for path, _ in listed})
+    listing: list[tuple[str, int, int, str, dt.date | None]] = []
+    for path, size, mtime_ns in others:
         remembered = known.get(path)
-        if remembered and (remembered.size, remembered.mtime_ns) == (
-            stat.st_size,
-            stat.st_mtime_ns,
-        ):
-            # Known without opening it, and without asking the store again.
-            scan.present_hashes.add(remembered.hash)
-            if remembered.taken:
-                scan.skipped.append(path)
-            elif remembered.rejection is not None:
+        if remembered is not None and remembered.size == size and remembered.mtime_ns == mtime_ns:
+            # Known without opening it.
+            if remembered.rejection is not None:
                 scan.still_rejected.append((Path(path), remembered.rejection))
             else:
-                listing.append((path, stat.st_size, stat.st_mtime_ns, remembered.hash, None))
+                listing.append((path, size, mtime_ns, remembered.hash, None))
             continue
         try:
             with open(path, "rb") as handle:
@@ -105,17 +119,15 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             scan.unreadable.append((Path(path), f"cannot read: {exc.strerror}"))
             continue
         digest_date = peek_digest_date(data[:PEEK_BYTES], today)
-        listing.append((path, stat.st_size, stat.st_mtime_ns, content_hash(data), digest_date))
-    scan.forgotten = [path for path in known if path not in scan.present_paths]
+        listing.append((path, size, mtime_ns, content_hash(data), digest_date))
     hashes = [item[3] for item in listing]
-    scan.present_hashes.update(hashes)
     taken = store.taken_hashes(hashes)
     rejected = store.rejected_reasons(hashes)
     queued: set[str] = set()
     for path, size, mtime_ns, file_hash, digest_date in listing:
         if file_hash in taken or file_hash in queued:
-            scan.skipped.append(path)
-            if path not in known or known[path].mtime_ns != mtime_ns:
+            skipped.append(path)
+            if path not in known or known[path][:2] != (size, mtime_ns):
                 store.remember_inbox_file(path, size, mtime_ns, file_hash)
         elif file_hash in rejected and path in known and known[path].hash == file_hash:
             scan.still_rejected.append((Path(path), rejected[file_hash]))
@@ -129,7 +141,9 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             queued.add(file_hash)
             scan.candidates.append(Candidate(Path(path), size, mtime_ns, file_hash, digest_date))
     scan.candidates.sort(key=lambda candidate: candidate.order)
-    scan.skipped.sort()
+    skipped.sort()
+    scan.still_rejected.sort()
+    scan.unreadable.sort()
     return scan
 
 

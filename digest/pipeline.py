@@ -245,8 +245,8 @@ def _take_in(
             report.rising = store.mark_rising(
                 seen_again, issue_seq, rising.min_gain, rising.min_factor, rising.max_papers
             )
-    store.forget_rejections_except(scan.present_hashes)
     store.forget_inbox_files(scan.forgotten)
+    store.forget_rejections_of_absent_files()
 
 
 # New files adding up to this much are read by helper processes (when there are cores to

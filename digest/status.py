@@ -36,21 +36,16 @@ def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
         counts = store.counts()
         run = store.last_run()
         latest = store.issue(None)
-        known = store.known_inbox_files()
-        present = inbox_files(config.inbox)
+        remembered = store.inbox_fingerprints()
         waiting = 0
         oversized = []
-        for path in present:
-            remembered = known.get(str(path))
+        for path in inbox_files(config.inbox):
             stat = path.stat()
             if stat.st_size > config.max_file_size:
                 oversized.append(
                     {"file": str(path), "reason": size_limit_message(config.max_file_size)}
                 )
-            elif not remembered or (remembered.size, remembered.mtime_ns) != (
-                stat.st_size,
-                stat.st_mtime_ns,
-            ):
+            elif (str(path), stat.st_size, stat.st_mtime_ns) not in remembered:
                 waiting += 1
         info.update(
             files=counts.files,

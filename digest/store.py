@@ -174,8 +174,7 @@ def _links(text: str) -> tuple[str, ...]:
 
 
 class KnownFile(NamedTuple):
-    """What the store remembers of a path in the inbox, to skip it without reading.
-    (A named tuple: a run builds one per old inbox file, and they are cheaper to make.)"""
+    """What the store remembers of a path in the inbox, to skip it without reading."""
 
     size: int
     mtime_ns: int
@@ -324,15 +323,35 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
-    def known_inbox_files(self) -> dict[str, KnownFile]:
-        """Every remembered inbox path, with whether its content was taken or rejected:
-        one query, so a run over a large inbox of old files asks nothing per file."""
-        rows = self.db.execute(
-            "SELECT i.path, i.size, i.mtime_ns, i.hash, f.id IS NOT NULL, r.reason "
-            "FROM inbox_files i LEFT JOIN files f ON f.hash = i.hash "
-            "LEFT JOIN rejections r ON r.hash = i.hash"
-        )
-        return {row[0]: KnownFile._make(row[1:]) for row in rows}
+    def inbox_fingerprints(self, *, taken: bool = False) -> set[tuple[str, int, int]]:
+        """(path, size, mtime_ns) of each remembered inbox file, or with ``taken`` only of
+        those whose content was taken in. A set, so a run tells a large inbox's old files
+        from new ones by lookups, with no query per file."""
+        where = " WHERE hash IN (SELECT hash FROM files)" if taken else ""
+        return set(self.db.execute(f"SELECT path, size, mtime_ns FROM inbox_files{where}"))
+
+    def remembered_inbox_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM inbox_files").fetchone()[0]
+
+    def remembered_inbox_paths(self) -> set[str]:
+        return {path for (path,) in self.db.execute("SELECT path FROM inbox_files")}
+
+    def remembered_inbox_files(self, paths: Iterable[str]) -> dict[str, KnownFile]:
+        """What the store remembers of these paths, with whether their content was taken
+        or rejected."""
+        wanted = list(paths)
+        found: dict[str, KnownFile] = {}
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            rows = self.db.execute(
+                "SELECT i.path, i.size, i.mtime_ns, i.hash, f.id IS NOT NULL, r.reason "
+                "FROM inbox_files i LEFT JOIN files f ON f.hash = i.hash "
+                "LEFT JOIN rejections r ON r.hash = i.hash "
+                f"WHERE i.path IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((row[0], KnownFile._make(row[1:])) for row in rows)
+        return found
 
     def remember_inbox_file(self, path: str, size: int, mtime_ns: int, content_hash: str) -> None:
         self.db.execute(
@@ -381,10 +400,10 @@ class Store:
     def rejections(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT path, reason FROM rejections ORDER BY path").fetchall()
 
-    def forget_rejections_except(self, hashes: set[str]) -> None:
-        """Rejections of files no longer in the inbox are no longer news."""
-        gone = [h for (h,) in self.db.execute("SELECT hash FROM rejections") if h not in hashes]
-        self.db.executemany("DELETE FROM rejections WHERE hash = ?", ((h,) for h in gone))
+    def forget_rejections_of_absent_files(self) -> None:
+        """Rejections of files no longer in the inbox are no longer news. (Called once the
+        inbox's remembered files are up to date.)"""
+        self.db.execute("DELETE FROM rejections WHERE hash NOT IN (SELECT hash FROM inbox_files)")
 
     def forget_inbox_files(self, paths: Iterable[str]) -> None:
         """Forget the size/time of files no longer in the inbox."""

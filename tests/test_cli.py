@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -254,3 +255,37 @@ def test_progress_shows_on_a_terminal_only(tmp_path):
         tmp_path / "s2.db",
     )
     assert "papers/s" not in quiet.stderr
+
+
+def test_json_is_one_line_for_a_program_and_indented_on_a_terminal(site):
+    import pty
+
+    site.drop(PLAIN)
+    piped = digest_process("run", "--config", site.config, "--json", "--now", NOW)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.count("\n") == 1 and json.loads(piped.stdout)["new_papers"] == 80
+
+    terminal, tty = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "digest", "status", "--config", str(site.config), "--json"],
+            stdout=tty,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+        os.close(tty)
+        shown = b""
+        while chunk := _read_or_end(terminal):
+            shown += chunk
+    finally:
+        os.close(terminal)
+    assert done.returncode == 0, done.stderr
+    text = shown.decode().replace("\r\n", "\n")
+    assert text.startswith("{\n  ") and json.loads(text)["issues"] == 1
+
+
+def _read_or_end(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # Linux: EIO once the other end is closed and drained
+        return b""

@@ -210,3 +210,40 @@ def test_a_foreign_sqlite_file_is_not_taken_for_a_state(site, run_cli):
         db.execute("CREATE TABLE notes (text)")
     result = run_cli("run", "--config", site.config)
     assert result.code == 2 and "not a digest state" in result.err
+
+
+def test_a_rejected_file_taken_out_of_the_inbox_is_no_longer_reported(site, run_cli):
+    pairs = papers_from(PLAIN)
+    site.write("good.txt", digest_text("Mar 11", pairs[:3]))
+    broken = site.write("broken.txt", b"caf\xe9 \x80 not UTF-8 text\n\nmore")
+    code, first = run_json(run_cli, site, "--now", "2026-03-11T08:00:00Z")
+    assert code == 1 and [r["file"] for r in first["files"]["rejected"]] == [str(broken)]
+
+    broken.unlink()
+    code, second = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
+    assert (code, second["files"]["rejected"]) == (0, [])
+    status = json.loads(run_cli("status", "--config", site.config, "--json").out)
+    assert status["rejected"] == []
+
+    # Put back, it is rejected again: the store forgot it, it did not just hide it.
+    site.write("broken.txt", b"caf\xe9 \x80 not UTF-8 text\n\nmore")
+    code, third = run_json(run_cli, site, "--now", "2026-03-13T08:00:00Z")
+    assert code == 1 and [r["file"] for r in third["files"]["rejected"]] == [str(broken)]
+
+
+def test_old_files_of_every_kind_are_told_apart_without_reading_them(site, run_cli):
+    """Taken in, duplicate, rejected and edited files side by side in one inbox."""
+    pairs = papers_from(PLAIN)
+    taken = site.write("a.txt", digest_text("Mar 11", pairs[:3]))
+    site.write("b-copy.txt", taken.read_bytes())
+    broken = site.write("c-broken.txt", b"caf\xe9 \x80 not UTF-8 text\n\nmore")
+    edited = site.write("d.txt", digest_text("Mar 11", pairs[3:5]))
+    run_json(run_cli, site, "--now", "2026-03-11T08:00:00Z")
+
+    edited.write_text(digest_text("Mar 11", pairs[3:6]), encoding="utf-8")
+    code, report = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
+    assert code == 1
+    assert report["files"]["read"] == [str(edited)]
+    assert report["files"]["skipped"] == [str(taken), str(site.inbox / "b-copy.txt")]
+    assert [r["file"] for r in report["files"]["rejected"]] == [str(broken)]
+    assert report["new_papers"] == 1
