@@ -129,6 +129,15 @@ class IssueSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class IssueYear:
+    """A year of the archive, which has a page of its own."""
+
+    year: int
+    issues: int
+    papers: int
+
+
+@dataclass(frozen=True, slots=True)
 class Issue:
     id: str
     seq: int

@@ -181,6 +181,9 @@ class OutputWriter:
                 finally:
                     os.close(fd)
 
+    def exists(self, relative: str) -> bool:
+        return self.path_for(relative).exists()
+
     def remove(self, relative: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path_for(relative).unlink()

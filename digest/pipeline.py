@@ -42,6 +42,7 @@ from digest.store import Store
 log = logging.getLogger("digest")
 
 ISSUES_IN_FEED = 10
+INDEX_ISSUES = 52  # a year of weekly issues; older ones are on the year pages
 ISSUE_FILE = re.compile(r"\d{4}-\d{2}-\d{2}(?:-\d+)?\.(?:md|html|eml)")
 
 Progress = Callable[[int, int, int], None]
@@ -328,22 +329,24 @@ def _summary(report: RunReport) -> dict:
 def _recover(store: Store, writer: OutputWriter) -> None:
     """Undo what a killed run left in the output folder."""
     writer.remove_stale_temp_files()
-    issues_dir = writer.root / "issues"
-    if not issues_dir.is_dir():
+    try:
+        names = os.listdir(writer.root / "issues")
+    except (FileNotFoundError, NotADirectoryError):
         return
-    known = {issue.id for issue in store.issues()}
-    for path in issues_dir.iterdir():
-        if ISSUE_FILE.fullmatch(path.name) and path.name.split(".")[0] not in known:
-            log.warning("removing %s: left by a run that did not finish", path)
-            writer.remove(f"issues/{path.name}")
+    known = store.issue_ids()
+    for name in names:
+        if name.partition(".")[0] not in known and ISSUE_FILE.fullmatch(name):
+            log.warning(
+                "removing %s: left by a run that did not finish", writer.root / "issues" / name
+            )
+            writer.remove(f"issues/{name}")
 
 
 def publish(config: Config, store: Store, writer: OutputWriter, issue: Issue) -> None:
-    """Write the issue's files, the archive index and the feeds from the store."""
-    issues = store.issues()
-    older = next((i for i in issues if i.seq < issue.seq), None)
-    write_issue(config, store, writer, issue, older)
-    write_site(config, store, writer, issues)
+    """Write the issue's files, the index, its year's page and the feeds from the store."""
+    older = store.issues(before=issue, limit=1)
+    write_issue(config, store, writer, issue, older[0] if older else None)
+    write_site(config, store, writer, changed_year=issue.date.year)
 
 
 def write_issue(
@@ -397,13 +400,26 @@ def _write_email(config: Config, store: Store, writer: OutputWriter, issue: Issu
     writer.write(f"issues/{issue.id}.eml", message.as_bytes())
 
 
-def write_site(config: Config, store: Store, writer: OutputWriter, issues: list[Issue]) -> None:
-    """The pages and feeds that span issues: index, paper feeds, the issues feed."""
+def write_site(
+    config: Config, store: Store, writer: OutputWriter, *, changed_year: int | None = None
+) -> None:
+    """The pages and feeds that span issues: the index, the year pages (only the changed
+    year's, and any missing, when ``changed_year`` is given), paper feeds, the issues feed.
+
+    The index lists the newest issues and links every year, so a run's cost does not grow
+    with the archive."""
     from digest import feeds, render
 
     templates = templates_of(config)
     site = site_of(config)
-    writer.write("index.html", render.index_page(templates, site, issues))
+    issues = store.issues(limit=INDEX_ISSUES)
+    years = store.issue_years()
+    writer.write("index.html", render.index_page(templates, site, issues, years))
+    for year in years:
+        name = f"archive/{year.year}.html"
+        if changed_year is None or year.year == changed_year or not writer.exists(name):
+            page = render.archive_page(templates, site, year, store.issues(year=year.year))
+            writer.write(name, page)
     if issues:
         # The site's feeds, then each section's (under sections/<slug>/).
         for section in [None, *section_names(config)]:
@@ -478,5 +494,5 @@ def rebuild(config: Config, *, wait: float = 0.0) -> list[str]:
             for position, issue in enumerate(issues):
                 older = issues[position + 1] if position + 1 < len(issues) else None
                 write_issue(config, store, writer, issue, older)
-            write_site(config, store, writer, issues)
+            write_site(config, store, writer)
         return [str(path) for path in writer.written]

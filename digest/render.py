@@ -30,7 +30,7 @@ import jinja2
 from digest import __version__
 from digest.classify import slug
 from digest.errors import TemplateProblem
-from digest.model import Issue, IssueSummary, Paper
+from digest.model import Issue, IssueSummary, IssueYear, Paper
 from digest.store import CODE_HOSTS
 
 _MARKDOWN_INLINE = {
@@ -354,14 +354,23 @@ def _issue(
     )
 
 
-def index_page(templates: Templates, site: Site, issues: list[Issue]) -> str:
+def index_page(
+    templates: Templates, site: Site, issues: list[Issue], years: list[IssueYear]
+) -> str:
+    """The front page: the newest issues, and every year of the archive."""
     return templates.render(
         "index.html",
         site=site,
         issues=issues,
-        total=sum(issue.paper_count for issue in issues),
-        root="",
+        years=years,
+        issue_count=sum(year.issues for year in years),
+        total=sum(year.papers for year in years),
     )
+
+
+def archive_page(templates: Templates, site: Site, year: IssueYear, issues: list[Issue]) -> str:
+    """One year of the archive, so that no page lists every issue ever published."""
+    return templates.render("archive.html", site=site, year=year, issues=issues)
 
 
 def feed_entry_html(templates: Templates, site: Site, paper: Paper) -> str:

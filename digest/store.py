@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from digest.classify import Placement
 from digest.errors import StateError
-from digest.model import Issue, IssueSummary, Organization, Paper
+from digest.model import Issue, IssueSummary, IssueYear, Organization, Paper
 
 CODE_HOSTS = ("github.com", "gitlab.com", "gitee.com", "bitbucket.org", "codeberg.org")
 
@@ -649,14 +649,41 @@ class Store:
         )
         return Issue(issue_id, seq, day, published_at, count)
 
-    def issues(self) -> list[Issue]:
-        """Every issue, newest first."""
+    def issues(
+        self, *, limit: int | None = None, year: int | None = None, before: Issue | None = None
+    ) -> list[Issue]:
+        """Issues newest first: all, or one year's, or those published before ``before``;
+        at most ``limit`` of them."""
+        conditions, params = [], []
+        if year is not None:
+            conditions.append("date >= ? AND date < ?")
+            params += [f"{year:04d}", f"{year + 1:04d}"]
+        if before is not None:
+            conditions.append("seq < ?")
+            params.append(before.seq)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        rows = self.db.execute(
+            f"SELECT seq, id, date, published_at, paper_count FROM issues {where}"
+            "ORDER BY seq DESC LIMIT ?",
+            [*params, -1 if limit is None else limit],
+        )
         return [
             Issue(issue_id, seq, dt.date.fromisoformat(day), _parse_moment(at), count)
-            for seq, issue_id, day, at, count in self.db.execute(
-                "SELECT seq, id, date, published_at, paper_count FROM issues ORDER BY seq DESC"
+            for seq, issue_id, day, at, count in rows
+        ]
+
+    def issue_years(self) -> list[IssueYear]:
+        """Each year with issues, newest first, with its issue and paper counts."""
+        return [
+            IssueYear(int(year), issues, papers)
+            for year, issues, papers in self.db.execute(
+                "SELECT substr(date, 1, 4), count(*), sum(paper_count) FROM issues "
+                "GROUP BY 1 ORDER BY 1 DESC"
             )
         ]
+
+    def issue_ids(self) -> set[str]:
+        return {issue_id for (issue_id,) in self.db.execute("SELECT id FROM issues")}
 
     def issue(self, issue_id: str | None) -> Issue | None:
         """One issue by id; the newest when ``issue_id`` is None."""

@@ -51,8 +51,13 @@ def test_issue_page_reads_on_a_phone(published):
     assert html_lib.unescape(titles[0]).startswith("Scaling Laws for Data Filtering")
 
 
-def test_archive_index_links_every_issue(published):
+def test_archive_index_links_the_newest_issues_and_each_year(published):
     page = (published.out / "index.html").read_text(encoding="utf-8")
     screenshot(page, ARTIFACTS / "index.png", width=800, height=600)
-    result = measure(page, "table.issues td a")
-    assert [item["text"] for item in result["items"]] == ["November 24, 2026"]
+    result = measure(page, "table.issues td a, nav.years a")
+    assert [item["text"] for item in result["items"]] == ["November 24, 2026", "2026"]
+    for item in result["items"]:
+        assert item["shown"] and item["width"] > 0 and item["height"] > 0, item
+    year = (published.out / "archive" / "2026.html").read_text(encoding="utf-8")
+    result = measure(year, "h1, table.issues td a")
+    assert [item["text"] for item in result["items"]] == ["2026", "November 24, 2026"]

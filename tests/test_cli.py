@@ -38,6 +38,7 @@ def test_run_json_has_the_documented_shape(site, run_cli):
             "issues/2026-11-24.html",
             "issues/2026-11-24.eml",
             "index.html",
+            "archive/2026.html",
             "feed.json",
             "issues.xml",
             "rss.xml",

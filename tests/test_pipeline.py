@@ -247,3 +247,53 @@ def test_old_files_of_every_kind_are_told_apart_without_reading_them(site, run_c
     assert report["files"]["skipped"] == [str(taken), str(site.inbox / "b-copy.txt")]
     assert [r["file"] for r in report["files"]["rejected"]] == [str(broken)]
     assert report["new_papers"] == 1
+
+
+def test_the_index_lists_the_newest_issues_and_a_page_per_year_lists_the_rest(
+    site, run_cli, monkeypatch
+):
+    from lxml import html
+
+    from digest import pipeline
+
+    monkeypatch.setattr(pipeline, "INDEX_ISSUES", 2)
+    pairs = papers_from(PLAIN)
+    written = []
+    for number, day in enumerate(["2025-12-30", "2026-01-02", "2026-01-03"]):
+        site.write(f"{day}.txt", digest_text(day, pairs[number * 5 : number * 5 + 5]))
+        _, report = run_json(run_cli, site, "--now", f"{day}T08:00:00Z")
+        written.append({os.path.relpath(p, site.out) for p in report["written"]})
+
+    def links(page: str) -> list[str]:
+        tree = html.fromstring((site.out / page).read_bytes())
+        return [a.get("href").removeprefix("https://example.org/digest/") for a in tree.iter("a")]
+
+    index = links("index.html")
+    assert [link for link in index if link.startswith("issues/")] == [
+        "issues/2026-01-03.html",
+        "issues/2026-01-02.html",
+    ]
+    assert [link for link in index if link.startswith("archive/")] == [
+        "archive/2026.html",
+        "archive/2025.html",
+    ]
+    assert [link for link in links("archive/2025.html") if link.startswith("issues/")] == [
+        "issues/2025-12-30.html"
+    ]
+    assert [link for link in links("archive/2026.html") if link.startswith("issues/")] == [
+        "issues/2026-01-03.html",
+        "issues/2026-01-02.html",
+    ]
+    # A run rewrites the index and its own year's page, not every year's.
+    assert "archive/2026.html" in written[2] and "archive/2025.html" not in written[2]
+
+    # A missing year page is written again by the next run; rebuild writes every year.
+    (site.out / "archive" / "2025.html").unlink()
+    site.write("2026-01-04.txt", digest_text("2026-01-04", pairs[20:22]))
+    _, report = run_json(run_cli, site, "--now", "2026-01-04T08:00:00Z")
+    assert str(site.out / "archive" / "2025.html") in report["written"]
+    before = (site.out / "archive" / "2025.html").read_bytes()
+    (site.out / "archive" / "2025.html").write_text("from an older template")
+    result = run_cli("rebuild", "--config", site.config)
+    assert result.code == 0, result.err
+    assert (site.out / "archive" / "2025.html").read_bytes() == before
