@@ -296,7 +296,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_run(report: Any, cfg: Any) -> None:
     read, skipped, rejected = (
         len(report.files_read),
-        len(report.files_skipped),
+        report.files_skipped,
         len(report.files_rejected),
     )
     print(

@@ -39,7 +39,8 @@ class Candidate:
 @dataclass(slots=True)
 class InboxScan:
     candidates: list[Candidate] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    unchanged: int = 0  # old files, as they were when taken in
+    copies: list[str] = field(default_factory=list)  # new paths, content taken in before
     still_rejected: list[tuple[Path, str]] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)  # remembered paths now gone
@@ -84,7 +85,7 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
     scan = InboxScan()
     taken_as_listed = store.inbox_fingerprints(taken=True)
     listed = _inbox_listing(inbox)
-    skipped = scan.skipped
+    unchanged = 0
     others: list[tuple[str, int, int]] = []
     for path, stat in listed:
         if isinstance(stat, OSError):
@@ -95,11 +96,12 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             # Never read, never remembered: raising the limit lets it in on the next run.
             scan.unreadable.append((Path(path), size_limit_message(max_size)))
         elif fingerprint in taken_as_listed:
-            skipped.append(path)
+            unchanged += 1
         else:
             others.append(fingerprint)
     known = store.remembered_inbox_files(path for path, _, _ in others)
-    if store.remembered_inbox_count() != len(skipped) + len(known):
+    scan.unchanged = unchanged
+    if store.remembered_inbox_count() != unchanged + len(known):
         # Some remembered path is not among the old files listed: it is gone, or unreadable.
         scan.forgotten = sorted(store.remembered_inbox_paths() - {path for path, _ in listed})
     listing: list[tuple[str, int, int, str, dt.date | None]] = []
@@ -126,7 +128,7 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
     queued: set[str] = set()
     for path, size, mtime_ns, file_hash, digest_date in listing:
         if file_hash in taken or file_hash in queued:
-            skipped.append(path)
+            scan.copies.append(path)
             if path not in known or known[path][:2] != (size, mtime_ns):
                 store.remember_inbox_file(path, size, mtime_ns, file_hash)
         elif file_hash in rejected and path in known and known[path].hash == file_hash:
@@ -141,7 +143,7 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             queued.add(file_hash)
             scan.candidates.append(Candidate(Path(path), size, mtime_ns, file_hash, digest_date))
     scan.candidates.sort(key=lambda candidate: candidate.order)
-    skipped.sort()
+    scan.copies.sort()
     scan.still_rejected.sort()
     scan.unreadable.sort()
     return scan

@@ -56,7 +56,8 @@ class RunReport:
     new_papers: int = 0
     papers_parsed: int = 0
     files_read: list[str] = field(default_factory=list)
-    files_skipped: list[str] = field(default_factory=list)
+    files_skipped: int = 0  # already taken in: old files, and copies of them
+    files_copied: list[str] = field(default_factory=list)  # the copies
     files_rejected: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
@@ -86,6 +87,7 @@ class RunReport:
             "files": {
                 "read": self.files_read,
                 "skipped": self.files_skipped,
+                "copies": self.files_copied,
                 "rejected": [{"file": f, "reason": r} for f, r in self.files_rejected],
             },
             "problems": [
@@ -165,7 +167,8 @@ def _take_in(
 ) -> None:
     """Read the new files in order and record files, papers and sightings."""
     scan = scan_inbox(config.inbox, store, today, config.max_file_size)
-    report.files_skipped = scan.skipped
+    report.files_skipped = scan.unchanged + len(scan.copies)
+    report.files_copied = scan.copies
     report.files_rejected = [(str(path), reason) for path, reason in scan.still_rejected]
     report.files_rejected += [(str(path), reason) for path, reason in scan.unreadable]
     diff = PaperDiff(store)
@@ -321,7 +324,7 @@ def _run_locked(
 def _summary(report: RunReport) -> dict:
     return {
         "files_read": len(report.files_read),
-        "files_skipped": len(report.files_skipped),
+        "files_skipped": report.files_skipped,
         "files_rejected": [{"file": f, "reason": r} for f, r in report.files_rejected],
     }
 

@@ -28,7 +28,7 @@ def test_run_json_has_the_documented_shape(site, run_cli):
     assert report["issue"] == "2026-11-24"
     assert report["new_papers"] == 80 and report["papers_parsed"] == 80
     assert report["files"]["read"] == [str(site.inbox / PLAIN.name)]
-    assert report["files"]["skipped"] == []
+    assert (report["files"]["skipped"], report["files"]["copies"]) == (0, [])
     (rejected,) = report["files"]["rejected"]
     assert rejected["file"] == str(site.inbox / "broken.txt") and "not UTF-8" in rejected["reason"]
     assert sorted(report["written"]) == sorted(

@@ -49,7 +49,7 @@ def test_day_by_day_only_new_papers_are_published(site, run_cli):
         20,
         30,
     )
-    assert second["files"]["skipped"] == [str(day1)]
+    assert (second["files"]["skipped"], second["files"]["copies"]) == (1, [])
 
     # Nothing new: nothing published, outputs untouched.
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in site.out.rglob("*") if p.is_file()}
@@ -68,9 +68,8 @@ def test_a_renamed_copy_is_not_read_again_and_an_edited_file_is(site, run_cli):
     shutil.copyfile(original, site.inbox / "copy of a.txt")
     _, report = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
     assert report["files"]["read"] == []
-    assert sorted(report["files"]["skipped"]) == sorted(
-        [str(original), str(site.inbox / "copy of a.txt")]
-    )
+    assert report["files"]["skipped"] == 2
+    assert report["files"]["copies"] == [str(site.inbox / "copy of a.txt")]
 
     original.write_text(digest_text("Mar 11", pairs[:6]), encoding="utf-8")
     _, report = run_json(run_cli, site, "--now", "2026-03-12T09:00:00Z")
@@ -244,7 +243,7 @@ def test_old_files_of_every_kind_are_told_apart_without_reading_them(site, run_c
     code, report = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
     assert code == 1
     assert report["files"]["read"] == [str(edited)]
-    assert report["files"]["skipped"] == [str(taken), str(site.inbox / "b-copy.txt")]
+    assert (report["files"]["skipped"], report["files"]["copies"]) == (2, [])
     assert [r["file"] for r in report["files"]["rejected"]] == [str(broken)]
     assert report["new_papers"] == 1
 
