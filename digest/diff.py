@@ -28,7 +28,7 @@ class Candidate:
     path: Path
     size: int
     mtime_ns: int
-    hash: str
+    hash: str | None  # None for a path never seen: hashed when it is read
     digest_date: dt.date | None
 
     @property
@@ -116,12 +116,18 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
             continue
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                # A path never seen is only peeked at: the loader hashes what it parses,
+                # and the run skips it then if it is a copy. A changed one is hashed here,
+                # so that a file merely touched is not parsed again.
+                data = handle.read() if remembered else handle.read(PEEK_BYTES)
         except OSError as exc:
             scan.unreadable.append((Path(path), f"cannot read: {exc.strerror}"))
             continue
         digest_date = peek_digest_date(data[:PEEK_BYTES], today)
-        listing.append((path, size, mtime_ns, content_hash(data), digest_date))
+        if remembered is None:
+            scan.candidates.append(Candidate(Path(path), size, mtime_ns, None, digest_date))
+        else:
+            listing.append((path, size, mtime_ns, content_hash(data), digest_date))
     hashes = [item[3] for item in listing]
     taken = store.taken_hashes(hashes)
     rejected = store.rejected_reasons(hashes)

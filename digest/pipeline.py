@@ -28,13 +28,13 @@ from itertools import islice, tee
 from pathlib import Path
 from typing import TypeVar
 
-from digest.classify import Placement, filter_kind
+from digest.classify import Classifier, Placement, filter_kind
 from digest.config import Config
 from digest.diff import Candidate, PaperDiff, scan_inbox
 from digest.errors import ConfigError, DigestError, NotFound, StateError
 from digest.faults import pause_point
 from digest.lock import RunLock
-from digest.model import Issue, Paper, Problem
+from digest.model import DigestFile, Issue, Paper, Problem
 from digest.output import OutputWriter
 from digest.parallel import load_files
 from digest.store import Store
@@ -168,13 +168,10 @@ def _take_in(
     """Read the new files in order and record files, papers and sightings."""
     scan = scan_inbox(config.inbox, store, today, config.max_file_size)
     report.files_skipped = scan.unchanged + len(scan.copies)
-    report.files_copied = scan.copies
+    report.files_copied = list(scan.copies)
     report.files_rejected = [(str(path), reason) for path, reason in scan.still_rejected]
     report.files_rejected += [(str(path), reason) for path, reason in scan.unreadable]
-    diff = PaperDiff(store)
-    classifier = config.classifier()
-    seen_again: list[int] = []
-    position = 0
+    intake = _Intake(store, PaperDiff(store), config.classifier(), report, now, today, issue_seq)
     total = len(scan.candidates)
     helpers = _helpers(config, scan.candidates)
     if helpers:
@@ -189,68 +186,103 @@ def _take_in(
         for done, (candidate, (loaded, parsed_hash)) in enumerate(
             zip(scan.candidates, loads, strict=True), start=1
         ):
-            # What was parsed is what is recorded, even if the file changed since the scan.
-            file_hash = parsed_hash or candidate.hash
-            report.problems.extend(loaded.problems)
-            if loaded.rejected:
-                reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
-                report.files_rejected.append((str(candidate.path), reason))
-                store.record_rejection(file_hash, str(candidate.path), reason, now)
-                store.remember_inbox_file(
-                    str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
-                )
-                continue
-            report.files_read.append(str(candidate.path))
-            report.papers_parsed += len(loaded.papers)
-            new, again = diff.split(loaded.papers)
-            shown: list[tuple[Paper, Placement]] = []
-            hidden: list[tuple[Paper, Placement]] = []
-            for paper in new:
-                place = classifier.place(paper, today)
-                (hidden if place.filtered else shown).append((paper, place))
-                if place.filtered:
-                    kind = filter_kind(place.filtered)
-                    report.filtered[kind] = report.filtered.get(kind, 0) + 1
-            # Filtered papers are recorded too (outside any issue), so they never come back new.
-            new_ids = store.add_papers(shown, issue_seq, now)
-            new_ids += store.add_papers(hidden, None, now)
-            store.update_seen(
-                [(paper_id, paper.upvotes) for paper_id, paper in again.values()], now
-            )
-            seen_again.extend(paper_id for paper_id, paper in again.values() if paper.upvotes)
-            file_id = store.record_file(
-                file_hash,
-                candidate.path.name,
-                loaded.digest_date,
-                now,
-                len(loaded.papers),
-                len(loaded.problems),
-            )
-            recorded = [paper for paper, _ in shown + hidden]
-            listed = [
-                (paper_id, p.digest_date, p.upvotes)
-                for paper_id, p in zip(new_ids, recorded, strict=True)
-            ]
-            listed += [(paper_id, p.digest_date, p.upvotes) for paper_id, p in again.values()]
-            store.add_sightings(listed, file_id)
-            store.remember_inbox_file(
-                str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
-            )
-            position += len(shown)
-            if report.dry_run:
-                report.new.extend(p for p, _ in shown)
+            intake.take(candidate, loaded, parsed_hash)
             if progress is not None:
                 progress(done, total, report.papers_parsed)
-    report.new_papers = position
-    if position and issue_seq is not None:
+    report.files_copied.sort()
+    report.new_papers = intake.position
+    if intake.position and issue_seq is not None:
         store.rank_issue(issue_seq, by_upvotes=config.ranking == "upvotes")
         rising = config.rising
         if rising.enabled:
             report.rising = store.mark_rising(
-                seen_again, issue_seq, rising.min_gain, rising.min_factor, rising.max_papers
+                intake.seen_again, issue_seq, rising.min_gain, rising.min_factor, rising.max_papers
             )
     store.forget_inbox_files(scan.forgotten)
     store.forget_rejections_of_absent_files()
+
+
+@dataclass
+class _Intake:
+    """Records one parsed file after another into the store, within the run's transaction."""
+
+    store: Store
+    diff: PaperDiff
+    classifier: Classifier
+    report: RunReport
+    now: dt.datetime
+    today: dt.date
+    issue_seq: int | None
+    position: int = 0  # papers placed in the issue so far
+    seen_again: list[int] = field(default_factory=list)
+
+    def take(self, candidate: Candidate, loaded: DigestFile, parsed_hash: str | None) -> None:
+        path = str(candidate.path)
+        if parsed_hash is None:  # gone, unreadable or too large since the scan
+            reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
+            self.report.files_rejected.append((path, reason))
+            return
+        # The scan hashed only the files it had seen before; a new path is known by the
+        # hash of what was parsed, and may be a copy of a file already taken in (earlier,
+        # or in this run). What was parsed is what is recorded, even if the file changed.
+        if parsed_hash != candidate.hash and self.store.taken_hashes([parsed_hash]):
+            self.report.files_copied.append(path)
+            self.report.files_skipped += 1
+            self._remember(candidate, parsed_hash)
+            return
+        self.report.problems.extend(loaded.problems)
+        if loaded.rejected:
+            reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
+            self.report.files_rejected.append((path, reason))
+            self.store.record_rejection(parsed_hash, path, reason, self.now)
+            self._remember(candidate, parsed_hash)
+            return
+        self.report.files_read.append(path)
+        self.report.papers_parsed += len(loaded.papers)
+        self._record(candidate, loaded, parsed_hash)
+        self._remember(candidate, parsed_hash)
+
+    def _record(self, candidate: Candidate, loaded: DigestFile, file_hash: str) -> None:
+        store, report = self.store, self.report
+        new, again = self.diff.split(loaded.papers)
+        shown: list[tuple[Paper, Placement]] = []
+        hidden: list[tuple[Paper, Placement]] = []
+        for paper in new:
+            place = self.classifier.place(paper, self.today)
+            (hidden if place.filtered else shown).append((paper, place))
+            if place.filtered:
+                kind = filter_kind(place.filtered)
+                report.filtered[kind] = report.filtered.get(kind, 0) + 1
+        # Filtered papers are recorded too (outside any issue), so they never come back new.
+        new_ids = store.add_papers(shown, self.issue_seq, self.now)
+        new_ids += store.add_papers(hidden, None, self.now)
+        store.update_seen(
+            [(paper_id, paper.upvotes) for paper_id, paper in again.values()], self.now
+        )
+        self.seen_again.extend(paper_id for paper_id, paper in again.values() if paper.upvotes)
+        file_id = store.record_file(
+            file_hash,
+            candidate.path.name,
+            loaded.digest_date,
+            self.now,
+            len(loaded.papers),
+            len(loaded.problems),
+        )
+        recorded = [paper for paper, _ in shown + hidden]
+        listed = [
+            (paper_id, p.digest_date, p.upvotes)
+            for paper_id, p in zip(new_ids, recorded, strict=True)
+        ]
+        listed += [(paper_id, p.digest_date, p.upvotes) for paper_id, p in again.values()]
+        store.add_sightings(listed, file_id)
+        self.position += len(shown)
+        if report.dry_run:
+            report.new.extend(p for p, _ in shown)
+
+    def _remember(self, candidate: Candidate, file_hash: str) -> None:
+        self.store.remember_inbox_file(
+            str(candidate.path), candidate.size, candidate.mtime_ns, file_hash
+        )
 
 
 # New files adding up to this much are read by helper processes (when there are cores to

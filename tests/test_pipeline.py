@@ -237,7 +237,11 @@ def test_old_files_of_every_kind_are_told_apart_without_reading_them(site, run_c
     site.write("b-copy.txt", taken.read_bytes())
     broken = site.write("c-broken.txt", b"caf\xe9 \x80 not UTF-8 text\n\nmore")
     edited = site.write("d.txt", digest_text("Mar 11", pairs[3:5]))
-    run_json(run_cli, site, "--now", "2026-03-11T08:00:00Z")
+    _, first = run_json(run_cli, site, "--now", "2026-03-11T08:00:00Z")
+    # A copy arriving with its original is found once read, and not taken in twice.
+    assert first["files"]["read"] == [str(taken), str(edited)]
+    assert first["files"]["copies"] == [str(site.inbox / "b-copy.txt")]
+    assert (first["papers_parsed"], first["new_papers"]) == (5, 5)
 
     edited.write_text(digest_text("Mar 11", pairs[3:6]), encoding="utf-8")
     code, report = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
