@@ -1,9 +1,10 @@
 """What is new: files never taken in, and papers never seen.
 
-A file is known by its content hash, so a renamed copy is not read twice and an edited
-file is read again. To tell old files from new without re-reading a large inbox, the
-store remembers each path's size and modification time with its hash; only files
-whose size or time changed are read and hashed again.
+A file is known by its content hash, so a renamed copy is not taken in twice and an
+edited file is read again. To tell old files from new without re-reading a large inbox,
+the store remembers each path's size and modification time with its hash; only files
+whose size or time changed are hashed again. A path never seen is hashed once, by the
+loader, as it is parsed; the run then skips it if it turns out to be a copy.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def inbox_files(inbox: Path) -> list[Path]:
 
 
 def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> InboxScan:
-    """Sort the inbox into new files (read and hashed), known ones and rejected ones.
+    """Sort the inbox into files to read (in digest-date order), known ones and rejected
+    ones.
 
     A file whose path, size and modification time the store remembers is known without
     being opened: a run costs one stat and one set lookup per old file, however many the

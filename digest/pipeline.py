@@ -222,10 +222,10 @@ class _Intake:
             reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
             self.report.files_rejected.append((path, reason))
             return
-        # The scan hashed only the files it had seen before; a new path is known by the
-        # hash of what was parsed, and may be a copy of a file already taken in (earlier,
-        # or in this run). What was parsed is what is recorded, even if the file changed.
-        if parsed_hash != candidate.hash and self.store.taken_hashes([parsed_hash]):
+        # A file is known by the hash of what was parsed (the scan hashes only paths it
+        # has seen before), and may be a copy of one already taken in, earlier or in this
+        # run. What was parsed is what is recorded, even if the file changed since.
+        if self.store.taken_hashes([parsed_hash]):
             self.report.files_copied.append(path)
             self.report.files_skipped += 1
             self._remember(candidate, parsed_hash)

@@ -300,3 +300,18 @@ def test_the_index_lists_the_newest_issues_and_a_page_per_year_lists_the_rest(
     result = run_cli("rebuild", "--config", site.config)
     assert result.code == 0, result.err
     assert (site.out / "archive" / "2025.html").read_bytes() == before
+
+
+def test_an_edited_file_and_a_new_one_with_the_same_content_are_taken_in_once(site, run_cli):
+    pairs = papers_from(PLAIN)
+    edited = site.write("b.txt", digest_text("Mar 11", pairs[:3]))
+    run_json(run_cli, site, "--now", "2026-03-11T08:00:00Z")
+
+    same = digest_text("Mar 12", pairs[3:6])
+    edited.write_text(same, encoding="utf-8")
+    newcomer = site.write("a.txt", same)  # same date, earlier name: read first
+    code, report = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
+    assert code == 0
+    assert report["files"]["read"] == [str(newcomer)]
+    assert report["files"]["copies"] == [str(edited)]
+    assert report["new_papers"] == 3
