@@ -339,19 +339,14 @@ class Store:
     def remembered_inbox_files(self, paths: Iterable[str]) -> dict[str, KnownFile]:
         """What the store remembers of these paths, with whether their content was taken
         or rejected."""
-        wanted = list(paths)
-        found: dict[str, KnownFile] = {}
-        for start in range(0, len(wanted), 900):
-            chunk = wanted[start : start + 900]
-            rows = self.db.execute(
-                "SELECT i.path, i.size, i.mtime_ns, i.hash, f.id IS NOT NULL, r.reason "
-                "FROM inbox_files i LEFT JOIN files f ON f.hash = i.hash "
-                "LEFT JOIN rejections r ON r.hash = i.hash "
-                f"WHERE i.path IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update((row[0], KnownFile._make(row[1:])) for row in rows)
-        return found
+        rows = self._rows_with(
+            "SELECT i.path, i.size, i.mtime_ns, i.hash, f.id IS NOT NULL, r.reason "
+            "FROM inbox_files i LEFT JOIN files f ON f.hash = i.hash "
+            "LEFT JOIN rejections r ON r.hash = i.hash",
+            "i.path",
+            paths,
+        )
+        return {row[0]: KnownFile._make(row[1:]) for row in rows}
 
     def remember_inbox_file(self, path: str, size: int, mtime_ns: int, content_hash: str) -> None:
         self.db.execute(
@@ -412,18 +407,17 @@ class Store:
     # -- papers ---------------------------------------------------------------------------
 
     def _lookup(self, table: str, column: str, value: str, keys: Iterable[str]) -> dict:
-        """``{key: value}`` for the keys present, in chunks under SQLite's variable limit."""
+        """``{key: value}`` for the keys present."""
+        return dict(self._rows_with(f"SELECT {column}, {value} FROM {table}", column, keys))
+
+    def _rows_with(self, select: str, column: str, keys: Iterable[str]) -> Iterator[tuple]:
+        """The rows of ``select`` whose ``column`` is one of ``keys``, asked in chunks under
+        SQLite's variable limit."""
         wanted = list(keys)
-        found: dict = {}
         for start in range(0, len(wanted), 900):
             chunk = wanted[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            found.update(
-                self.db.execute(
-                    f"SELECT {column}, {value} FROM {table} WHERE {column} IN ({marks})", chunk
-                ).fetchall()
-            )
-        return found
+            yield from self.db.execute(f"{select} WHERE {column} IN ({marks})", chunk)
 
     def known_papers(self, keys: Iterable[str]) -> dict[str, int]:
         """The ids of the papers already seen among ``keys``."""
