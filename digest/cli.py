@@ -100,8 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(run)
     _clock(run)
-    run.add_argument(
+    once = run.add_mutually_exclusive_group()
+    once.add_argument(
         "--dry-run", action="store_true", help="show what would be new; change nothing"
+    )
+    once.add_argument(
+        "--mark-seen",
+        action="store_true",
+        help="remember the new papers as seen and publish nothing: for a backlog you do "
+        "not want as one huge issue (later runs publish only papers new after it)",
     )
     run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     run.add_argument(
@@ -281,6 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         wait=args.wait,
         progress=progress,
         send=args.send,
+        mark_seen=args.mark_seen,
     )
     if args.json:
         _print_json(report.as_json())
@@ -318,6 +326,8 @@ def _print_run(report: Any, cfg: Any) -> None:
     elif report.issue_id:
         page = cfg.output / "issues" / f"{report.issue_id}.html"
         print(f"published issue {report.issue_id}: {page}")
+    elif report.marked_seen:
+        print(f"{report.marked_seen:,} new papers marked as seen; nothing published.")
     else:
         print("nothing new: no issue published, outputs untouched.")
     if report.sent_to:

@@ -63,6 +63,7 @@ class RunReport:
     written: list[str] = field(default_factory=list)
     new: list[Paper] = field(default_factory=list)
     dry_run: bool = False
+    marked_seen: int = 0  # new papers remembered without publishing them (--mark-seen)
     filtered: dict[str, int] = field(default_factory=dict)
     rising: int = 0
     sent_to: list[str] = field(default_factory=list)
@@ -76,7 +77,9 @@ class RunReport:
 
     @property
     def result(self) -> str:
-        return "published" if self.issue_id else "nothing-new"
+        if self.issue_id:
+            return "published"
+        return "marked-seen" if self.marked_seen else "nothing-new"
 
     def as_json(self) -> dict:
         return {
@@ -84,6 +87,7 @@ class RunReport:
             "new_papers": self.new_papers,
             "papers_parsed": self.papers_parsed,
             "dry_run": self.dry_run,
+            "marked_seen": self.marked_seen,
             "files": {
                 "read": self.files_read,
                 "skipped": self.files_skipped,
@@ -117,8 +121,12 @@ def run(
     wait: float = 0.0,
     progress: Progress | None = None,
     send: bool | None = None,
+    mark_seen: bool = False,
 ) -> RunReport:
-    """Take in the new files of the inbox; publish one issue if they hold new papers."""
+    """Take in the new files of the inbox; publish one issue if they hold new papers.
+
+    With ``mark_seen``, remember the new papers as seen and publish nothing: for a backlog
+    that should not become one enormous issue (rss2email's ``run --no-send``)."""
     now = now or local_now()
     today = today or now.astimezone().date()
     if not config.inbox.is_dir():
@@ -130,7 +138,7 @@ def run(
     if dry_run:
         return _dry_run(config, now, today, progress)
     with RunLock(config.lock_path, wait=wait), Store(config.state) as store:
-        report = _run_locked(config, store, now, today, progress)
+        report = _run_locked(config, store, now, today, progress, mark_seen)
         if send if send is not None else config.email.send_after_run:
             _send_after_run(config, store, report, now)
         return report
@@ -304,7 +312,12 @@ def _helpers(config: Config, candidates: list[Candidate]) -> int:
 
 
 def _run_locked(
-    config: Config, store: Store, now: dt.datetime, today: dt.date, progress: Progress | None
+    config: Config,
+    store: Store,
+    now: dt.datetime,
+    today: dt.date,
+    progress: Progress | None,
+    mark_seen: bool = False,
 ) -> RunReport:
     writer = OutputWriter(config.output)
     _recover(store, writer)
@@ -313,8 +326,10 @@ def _run_locked(
     try:
         issue_id, issue_seq = store.next_issue_id(today)
         with store.transaction():
-            _take_in(config, store, now, today, report, progress, issue_seq)
+            _take_in(config, store, now, today, report, progress, None if mark_seen else issue_seq)
             pause_point("recorded")
+            if mark_seen:
+                report.marked_seen, report.new_papers = report.new_papers, 0
             if report.new_papers:
                 issue = store.add_issue(issue_id, issue_seq, today, now, report.new_papers)
                 report.issue_id = issue.id

@@ -315,3 +315,39 @@ def test_an_edited_file_and_a_new_one_with_the_same_content_are_taken_in_once(si
     assert report["files"]["read"] == [str(newcomer)]
     assert report["files"]["copies"] == [str(edited)]
     assert report["new_papers"] == 3
+
+
+def test_mark_seen_takes_a_backlog_in_without_publishing_it(site, run_cli):
+    site.drop(PLAIN)
+    code, report = run_json(run_cli, site, "--mark-seen", "--now", "2026-03-11T08:00:00Z")
+    assert (code, report["issue"], report["new_papers"], report["marked_seen"]) == (0, None, 0, 80)
+    assert report["written"] == [] and not site.out.exists()
+    status = json.loads(run_cli("status", "--config", site.config, "--json").out)
+    assert (status["papers"], status["issues"], status["last_run"]["result"]) == (
+        80,
+        0,
+        "marked-seen",
+    )
+
+    # The backlog's papers never come back new; what is new after it is published.
+    pairs = papers_from(PLAIN)
+    fresh = ("A paper after the backlog", "It came later.")
+    site.write("next.txt", digest_text("Mar 12", [*pairs[:5], fresh]))
+    code, report = run_json(run_cli, site, "--now", "2026-03-12T08:00:00Z")
+    assert (code, report["issue"], report["new_papers"], report["marked_seen"]) == (
+        0,
+        "2026-03-12",
+        1,
+        0,
+    )
+    assert published_titles(site) == [fresh[0]]
+
+
+def test_mark_seen_says_what_it_did_and_is_not_a_dry_run(site, run_cli):
+    site.drop(PLAIN)
+    with pytest.raises(SystemExit) as refused:
+        run_cli("run", "--config", site.config, "--mark-seen", "--dry-run")
+    assert refused.value.code == 2
+    result = run_cli("run", "--config", site.config, "--mark-seen")
+    assert result.code == 0, result.err
+    assert "80 new papers marked as seen; nothing published." in result.out
