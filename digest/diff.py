@@ -47,7 +47,7 @@ class InboxScan:
     forgotten: list[str] = field(default_factory=list)  # remembered paths now gone
 
 
-def _inbox_listing(inbox: Path) -> list[tuple[str, os.stat_result | OSError]]:
+def inbox_listing(inbox: Path) -> list[tuple[str, os.stat_result | OSError]]:
     """(path, stat or why not) of the regular, non-hidden files directly in the inbox, in
     no particular order.
 
@@ -72,11 +72,6 @@ def _inbox_listing(inbox: Path) -> list[tuple[str, os.stat_result | OSError]]:
     return listing
 
 
-def inbox_files(inbox: Path) -> list[Path]:
-    """Regular, non-hidden files directly in the inbox, by name."""
-    return sorted(Path(path) for path, _ in _inbox_listing(inbox))
-
-
 def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> InboxScan:
     """Sort the inbox into files to read (in digest-date order), known ones and rejected
     ones.
@@ -86,7 +81,7 @@ def scan_inbox(inbox: Path, store: Store, today: dt.date, max_size: int) -> Inbo
     inbox keeps."""
     scan = InboxScan()
     taken_as_listed = store.inbox_fingerprints(taken=True)
-    listed = _inbox_listing(inbox)
+    listed = inbox_listing(inbox)
     unchanged = 0
     others: list[tuple[str, int, int]] = []
     for path, stat in listed:

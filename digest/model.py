@@ -117,6 +117,11 @@ class DigestFile:
     def rejected(self) -> bool:
         return not self.papers
 
+    @property
+    def errors(self) -> str:
+        """The problems that count as errors, in one line (why a file was rejected)."""
+        return "; ".join(p.message for p in self.problems if p.severity == "error")
+
 
 @dataclass(frozen=True, slots=True)
 class IssueSummary:

@@ -56,8 +56,8 @@ class RunReport:
     new_papers: int = 0
     papers_parsed: int = 0
     files_read: list[str] = field(default_factory=list)
-    files_skipped: int = 0  # already taken in: old files, and copies of them
-    files_copied: list[str] = field(default_factory=list)  # the copies
+    files_unchanged: int = 0  # old files, as they were when taken in
+    files_copied: list[str] = field(default_factory=list)  # new paths, content taken in before
     files_rejected: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
@@ -69,6 +69,11 @@ class RunReport:
     sent_to: list[str] = field(default_factory=list)
     sent_issue: str | None = None
     delivery_error: str | None = None
+
+    @property
+    def files_skipped(self) -> int:
+        """Files already taken in: the old ones, and copies of them."""
+        return self.files_unchanged + len(self.files_copied)
 
     @property
     def rejected_input(self) -> bool:
@@ -175,7 +180,7 @@ def _take_in(
 ) -> None:
     """Read the new files in order and record files, papers and sightings."""
     scan = scan_inbox(config.inbox, store, today, config.max_file_size)
-    report.files_skipped = scan.unchanged + len(scan.copies)
+    report.files_unchanged = scan.unchanged
     report.files_copied = list(scan.copies)
     report.files_rejected = [(str(path), reason) for path, reason in scan.still_rejected]
     report.files_rejected += [(str(path), reason) for path, reason in scan.unreadable]
@@ -227,22 +232,19 @@ class _Intake:
     def take(self, candidate: Candidate, loaded: DigestFile, parsed_hash: str | None) -> None:
         path = str(candidate.path)
         if parsed_hash is None:  # gone, unreadable or too large since the scan
-            reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
-            self.report.files_rejected.append((path, reason))
+            self.report.files_rejected.append((path, loaded.errors))
             return
         # A file is known by the hash of what was parsed (the scan hashes only paths it
         # has seen before), and may be a copy of one already taken in, earlier or in this
         # run. What was parsed is what is recorded, even if the file changed since.
         if self.store.taken_hashes([parsed_hash]):
             self.report.files_copied.append(path)
-            self.report.files_skipped += 1
             self._remember(candidate, parsed_hash)
             return
         self.report.problems.extend(loaded.problems)
         if loaded.rejected:
-            reason = "; ".join(p.message for p in loaded.problems if p.severity == "error")
-            self.report.files_rejected.append((path, reason))
-            self.store.record_rejection(parsed_hash, path, reason, self.now)
+            self.report.files_rejected.append((path, loaded.errors))
+            self.store.record_rejection(parsed_hash, path, loaded.errors, self.now)
             self._remember(candidate, parsed_hash)
             return
         self.report.files_read.append(path)

@@ -172,10 +172,6 @@ def summary_line(summary: IssueSummary) -> str:
     return " · ".join(parts)
 
 
-def _finalize_markdown(value: object) -> str:
-    return markdown_escape(value)
-
-
 @dataclass(frozen=True)
 class Site:
     """What templates know of the site; URLs always end with one slash."""
@@ -233,7 +229,7 @@ class Templates:
             except OSError:
                 pass
         self.html = jinja2.Environment(autoescape=True, **common)
-        self.markdown = jinja2.Environment(autoescape=False, finalize=_finalize_markdown, **common)
+        self.markdown = jinja2.Environment(autoescape=False, finalize=markdown_escape, **common)
         self.text = jinja2.Environment(autoescape=False, **common)
         for env in (self.html, self.markdown, self.text):
             env.filters.update(

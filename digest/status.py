@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import Any
 
 from digest.config import Config
-from digest.diff import inbox_files
+from digest.diff import inbox_listing
 from digest.loader import size_limit_message
 from digest.store import Store
 
@@ -29,7 +30,7 @@ def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
             last_run=None,
             latest_issue=None,
             rejected=[],
-            waiting=len(inbox_files(config.inbox)),
+            waiting=len(inbox_listing(config.inbox)),
         )
         return info
     with Store(config.state, create=False) as store:
@@ -39,13 +40,12 @@ def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
         remembered = store.inbox_fingerprints()
         waiting = 0
         oversized = []
-        for path in inbox_files(config.inbox):
-            stat = path.stat()
+        for path, stat in sorted(inbox_listing(config.inbox), key=itemgetter(0)):
+            if isinstance(stat, OSError):
+                continue  # the next run reports it
             if stat.st_size > config.max_file_size:
-                oversized.append(
-                    {"file": str(path), "reason": size_limit_message(config.max_file_size)}
-                )
-            elif (str(path), stat.st_size, stat.st_mtime_ns) not in remembered:
+                oversized.append({"file": path, "reason": size_limit_message(config.max_file_size)})
+            elif (path, stat.st_size, stat.st_mtime_ns) not in remembered:
                 waiting += 1
         info.update(
             files=counts.files,

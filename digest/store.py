@@ -179,8 +179,7 @@ class KnownFile(NamedTuple):
     size: int
     mtime_ns: int
     hash: str
-    taken: bool = False  # its content was taken in
-    rejection: str | None = None  # or why it was rejected
+    rejection: str | None = None  # why its content was rejected, if it was
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,12 +336,10 @@ class Store:
         return {path for (path,) in self.db.execute("SELECT path FROM inbox_files")}
 
     def remembered_inbox_files(self, paths: Iterable[str]) -> dict[str, KnownFile]:
-        """What the store remembers of these paths, with whether their content was taken
-        or rejected."""
+        """What the store remembers of these paths, with why their content was rejected."""
         rows = self._rows_with(
-            "SELECT i.path, i.size, i.mtime_ns, i.hash, f.id IS NOT NULL, r.reason "
-            "FROM inbox_files i LEFT JOIN files f ON f.hash = i.hash "
-            "LEFT JOIN rejections r ON r.hash = i.hash",
+            "SELECT i.path, i.size, i.mtime_ns, i.hash, r.reason "
+            "FROM inbox_files i LEFT JOIN rejections r ON r.hash = i.hash",
             "i.path",
             paths,
         )
