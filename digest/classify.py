@@ -11,10 +11,13 @@ and its upvotes.
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
 
+from digest.dates import short_date
 from digest.model import Paper
 
 FIELDS = ("title", "abstract", "organization")
@@ -91,6 +94,20 @@ class Filters:
     max_age_days: int | None = None
 
 
+class GroupBy(enum.StrEnum):
+    SECTIONS = "sections"
+    ORGANIZATION = "organization"  # one section per organisation
+
+
+class FilterKind(enum.StrEnum):
+    """Why a paper was filtered out, as the run summary counts it."""
+
+    EXCLUDED = "excluded"
+    NOT_INCLUDED = "not included"
+    MIN_UPVOTES = "min_upvotes"
+    MAX_AGE = "max_age"
+
+
 @dataclass(frozen=True)
 class Placement:
     """A new paper's fate: shown in ``section`` (rank orders sections), or filtered."""
@@ -98,13 +115,22 @@ class Placement:
     section: str | None
     section_rank: int
     reason: str
-    filtered: str | None = None
+    filtered: str | None = None  # why, in words
+    filter_kind: FilterKind | None = None
 
 
 def slug(name: str) -> str:
-    """A stable, safe folder name for a section: ``Diffusion & Flows`` -> ``diffusion-flows``."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    """A stable, safe folder name for a section: ``Diffusion & Flows`` -> ``diffusion-flows``.
+
+    Letters with no ASCII form (``Модели``, ``言語モデル``) would vanish, and two such
+    names would share a folder: those names get a short hash of themselves instead."""
+    normal = unicodedata.normalize("NFKD", name)
+    ascii_name = normal.encode("ascii", "ignore").decode()
     words = re.findall(r"[a-z0-9]+", ascii_name.lower())
+    lost = any(ch.isalnum() and not ch.isascii() for ch in normal)
+    if lost:
+        tag = hashlib.blake2b(unicodedata.normalize("NFC", name).encode(), digest_size=4)
+        words.append(tag.hexdigest())
     return "-".join(words)[:60] or "section"
 
 
@@ -114,7 +140,7 @@ class Classifier:
         sections: tuple[Section, ...] = (),
         filters: Filters | None = None,
         other: str = "Other",
-        group_by: str = "sections",
+        group_by: GroupBy = GroupBy.SECTIONS,
     ) -> None:
         self.sections = sections
         self.filters = filters or Filters()
@@ -125,56 +151,45 @@ class Classifier:
         filtered = self._filtered(paper, today)
         provenance = _provenance(paper)
         if filtered is not None:
-            return Placement(None, 0, provenance, filtered)
-        if self.group_by == "organization":
+            kind, why = filtered
+            return Placement(None, 0, provenance, why, kind)
+        if self.group_by is GroupBy.ORGANIZATION:
             name = paper.organization.name if paper.organization else self.other
             return Placement(name, 0 if paper.organization else 1, provenance)
         for rank, section in enumerate(self.sections):
-            why = section.rule.match(paper)
-            if why is not None:
-                return Placement(section.name, rank, f"{why} · {provenance}")
+            matched = section.rule.match(paper)
+            if matched is not None:
+                return Placement(section.name, rank, f"{matched} · {provenance}")
         if self.sections:
             return Placement(self.other, len(self.sections), provenance)
         return Placement(None, 0, provenance)
 
-    def _filtered(self, paper: Paper, today: dt.date) -> str | None:
+    def _filtered(self, paper: Paper, today: dt.date) -> tuple[FilterKind, str] | None:
         filters = self.filters
         if filters.exclude is not None:
             why = filters.exclude.find(paper)
             if why is not None:
-                return f"excluded: {why}"
+                return FilterKind.EXCLUDED, f"excluded: {why}"
         if filters.include is not None and filters.include.match(paper) is None:
-            return "not included: matches no include rule"
+            return FilterKind.NOT_INCLUDED, "not included: matches no include rule"
         if filters.min_upvotes is not None and (paper.upvotes or 0) < filters.min_upvotes:
-            return f"fewer than {filters.min_upvotes} upvotes"
+            return FilterKind.MIN_UPVOTES, f"fewer than {filters.min_upvotes} upvotes"
         if (
             filters.max_age_days is not None
             and paper.published is not None
             and (today - paper.published).days > filters.max_age_days
         ):
-            return f"published more than {filters.max_age_days} days ago"
+            return FilterKind.MAX_AGE, f"published more than {filters.max_age_days} days ago"
         return None
-
-
-_MONTHS = ("", *(dt.date(2000, month, 1).strftime("%b") for month in range(1, 13)))
 
 
 def _provenance(paper: Paper) -> str:
     """``first listed in the digest of Oct 31, 2026 · ▲ 12``."""
     parts = []
     if paper.digest_date is not None:
-        day = paper.digest_date
-        parts.append(f"first listed in the digest of {_MONTHS[day.month]} {day.day}, {day.year}")
+        parts.append(f"first listed in the digest of {short_date(paper.digest_date)}")
     elif paper.source:
         parts.append(f"first listed in {paper.source.rsplit('/', 1)[-1]}")
     if paper.upvotes is not None:
         parts.append(f"▲ {paper.upvotes:,}")
     return " · ".join(parts)
-
-
-def filter_kind(reason: str) -> str:
-    """The counting key of a filter reason: ``excluded``, ``not included``, ..."""
-    for kind in ("excluded", "not included", "fewer than", "published more than"):
-        if reason.startswith(kind):
-            return {"fewer than": "min_upvotes", "published more than": "max_age"}.get(kind, kind)
-    return reason

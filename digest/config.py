@@ -2,29 +2,55 @@
 
 Paths in the file are relative to the file; paths on the command line are relative
 to the working directory. An unknown key is an error naming the key: a typo must not
-silently fall back to a default.
+silently fall back to a default. Numbers are checked against what makes sense, so a
+mistyped one is a message, not a crash deep in a run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import math
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from digest.classify import FIELDS, Classifier, Filters, Rule, Section
+from digest.classify import FIELDS, Classifier, Filters, GroupBy, Rule, Section, slug
 from digest.errors import ConfigError
+from digest.model import Security
 
 DEFAULT_CONFIG_NAME = "digest.toml"
 _SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*")
 _SIZE_UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20,
                "gb": 10**9, "gib": 2**30}  # fmt: skip
-_DURATION = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*")
-_DURATION_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400,
-                   "w": 604800}  # fmt: skip
+_DURATION = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*")
+_DURATION_UNITS = {None: 1, "ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
+                   "d": 86400, "w": 604800}  # fmt: skip
+SITE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+POSTGRES_PREFIXES = ("postgresql://", "postgres://", "service=")
+
+
+class Ranking(enum.StrEnum):
+    UPVOTES = "upvotes"  # most upvoted first within a section, then digest order
+    PAGE = "page"  # the order of the digest files
+
+
+@dataclass(frozen=True)
+class PostgresState:
+    """A PostgreSQL database as the state. The DSN never carries a password (libpq finds
+    it in PGPASSWORD, ~/.pgpass or the service file); ``str()`` is safe to show."""
+
+    dsn: str
+
+    def __str__(self) -> str:
+        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", self.dsn)
+
+
+StateLocation = Path | PostgresState
 
 
 @dataclass(frozen=True)
@@ -34,7 +60,7 @@ class EmailConfig:
     subject: str = "{site} — {date}: {count} new papers"
     smtp_host: str = ""
     smtp_port: int = 587
-    security: str = "starttls"  # "starttls", "tls" or "none"
+    security: Security = Security.STARTTLS
     username: str = ""
     password_env: str = ""
     list_unsubscribe: str = ""
@@ -42,6 +68,9 @@ class EmailConfig:
     max_html_bytes: int = 100_000
     retries: int = 3
     retry_wait: float = 2.0
+    # One delivery attempt never holds the run for longer than this, whatever the server
+    # does (RFC 5321's own timeouts add up to more; 10 minutes is its wait after the body).
+    deadline: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -70,21 +99,23 @@ class Config:
     url: str = "http://localhost:8000/"
     author: str = "digest"
     language: str = "en"
+    site: str = "default"
     inbox: Path = Path("inbox")
     output: Path = Path("output")
-    state: Path = Path(".digest/state.sqlite")
+    state: StateLocation = Path(".digest/state.sqlite")
     templates: Path | None = None
     feed_size: int = 100
     max_file_size: int = 32 * 1024 * 1024
+    settle: float = 5.0  # inbox files changed more recently than this are left for later
     workers: int | None = None  # helper processes for large imports; None: one per spare core
     log_level: str = "INFO"
     email: EmailConfig = field(default_factory=EmailConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     sections: tuple[Section, ...] = ()
     filters: Filters = field(default_factory=Filters)
-    ranking: str = "upvotes"  # or "page": the order of the digest files
+    ranking: Ranking = Ranking.UPVOTES
     other_section: str = "Other"
-    group_by: str = "sections"  # or "organization"
+    group_by: GroupBy = GroupBy.SECTIONS
     rising: RisingConfig = field(default_factory=RisingConfig)
     source: Path | None = None
 
@@ -97,29 +128,53 @@ class Config:
         return self.url.rstrip("/") + "/"
 
     @property
-    def lock_path(self) -> Path:
-        return self.state.with_name(self.state.name + ".lock")
+    def cache_dir(self) -> Path:
+        """Compiled templates: beside a SQLite state, else in the user's cache."""
+        if isinstance(self.state, Path):
+            return self.state.parent / "template-cache"
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        return Path(base) / "digest" / "template-cache"
 
     def with_overrides(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+def state_location(text: str, base: Path) -> StateLocation:
+    """A PostgreSQL URL or service name, else a path (relative to ``base``)."""
+    if text.startswith(POSTGRES_PREFIXES):
+        if re.search(r"://[^/@]*:[^@/]*@", text) or re.search(r"(?i)\bpassword\s*=", text):
+            raise ConfigError(
+                "state: a password does not belong in the state URL",
+                "leave it out; libpq reads it from PGPASSWORD, ~/.pgpass or a service file",
+            )
+        return PostgresState(text)
+    return (base / os.path.expanduser(text)).resolve()
+
+
 def parse_size(value: object, key: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**62:
         return value
     match = _SIZE.fullmatch(str(value))
-    if not match or isinstance(value, bool):
+    if not match or isinstance(value, bool) or float(match[1]) >= 2**50:
         raise ConfigError(f"{key}: {value!r} is not a size", 'write a number of bytes or "20MB"')
     return int(float(match[1]) * _SIZE_UNITS[match[2] and match[2].lower()])
 
 
-def parse_duration(value: object, key: str) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    match = _DURATION.fullmatch(str(value))
-    if not match or float(match[1]) <= 0:
+def parse_duration(value: object, key: str, *, allow_zero: bool = False) -> float:
+    """Seconds, from a number or "30s", "15m", "6h", "1d"; finite, at most a year."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.fullmatch(str(value))
+        seconds = float(match[1]) * _DURATION_UNITS[match[2] and match[2].lower()] if match else -1
+    if (
+        not math.isfinite(seconds)
+        or seconds < 0
+        or seconds > 366 * 86400
+        or (seconds == 0 and not allow_zero)
+    ):
         raise ConfigError(f"{key}: {value!r} is not a duration", 'write "30s", "15m", "6h" or "1d"')
-    return float(match[1]) * _DURATION_UNITS[match[2] and match[2].lower()]
+    return seconds
 
 
 def _expect(value: object, kind: type | tuple[type, ...], key: str) -> Any:
@@ -129,13 +184,35 @@ def _expect(value: object, kind: type | tuple[type, ...], key: str) -> Any:
     return value
 
 
-TOP_LEVEL_KEYS = ("title", "description", "url", "author", "language", "inbox", "output", "state",
-                  "templates", "feed_size", "max_file_size", "workers", "log_level", "email",
-                  "schedule", "sections", "filters", "ranking", "rising")  # fmt: skip
+def _int(value: object, key: str, low: int, high: int) -> int:
+    number = int(_expect(value, int, key))
+    if number < low:
+        raise ConfigError(f"{key}: must be {low:,} or more", f"got {number:,}")
+    if number > high:
+        raise ConfigError(f"{key}: must be at most {high:,}", f"got {number:,}")
+    return number
+
+
+def _choice(value: object, kind: type[enum.StrEnum], key: str) -> Any:
+    try:
+        return kind(_expect(value, str, key))
+    except ValueError:
+        choices = " or ".join(f'"{member.value}"' for member in kind)
+        raise ConfigError(f"{key}: {value!r}", f"use {choices}") from None
+
+
+TOP_LEVEL_KEYS = ("title", "description", "url", "author", "language", "site", "inbox", "output",
+                  "state", "templates", "feed_size", "max_file_size", "settle", "workers",
+                  "log_level", "email", "schedule", "sections", "filters", "ranking",
+                  "rising")  # fmt: skip
 _TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
-_TOP_PATHS = ("inbox", "output", "state", "templates")
-_EMAIL_STRINGS = ("sender", "subject", "smtp_host", "security", "username", "password_env",
+_TOP_PATHS = ("inbox", "output", "templates")
+_EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env",
                   "list_unsubscribe")  # fmt: skip
+
+
+def _unknown(key: str, known: Any) -> ConfigError:
+    return ConfigError(f"unknown key {key}", f"known keys: {', '.join(known)}")
 
 
 def _email(table: dict[str, Any]) -> EmailConfig:
@@ -147,10 +224,14 @@ def _email(table: dict[str, Any]) -> EmailConfig:
         elif key == "to":
             recipients = [value] if isinstance(value, str) else _expect(value, list, name)
             values["to"] = tuple(_expect(item, str, name) for item in recipients)
-        elif key in ("smtp_port", "retries"):
-            values[key] = _expect(value, int, name)
-        elif key == "retry_wait":
+        elif key == "smtp_port":
+            values[key] = _int(value, name, 1, 65535)
+        elif key == "retries":
+            values[key] = _int(value, name, 1, 20)
+        elif key in ("retry_wait", "deadline"):
             values[key] = parse_duration(value, name)
+        elif key == "security":
+            values[key] = _choice(value, Security, name)
         elif key == "send_after_run":
             values[key] = _expect(value, bool, name)
         elif key == "max_html_bytes":
@@ -161,13 +242,7 @@ def _email(table: dict[str, Any]) -> EmailConfig:
                 "set password_env to the name of an environment variable that holds it",
             )
         else:
-            raise ConfigError(
-                f"unknown key email.{key}", f"known keys: {', '.join(_known(EmailConfig))}"
-            )
-    if values.get("security", "starttls") not in ("starttls", "tls", "none"):
-        raise ConfigError(
-            f"email.security: {values['security']!r}", 'use "starttls", "tls" or "none"'
-        )
+            raise _unknown(name, _known(EmailConfig))
     return EmailConfig(**values)
 
 
@@ -182,9 +257,7 @@ def _schedule(table: dict[str, Any]) -> ScheduleConfig:
         elif key == "misfire_grace":
             values["misfire_grace_seconds"] = int(parse_duration(value, name))
         else:
-            raise ConfigError(
-                f"unknown key schedule.{key}", "known keys: cron, every, timezone, misfire_grace"
-            )
+            raise _unknown(name, ("cron", "every", "timezone", "misfire_grace"))
     if values.get("cron") and values.get("every"):
         raise ConfigError("schedule: set either cron or every, not both")
     return ScheduleConfig(**values)
@@ -209,71 +282,53 @@ def _fields(value: object, key: str) -> tuple[str, ...]:
 def _sections(value: object) -> tuple[Section, ...]:
     sections = []
     for number, table in enumerate(_expect(value, list, "sections"), start=1):
-        table = _expect(table, dict, f"sections[{number}]")
+        where = f"sections[{number}]"
+        table = _expect(table, dict, where)
         unknown = set(table) - {"name", "match", "fields", "exclude"}
         if unknown:
-            raise ConfigError(
-                f"unknown key sections[{number}].{sorted(unknown)[0]}",
-                "a section has name, match, fields and exclude",
-            )
+            raise _unknown(f"{where}.{sorted(unknown)[0]}", ("name", "match", "fields", "exclude"))
         if "name" not in table or "match" not in table:
-            raise ConfigError(f"sections[{number}] needs a name and match phrases")
-        sections.append(
-            Section(
-                _expect(table["name"], str, f"sections[{number}].name"),
-                Rule(
-                    _phrases(table["match"], f"sections[{number}].match"),
-                    _fields(
-                        table.get("fields", ["title", "abstract"]), f"sections[{number}].fields"
-                    ),
-                    _phrases(table.get("exclude", []), f"sections[{number}].exclude"),
-                ),
-            )
+            raise ConfigError(f"{where} needs a name and match phrases")
+        rule = Rule(
+            _phrases(table["match"], f"{where}.match"),
+            _fields(table.get("fields", ["title", "abstract"]), f"{where}.fields"),
+            _phrases(table.get("exclude", []), f"{where}.exclude"),
         )
+        sections.append(Section(_expect(table["name"], str, f"{where}.name"), rule))
     return tuple(sections)
 
 
 def _filters(table: dict[str, Any]) -> Filters:
-    unknown = set(table) - {"include", "exclude", "fields", "min_upvotes", "max_age_days"}
+    known = ("include", "exclude", "fields", "min_upvotes", "max_age_days")
+    unknown = set(table) - set(known)
     if unknown:
-        raise ConfigError(
-            f"unknown key filters.{sorted(unknown)[0]}",
-            "known keys: include, exclude, fields, min_upvotes, max_age_days",
-        )
+        raise _unknown(f"filters.{sorted(unknown)[0]}", known)
     fields = _fields(table.get("fields", ["title", "abstract"]), "filters.fields")
     include = _phrases(table.get("include", []), "filters.include")
     exclude = _phrases(table.get("exclude", []), "filters.exclude")
+    min_upvotes = table.get("min_upvotes")
+    max_age = table.get("max_age_days")
     return Filters(
         include=Rule(include, fields) if include else None,
         exclude=Rule(exclude, fields) if exclude else None,
-        min_upvotes=_expect(table["min_upvotes"], int, "filters.min_upvotes")
-        if "min_upvotes" in table
-        else None,
-        max_age_days=_expect(table["max_age_days"], int, "filters.max_age_days")
-        if "max_age_days" in table
-        else None,
-    )
+        min_upvotes=None if min_upvotes is None else _int(min_upvotes, "filters.min_upvotes", 0,
+                                                          10**9),
+        max_age_days=None if max_age is None else _int(max_age, "filters.max_age_days", 0,
+                                                       100 * 366),
+    )  # fmt: skip
 
 
 def _ranking(table: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key == "order":
-            if value not in ("upvotes", "page"):
-                raise ConfigError(f"ranking.order: {value!r}", 'use "upvotes" or "page"')
-            values["ranking"] = value
+            values["ranking"] = _choice(value, Ranking, "ranking.order")
         elif key == "other_section":
             values["other_section"] = _expect(value, str, "ranking.other_section")
         elif key == "group_by":
-            if value not in ("sections", "organization"):
-                raise ConfigError(
-                    f"ranking.group_by: {value!r}", 'use "sections" or "organization"'
-                )
-            values["group_by"] = value
+            values["group_by"] = _choice(value, GroupBy, "ranking.group_by")
         else:
-            raise ConfigError(
-                f"unknown key ranking.{key}", "known keys: order, other_section, group_by"
-            )
+            raise _unknown(f"ranking.{key}", ("order", "other_section", "group_by"))
     return values
 
 
@@ -283,13 +338,14 @@ def _rising(table: dict[str, Any]) -> RisingConfig:
         if key == "name":
             values[key] = _expect(value, str, "rising.name")
         elif key in ("min_gain", "max_papers"):
-            values[key] = _expect(value, int, f"rising.{key}")
+            values[key] = _int(value, f"rising.{key}", 1, 10**9)
         elif key == "min_factor":
-            values[key] = float(_expect(value, (int, float), "rising.min_factor"))
+            factor = float(_expect(value, (int, float), "rising.min_factor"))
+            if not 1 < factor < 10**9:
+                raise ConfigError("rising.min_factor: must be more than 1", "e.g. 3.0")
+            values[key] = factor
         else:
-            raise ConfigError(
-                f"unknown key rising.{key}", "known keys: name, min_gain, min_factor, max_papers"
-            )
+            raise _unknown(f"rising.{key}", ("name", "min_gain", "min_factor", "max_papers"))
     if values.get("min_gain") is None and values.get("min_factor") is None:
         raise ConfigError("rising: set min_gain, min_factor or both", "e.g. min_gain = 10")
     return RisingConfig(**values)
@@ -299,6 +355,40 @@ def _known(kind: type) -> list[str]:
     return [f.name for f in dataclasses.fields(kind) if f.name != "source"]
 
 
+def check_url(url: str) -> None:
+    """The whole URL, not only its start: pages, feeds and emails put it in links."""
+    parts = urlsplit(url) if not re.search(r"[\s\"'<>`\\{}|^\x00-\x1f\x7f]", url) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(
+            f"url: {url!r} is not an http(s) URL of a folder",
+            "e.g. https://example.org/digest/ (no spaces, quotes, query or fragment)",
+        )
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"url: {url!r} has a port that is not a number") from None
+
+
+def check_section_slugs(sections: tuple[Section, ...], other: str) -> None:
+    """Each section's feeds live in ``sections/<slug>/``: two sections must not share one."""
+    seen: dict[str, str] = {}
+    for name in [section.name for section in sections] + [other]:
+        folder = slug(name)
+        if folder in seen and seen[folder] != name:
+            raise ConfigError(
+                f"sections {seen[folder]!r} and {name!r} would share the folder sections/{folder}/",
+                "rename one of them",
+            )
+        seen[folder] = name
+
+
 def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -> Config:
     values: dict[str, Any] = {"source": source}
     for key, value in data.items():
@@ -306,19 +396,19 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = _expect(value, str, key)
         elif key in _TOP_PATHS:
             values[key] = (base / os.path.expanduser(_expect(value, str, key))).resolve()
+        elif key == "state":
+            values[key] = state_location(_expect(value, str, key), base)
+        elif key == "site":
+            values[key] = check_site(_expect(value, str, key))
         elif key == "feed_size":
-            size = _expect(value, int, key)
-            if size < 1:
-                raise ConfigError("feed_size: must be at least 1")
-            values[key] = size
+            values[key] = _int(value, key, 1, 10_000)
         elif key == "max_file_size":
             values[key] = parse_size(value, key)
+        elif key == "settle":
+            values[key] = parse_duration(value, key, allow_zero=True)
         elif key == "workers":
             if value != "auto":
-                count = _expect(value, int, key)
-                if count < 0:
-                    raise ConfigError("workers: must be 0 or more", 'or "auto"')
-                values[key] = count
+                values[key] = _int(value, key, 0, 64)
         elif key == "email":
             values[key] = _email(_expect(value, dict, key))
         elif key == "schedule":
@@ -338,10 +428,18 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             )
     for key in ("inbox", "output", "state"):
         values.setdefault(key, (base / getattr(Config, key)).resolve())
-    url = values.get("url", Config.url)
-    if not re.match(r"https?://[^/\s]+", url):
-        raise ConfigError(f"url: {url!r} is not an http(s) URL", "e.g. https://example.org/digest/")
+    check_url(values.get("url", Config.url))
+    check_section_slugs(values.get("sections", ()), values.get("other_section", "Other"))
     return Config(**values)
+
+
+def check_site(name: str) -> str:
+    if not SITE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"site: {name!r} is not a site name",
+            "use lower-case letters, digits and _, starting with a letter (at most 40)",
+        )
+    return name
 
 
 def load(path: Path | None, *, cwd: Path | None = None) -> Config:
@@ -361,74 +459,3 @@ def load(path: Path | None, *, cwd: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     return from_mapping(data, path.resolve().parent, path)
-
-
-STARTER = """\
-# digest configuration. Paths are relative to this file.
-# Reference: https://github.com/ (see README.md, "Configuration").
-
-title = "{title}"
-description = "New research papers, once each."
-# The address the output folder is served from; feeds and emails link to it.
-url = "http://localhost:8000/"
-author = "{author}"
-
-# Drop digest files (saved paper listings) here.
-inbox = "inbox"
-# Markdown, web pages, feeds and emails are written here.
-output = "output"
-# Everything digest remembers (papers seen, issues, runs). Back it up.
-state = ".digest/state.sqlite"
-# Your own templates; any file here overrides the built-in one of the same name.
-# templates = "templates"
-
-# How many papers the RSS/Atom feeds carry, newest first.
-feed_size = 100
-# Files larger than this are rejected unread.
-max_file_size = "32MB"
-# Helper processes that read and parse files during a large import (32 MB of new files
-# or more): "auto" is one per spare core; 0 reads everything in the main process.
-workers = "auto"
-
-# [email]
-# sender = "Digest <digest@example.org>"
-# to = ["team@example.org"]
-# smtp_host = "smtp.example.org"
-# smtp_port = 587
-# security = "starttls"        # "starttls", "tls" or "none"
-# username = "digest@example.org"
-# password_env = "DIGEST_SMTP_PASSWORD"   # the password itself never goes here
-# list_unsubscribe = "mailto:team-unsubscribe@example.org"
-# send_after_run = false
-
-# Sections, in order: a paper goes in the first whose phrases it contains (word
-# boundaries, any case); the rest go in "Other".
-# [[sections]]
-# name = "Diffusion"
-# match = ["diffusion", "score-based"]
-# fields = ["title", "abstract"]     # also "organization"
-# exclude = ["language model"]
-#
-# [filters]                          # filtered papers are still remembered as seen
-# exclude = ["survey"]
-# include = ["learning"]             # if set, papers must match one of these
-# min_upvotes = 2
-# max_age_days = 365
-#
-# [ranking]
-# order = "upvotes"                  # or "page" (the order of the digest files)
-# other_section = "Other"
-# group_by = "sections"              # or "organization"
-
-# Papers of earlier issues whose upvotes grew, listed once under "Rising" (never as new):
-# [rising]
-# min_gain = 10                      # at least this many more upvotes, or
-# min_factor = 3.0                   # at least this many times as many
-# max_papers = 10
-
-# [schedule]
-# cron = "0 8 * * mon"           # every Monday at 08:00
-# timezone = "Europe/Berlin"     # default: this machine's
-# every = "6h"                   # instead of cron
-# misfire_grace = "6h"           # a run missed by less than this still happens
-"""

@@ -46,6 +46,16 @@ class LockBusy(DigestError):
 
     exit_code = 75  # EX_TEMPFAIL: try again later
 
+    def __init__(self, message: str, hint: str | None = None, *, holder: str = "") -> None:
+        super().__init__(message, hint)
+        self.holder = holder  # who holds it ("pid 12 on host-a since ..."), if known
+
+
+class Unavailable(DigestError):
+    """The state's database cannot be reached now (down, restarting, network)."""
+
+    exit_code = 75  # cron and systemd retry a temporary failure
+
 
 class DeliveryError(DigestError):
     """An email could not be delivered."""
@@ -59,3 +69,19 @@ class DeliveryError(DigestError):
 
 class NotFound(DigestError):
     """Something the user named (an issue, a file) does not exist."""
+
+
+class OwnershipError(DigestError):
+    """The output folder belongs to another state (or to none this state knows)."""
+
+
+class InternalError(DigestError):
+    """A bug: digest itself failed. Reported with a pointer to the traceback."""
+
+    exit_code = 70  # EX_SOFTWARE
+
+
+class PendingOutputs(DigestError):
+    """An issue is recorded but its files are not all written yet."""
+
+    exit_code = 3

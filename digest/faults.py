@@ -12,7 +12,10 @@ import signal
 import sys
 
 PAUSE_ENV = "DIGEST_TEST_PAUSE_AT"
-STEPS = ("recorded", "rendered", "renaming", "written", "committed")
+# In the order a run passes them: papers recorded (uncommitted); every file staged; the
+# state committed (the issue recorded, its files pending); files being renamed into
+# place; all in place (the pending mark not yet cleared).
+STEPS = ("recorded", "rendered", "committed", "renaming", "written")
 
 
 def pause_point(step: str) -> None:

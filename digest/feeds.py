@@ -26,8 +26,9 @@ from lxml import etree
 
 from digest import __version__, safety
 from digest.classify import slug
-from digest.model import Issue, Paper, paper_uuid
-from digest.render import Site, Templates, feed_entry_html
+from digest.dates import long_date, moment_text
+from digest.model import Issue, Paper, Site, paper_uuid
+from digest.render import Templates, feed_entry_html
 
 RSS_NAME = "rss.xml"
 ATOM_NAME = "atom.xml"
@@ -71,7 +72,8 @@ def _add_entries(feed: FeedGenerator, site: Site, papers: list[Paper], bodies: l
         )
         entry.link(href=site.paper_url(paper), rel="alternate")
         entry.published(paper.first_seen)
-        entry.updated(paper.first_seen)
+        # A later listing that completed a cut-off abstract updates the entry.
+        entry.updated(max(paper.first_seen, paper.updated or paper.first_seen))
         entry.content(body, type="html")  # also the RSS <description>
         if paper.organization is not None:
             entry.category(term=paper.organization.id, label=paper.organization.name)
@@ -110,10 +112,6 @@ def build_feeds(
     }
 
 
-def _rfc3339(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def json_feed(
     site: Site, papers: list[Paper], bodies: list[str], title: str, feed_url: str
 ) -> bytes:
@@ -121,14 +119,16 @@ def json_feed(
     items = []
     for paper, body in zip(papers, bodies, strict=True):
         assert paper.first_seen is not None
-        item = {
+        item: dict[str, object] = {
             "id": f"urn:uuid:{paper.id}",
             "url": site.paper_url(paper),
             "title": paper.title,
             "content_html": body,
             "summary": paper.abstract,
-            "date_published": _rfc3339(paper.first_seen),
+            "date_published": moment_text(paper.first_seen),
         }
+        if paper.updated is not None and paper.updated > paper.first_seen:
+            item["date_modified"] = moment_text(paper.updated)
         if paper.links:
             item["external_url"] = paper.links[0]
         if paper.organization is not None:
@@ -158,7 +158,7 @@ def build_issues_feed(
     for issue, papers, total in issues:
         entry = feed.add_entry(order="append")
         entry.id(f"urn:uuid:{paper_uuid('issue ' + issue.id)}")
-        entry.title(f"{site.title}: {issue.date:%B} {issue.date.day}, {issue.date.year}")
+        entry.title(f"{site.title}: {long_date(issue.date)}")
         entry.link(href=site.issue_url(issue.id), rel="alternate")
         entry.published(issue.published_at)
         entry.updated(issue.published_at)
@@ -175,6 +175,7 @@ def _atom_html_titles(atom: bytes, papers: list[Paper], flags: list[bool]) -> by
     for entry, paper, is_html in zip(root.iter(f"{ATOM_NS}entry"), papers, flags, strict=True):
         if is_html:
             title = entry.find(f"{ATOM_NS}title")
+            assert title is not None
             title.set("type", "html")
             title.text = html.escape(paper.title, quote=False)
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
@@ -184,13 +185,14 @@ def _rss_html_titles(rss: bytes, papers: list[Paper], flags: list[bool]) -> byte
     """Set each flagged item title to HTML-encoded text, written with &#x26; for its "&"."""
     root = etree.fromstring(rss)
     for item, paper, is_html in zip(root.iter("item"), papers, flags, strict=True):
-        if is_html:
-            item.find("title").text = paper.title.replace("&", "&#x26;").replace("<", "&#x3C;")
+        title = item.find("title")
+        if is_html and title is not None:
+            title.text = paper.title.replace("&", "&#x26;").replace("<", "&#x3C;")
     data = etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
     # lxml writes each "&" of those titles as &amp;; the profile wants &#x26; (same XML value).
     head, *items = data.split(b"<item>")
     for index, is_html in enumerate(flags):
         if is_html:
-            before, title, after = items[index].partition(b"</title>")
-            items[index] = before.replace(b"&amp;", b"&#x26;") + title + after
+            before, closing, after = items[index].partition(b"</title>")
+            items[index] = before.replace(b"&amp;", b"&#x26;") + closing + after
     return b"<item>".join([head, *items])

@@ -10,19 +10,19 @@ lone surrogates); a removal is reported as a warning.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import datetime as dt
 import hashlib
+import os
 import re
+import stat
 
-from digest.model import DigestFile, Organization, Paper, Problem, title_key
+from digest.dates import MONTH_NUMBERS as MONTHS
+from digest.dates import resolve_year
+from digest.links import LINK, extract_links
+from digest.model import DigestFile, Organization, Paper, Problem, Severity, title_key
 
-MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-        start=1,
-    )
-}
+__all__ = ["LINK", "extract_links", "load_file", "parse_bytes", "parse_text", "resolve_year"]
 _MONTH = r"(?P<month>[A-Z][a-z]{2})"
 DIGEST_DATE = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})")
 PAPER_DATE = re.compile(
@@ -42,13 +42,17 @@ HEADER_LINES = frozenset(
 META_SEPARATOR = "·"
 
 # Characters XML 1.0 forbids, plus C1 controls and DEL, which no reader wants either.
-UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+UNSAFE_CHARS = CONTROL_CHARS
+# Bidirectional embeddings, overrides and isolates: invisible, and one left open reorders
+# the text after it, on a page or in an email ("Trojan Source"). They are kept, and any
+# left open is closed at the end of its title or abstract, so the effect stays inside.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_BIDI_OPENERS = {"\u202a": "\u202c", "\u202b": "\u202c", "\u202d": "\u202c",
+                 "\u202e": "\u202c", "\u2066": "\u2069", "\u2067": "\u2069",
+                 "\u2068": "\u2069"}  # fmt: skip
 # Form feed, vertical tab, NEL and the Unicode separators split lines for str.splitlines;
 # a digest file's lines are split on newlines only.
-LINK = re.compile(r"[hH][tT][tT][pP][sS]?://[^\s<>\"'`]+")  # not re.I: "ſ" is no "s"
-_URL_REST = re.compile(r"[^\s<>\"'`]+")
-_TRAILING_PUNCT = ".,;:!?'\"*_~"
-_BRACKETS = {")": "(", "]": "[", "}": "{", ">": "<"}
 SENTENCE_END = tuple(".!?…)]}\"'”’»。！？")
 
 DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
@@ -76,6 +80,24 @@ def _looks_like_meta(lines: list[str]) -> bool:
     return len(lines) > 1 and bool(PAPER_DATE.fullmatch(lines[-1]))
 
 
+def close_bidi(text: str) -> tuple[str, int]:
+    """``text`` with every bidirectional control it leaves open closed at its end, and
+    how many were: what was written stays, and cannot reorder what follows it."""
+    if not BIDI_CONTROLS.search(text):
+        return text, 0
+    open_ones: list[str] = []
+    for match in BIDI_CONTROLS.finditer(text):
+        char = match.group()
+        if char in _BIDI_OPENERS:
+            open_ones.append(_BIDI_OPENERS[char])
+        elif char == "\u202c" and open_ones and open_ones[-1] == "\u202c":
+            open_ones.pop()
+        elif char == "\u2069" and "\u2069" in open_ones:  # closes embeddings inside it too
+            while open_ones.pop() != "\u2069":
+                pass
+    return text + "".join(reversed(open_ones)), len(open_ones)
+
+
 def clean_text(text: str) -> str:
     """Remove characters no feed, web page or email may carry."""
     return UNSAFE_CHARS.sub("", text)
@@ -97,50 +119,6 @@ def utf8_is_clean(data: bytes) -> bool:
         and not _C1_UTF8.search(data)
         and not (b"\xef" in data and _NONCHARACTERS_UTF8.search(data))
     )
-
-
-def extract_links(text: str) -> tuple[str, ...]:
-    """http(s) URLs in text, without trailing sentence punctuation or unbalanced brackets."""
-    found: list[str] = []
-    # Found from their "://" (a C-speed search), then read backwards for the scheme and
-    # forwards for the rest: what LINK would match, without a regex pass over the text.
-    separator = text.find("://")
-    while separator >= 0:
-        end = separator + 3
-        if separator >= 5 and text[separator - 5 : separator].lower() == "https":
-            scheme_start = separator - 5
-        elif separator >= 4 and text[separator - 4 : separator].lower() == "http":
-            scheme_start = separator - 4
-        else:
-            scheme_start = -1
-        rest = _URL_REST.match(text, end)
-        if scheme_start < 0 or rest is None:
-            separator = text.find("://", end)
-            continue
-        url = text[scheme_start : rest.end()]
-        while url:
-            last = url[-1]
-            unbalanced = last in _BRACKETS and url.count(last) > url.count(_BRACKETS[last])
-            if last in _TRAILING_PUNCT or unbalanced:
-                url = url[:-1]
-            else:
-                break
-        if len(url) > len("https://") and url not in found:
-            found.append(url)
-        separator = text.find("://", rest.end())
-    return tuple(found)
-
-
-def resolve_year(month: int, day: int, reference: dt.date) -> dt.date:
-    """The latest month/day on or before ``reference`` (Feb 29 looks back to a leap year)."""
-    for year in range(reference.year, reference.year - 9, -1):
-        try:
-            candidate = dt.date(year, month, day)
-        except ValueError:
-            continue
-        if candidate <= reference:
-            return candidate
-    raise ValueError(f"no such date: {month}/{day}")
 
 
 def _decode_allowing_surrogates(data: bytes, codec: str) -> str:
@@ -214,27 +192,30 @@ class _FileReader:
         self.problems: list[Problem] = []
         self.digest_date: dt.date | None = None
 
-    def problem(self, line: int | None, message: str, severity: str = "error") -> None:
+    def problem(self, line: int | None, message: str, severity: Severity = Severity.ERROR) -> None:
         self.problems.append(Problem(self.path, line, message, severity))
+
+    def _line_of(self, text: str, pattern: re.Pattern[str]) -> int:
+        first = pattern.search(text)
+        assert first is not None
+        return text.count("\n", 0, first.start()) + 1
 
     def read(self, text: str, known_clean: bool = False) -> DigestFile:
         cleaned = text if known_clean else clean_text(text)
         if len(cleaned) != len(text):
             removed = len(text) - len(cleaned)
-            first = UNSAFE_CHARS.search(text)
-            assert first is not None
-            line = text.count("\n", 0, first.start()) + 1
+            line = self._line_of(text, CONTROL_CHARS)
             if removed > max(16, len(text) // 20):
                 hint = ""
                 if text.count("\x00") > len(text) // 5:
                     hint = " (UTF-16 without a byte-order mark? save it as UTF-8)"
                 self.problem(line, f"binary data: {removed} control characters{hint}")
                 return self.result(())
-            self.problem(line, f"removed {removed} control character(s)", "warning")
+            self.problem(line, f"removed {removed} control character(s)", Severity.WARNING)
         paragraphs = _paragraphs(cleaned)
         body = self.skip_header(paragraphs)
         papers = self.read_entries(body)
-        if not papers and not any(p.severity == "error" for p in self.problems):
+        if not papers and not any(p.severity is Severity.ERROR for p in self.problems):
             if not cleaned.strip():
                 self.problem(None, "empty file: no papers found")
             else:
@@ -258,7 +239,9 @@ class _FileReader:
                             MONTHS[match["month"]], int(match["day"]), self.today
                         )
                     except ValueError:
-                        self.problem(paragraph.line, f"unreadable digest date {line!r}", "warning")
+                        self.problem(
+                            paragraph.line, f"unreadable digest date {line!r}", Severity.WARNING
+                        )
                     continue
                 rest.append(line)
             if rest:
@@ -290,7 +273,9 @@ class _FileReader:
                     index += 2 if following is not None else 1
                     continue
                 title, abstract_lines = head.lines[0], head.lines[1:]
-                self.problem(head.line, "no blank line between title and abstract", "warning")
+                self.problem(
+                    head.line, "no blank line between title and abstract", Severity.WARNING
+                )
                 index += 1
             else:
                 title = " ".join(head.lines)
@@ -306,14 +291,27 @@ class _FileReader:
             last = papers[-1]
             if not LINK.search(last.abstract.rsplit(" ", 1)[-1]):
                 self.problem(
-                    last.line, "the last abstract ends mid-sentence (cut off?); taken in", "warning"
+                    last.line,
+                    "the last abstract ends mid-sentence (cut off?); taken in, and completed "
+                    "if a later listing has the rest",
+                    Severity.WARNING,
                 )
+                papers[-1] = dataclasses.replace(last, abstract_cut=True)
         return papers
 
     def make_paper(
         self, line: int, title: str, abstract: str, meta: _Paragraph | None
     ) -> Paper | None:
         key = title_key(title)
+        title, closed_title = close_bidi(title)
+        abstract, closed_abstract = close_bidi(abstract)
+        if closed_title or closed_abstract:
+            self.problem(
+                line,
+                f"closed {closed_title + closed_abstract} bidirectional control(s) left open "
+                "(they would reorder the text after them)",
+                Severity.WARNING,
+            )
         if not key:
             self.problem(line, f"title {title[:80]!r} has no letters or digits; not taken in")
             return None
@@ -339,7 +337,9 @@ class _FileReader:
     ) -> tuple[int | None, Organization | None, dt.date | None, int | None]:
         lines = [text for text in meta.lines if text != META_SEPARATOR]
         if len(meta.lines) != 3 or meta.lines[1] != META_SEPARATOR:
-            self.problem(meta.line, "metadata block is incomplete; read what it has", "warning")
+            self.problem(
+                meta.line, "metadata block is incomplete; read what it has", Severity.WARNING
+            )
         authors = organization = published = upvotes = None
         date_line = lines[-1] if lines and PAPER_DATE.fullmatch(lines[-1]) else None
         if date_line is None and len(lines) >= 2:
@@ -359,7 +359,9 @@ class _FileReader:
     def read_date(self, line: int, text: str) -> tuple[dt.date | None, int | None]:
         match = PAPER_DATE.fullmatch(text)
         if not match or match["month"] not in MONTHS:
-            self.problem(line, f"unreadable date {text!r}; published date left empty", "warning")
+            self.problem(
+                line, f"unreadable date {text!r}; published date left empty", Severity.WARNING
+            )
             return None, None
         upvotes = int(match["upvotes"]) if match["upvotes"] else None
         month, day = MONTHS[match["month"]], int(match["day"])
@@ -368,7 +370,9 @@ class _FileReader:
                 return dt.date(int(match["year"]), month, day), upvotes
             return resolve_year(month, day, self.digest_date or self.today), upvotes
         except ValueError:
-            self.problem(line, f"no such date {text!r}; published date left empty", "warning")
+            self.problem(
+                line, f"no such date {text!r}; published date left empty", Severity.WARNING
+            )
             return None, upvotes
 
 
@@ -386,11 +390,11 @@ def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
             pass
         else:
             return _FileReader(path, today).read(text, known_clean=utf8_is_clean(data))
-    text, reason, line = decode(data)
-    if text is None:
+    decoded, reason, line = decode(data)
+    if decoded is None:
         assert reason is not None
         return DigestFile(path, None, (), (Problem(path, line, reason),))
-    return parse_text(text, path, today)
+    return parse_text(decoded, path, today)
 
 
 def size_limit_message(max_size: int) -> str:
@@ -400,23 +404,72 @@ def size_limit_message(max_size: int) -> str:
     )
 
 
+class Unreadable(Exception):
+    """A path that is not read: not a regular file, gone, or not permitted."""
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def kind_of(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def read_regular(path: str, limit: int, *, follow: bool = True) -> bytes:
+    """Up to ``limit`` bytes of a regular file, or Unreadable.
+
+    The file is opened without blocking and checked on its descriptor, so a named pipe
+    or a device is refused rather than read (or waited on for ever), and, without
+    ``follow``, a symbolic link put in its place after the inbox was listed is refused
+    too."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if not follow and os.path.islink(path):
+            raise Unreadable(
+                "became a symbolic link after the inbox was listed; not read"
+            ) from None
+        raise Unreadable(f"cannot read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise Unreadable(f"{kind_of(mode)}, not a regular file; not read")
+        try:
+            return handle.read(limit)
+        except OSError as exc:
+            raise Unreadable(f"cannot read: {exc.strerror}") from None
+
+
 def load_file(
-    path: str, today: dt.date, max_size: int = DEFAULT_MAX_FILE_SIZE
+    path: str,
+    today: dt.date,
+    max_size: int = DEFAULT_MAX_FILE_SIZE,
+    *,
+    name: str | None = None,
+    follow: bool = True,
 ) -> tuple[DigestFile, str | None]:
     """Read and parse one file; with it, the hash of the content parsed (None if unread),
-    the file's identity from then on."""
+    the file's identity from then on. ``name`` is what the file is called in reports
+    (an inbox entry, when ``path`` is where its link leads)."""
+    shown = name or path
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_size + 1)
-    except OSError as exc:
-        return DigestFile(
-            path, None, (), (Problem(path, None, f"cannot read: {exc.strerror}"),)
-        ), None
+        data = read_regular(path, max_size + 1, follow=follow)
+    except Unreadable as exc:
+        return DigestFile(shown, None, (), (Problem(shown, None, str(exc)),)), None
     if len(data) > max_size:
         return DigestFile(
-            path, None, (), (Problem(path, None, size_limit_message(max_size)),)
+            shown, None, (), (Problem(shown, None, size_limit_message(max_size)),)
         ), None
-    return parse_bytes(data, path, today), content_hash(data)
+    return parse_bytes(data, shown, today), content_hash(data)
 
 
 def content_hash(data: bytes) -> str:

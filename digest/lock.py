@@ -9,10 +9,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 
-from digest.errors import LockBusy
+from digest.errors import LockBusy, StateError
 
 POLL_SECONDS = 0.05
 log = logging.getLogger("digest")
@@ -33,8 +34,14 @@ class RunLock:
             return ""
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create the lock file {self.path}: {exc.strerror}",
+                "the state's folder must be writable by this user",
+            ) from None
         deadline = time.monotonic() + self.wait
         waiting = False
         while True:
@@ -56,11 +63,27 @@ class RunLock:
                         f"another digest process ({holder or 'unknown'}) is using "
                         f"{self.path.with_suffix('')}",
                         "wait for it to finish, or give 'digest run' more time with --wait SECONDS",
+                        holder=holder,
                     ) from None
                 time.sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        since = time.strftime("%Y-%m-%d %H:%M:%S")
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
         self._fd = fd
+
+    def is_free(self) -> bool:
+        """Whether nobody holds the lock now. (Taken and let go at once, if free.)"""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
 
     def release(self) -> None:
         if self._fd is not None:

@@ -8,6 +8,7 @@ exactly those (``GeMQuAD : Generating`` / ``GeMQuAD: Generating``).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import re
 import unicodedata
@@ -39,6 +40,49 @@ def paper_uuid(key: str) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+class Severity(enum.StrEnum):
+    """``error``: input was not taken in (a file, or an entry); ``warning``: it was taken
+    in, but something about it looks wrong."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Security(enum.StrEnum):
+    """How to talk to the SMTP server."""
+
+    STARTTLS = "starttls"  # plain, then upgraded (usually port 587)
+    TLS = "tls"  # implicit TLS from the first byte (usually port 465)
+    NONE = "none"
+
+
+class RunResult(enum.StrEnum):
+    RUNNING = "running"
+    PUBLISHED = "published"
+    NOTHING_NEW = "nothing-new"
+    MARKED_SEEN = "marked-seen"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # the process died (a kill, a power cut) before it finished
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one recipient's copy of an issue stands.
+
+    A claim is written before anything is sent; the body going out makes it *in doubt*
+    until the server answers. Only ``sent`` and ``in-doubt`` stop a later ``digest send``:
+    a copy that may have arrived is never sent again without ``--force``."""
+
+    CLAIMED = "claimed"  # about to be sent; if the sender died, it may have gone out
+    IN_DOUBT = "in-doubt"  # the body was sent and no answer came
+    SENT = "sent"
+    REFUSED = "refused"  # the server refused this recipient or message for good (5xx)
+    FAILED = "failed"  # temporary failures until the retries ran out
+
+    @property
+    def may_have_arrived(self) -> bool:
+        return self in (DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT, DeliveryStatus.SENT)
+
+
 @dataclass(frozen=True, slots=True)
 class Organization:
     id: str
@@ -56,7 +100,7 @@ class Problem:
     file: str
     line: int | None
     message: str
-    severity: str = "error"
+    severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -82,6 +126,8 @@ class Paper:
     section: str | None = None
     reason: str = ""
     key: str = field(default="", compare=False)
+    abstract_cut: bool = False  # the listing ended mid-abstract; a later one may complete it
+    updated: dt.datetime | None = None  # when a later listing completed its text
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -120,7 +166,7 @@ class DigestFile:
     @property
     def errors(self) -> str:
         """The problems that count as errors, in one line (why a file was rejected)."""
-        return "; ".join(p.message for p in self.problems if p.severity == "error")
+        return "; ".join(p.message for p in self.problems if p.severity is Severity.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +195,23 @@ class Issue:
     date: dt.date
     published_at: dt.datetime
     paper_count: int
+    outputs_pending: bool = False  # recorded, but its files are not all written yet
+
+
+@dataclass(frozen=True)
+class Site:
+    """What templates know of the site; URLs always end with one slash."""
+
+    title: str
+    description: str
+    url: str
+    author: str
+    language: str = "en"
+    sections: tuple[str, ...] = ()  # sections with feeds of their own
+    index_issues: int = 52  # issues on the front page; older ones are on the year pages
+
+    def issue_url(self, issue_id: str) -> str:
+        return f"{self.url}issues/{issue_id}.html"
+
+    def paper_url(self, paper: Paper) -> str:
+        return f"{self.issue_url(paper.issue_id or '')}#{paper.anchor}"

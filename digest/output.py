@@ -5,24 +5,46 @@ renamed over the target, so a reader (a web server, a feed reader, a mail client
 sees either the old file or the new one, whole. Paths are built from names the tool
 makes (issue ids, fixed names); anything that would land outside the output folder
 is refused.
+
+An output folder belongs to one state: ``.digest-owner`` in it names the state that
+publishes there. A state that does not own a folder holding digest output refuses to
+write to it, so a new or lost state can never overwrite an archive it knows nothing of.
+No run removes a file it did not write: the only files ever removed are this owner's
+own temporary files, left by a run that was killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from digest.errors import OutputError
+from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
 from digest.safety import checked
 
 TEMP_PREFIX = ".digest-tmp-"
+OWNER_FILE = ".digest-owner"
+# What digest writes at the top of an output folder: a folder holding any of these holds
+# digest output (other files, such as a README, are never touched).
+DIGEST_NAMES = frozenset({"index.html", "issues", "archive", "sections", "rss.xml", "atom.xml",
+                          "feed.json", "issues.xml"})  # fmt: skip
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_ISSUE_FILE = re.compile(r"(\d{4}-\d{2}-\d{2}(?:-\d+)?)\.(?:md|html|eml)")
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The state that publishes into an output folder."""
+
+    state_id: str
+    site: str
 
 
 def _batches(chunks: Iterable[str], size: int = 1 << 18) -> Iterator[str]:
@@ -59,14 +81,87 @@ class OutputWriter:
     leaves every published file as it was; ``discard`` removes what was staged.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner: Owner | None = None) -> None:
         self.root = root.resolve()
+        self.owner = owner
         self.written: list[Path] = []
         self.staged: list[tuple[str, Path]] = []
+        # Temp files carry their owner's tag, so a run removes only its own state's.
+        self.temp_prefix = TEMP_PREFIX + (owner.state_id[:8] + "-" if owner else "")
+
+    # -- whose folder ---------------------------------------------------------------------
+
+    def recorded_owner(self) -> Owner | None:
+        try:
+            data = json.loads((self.root / OWNER_FILE).read_text(encoding="utf-8"))
+            return Owner(str(data["state_id"]), str(data["site"]))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise OwnershipError(
+                f"cannot read {self.root / OWNER_FILE}: {exc}",
+                "it records which digest state publishes here; restore it, or adopt the "
+                "folder on purpose with --adopt-output",
+            ) from None
+
+    def holds_output(self) -> bool:
+        """Whether any file digest writes is here (empty folders do not count)."""
+        for name in DIGEST_NAMES:
+            path = self.root / name
+            if path.is_file() or (path.is_dir() and any(p.is_file() for p in path.rglob("*"))):
+                return True
+        return False
+
+    def issue_ids_present(self) -> set[str]:
+        """Issue ids that have a file in ``issues/``: never given to another issue."""
+        try:
+            names = os.listdir(self.root / "issues")
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+        return {match[1] for name in names if (match := _ISSUE_FILE.fullmatch(name))}
+
+    def claim(self, *, replace: bool = False) -> None:
+        """Record this writer's owner in the folder. The marker is created only if there
+        is none (``replace``: over another's, to adopt the folder), so of two states that
+        claim one new folder at the same moment, one wins and the other is refused."""
+        assert self.owner is not None
+        record = {"state_id": self.owner.state_id, "site": self.owner.site,
+                  "note": "the digest state that publishes into this folder"}  # fmt: skip
+        target = self.root / OWNER_FILE
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(prefix=self.temp_prefix, dir=self.root)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write((json.dumps(record, indent=2) + "\n").encode())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp_name, 0o644)
+            try:
+                if replace:
+                    os.replace(temp_name, target)
+                else:
+                    os.link(temp_name, target)
+            except FileExistsError:
+                if self.recorded_owner() != self.owner:
+                    raise OwnershipError(
+                        f"another digest state claimed the output folder {self.root} just now",
+                        "give each state its own output folder",
+                    ) from None
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp_name)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write to {self.root}: {exc.strerror}",
+                "check that the output folder is writable; nothing was published",
+            ) from exc
+        self.written.append(target)
+        self.sync()
+        self.written.pop()  # not an output: what a run reports as written stays its own
 
     def path_for(self, relative: str) -> Path:
         parts = relative.split("/")
-        if not all(_SAFE_NAME.fullmatch(part) for part in parts):
+        if relative != OWNER_FILE and not all(_SAFE_NAME.fullmatch(part) for part in parts):
             raise OutputError(f"refusing to write {relative!r}: not a name digest makes")
         target = self.root.joinpath(*parts)
         if self.root not in target.parents:
@@ -94,7 +189,7 @@ class OutputWriter:
                 target = self.path_for(relative)
                 try:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+                    fd, temp_name = tempfile.mkstemp(prefix=self.temp_prefix, dir=target.parent)
                 except OSError as exc:
                     raise OutputError(
                         f"cannot write to {target.parent}: {exc.strerror}",
@@ -156,14 +251,14 @@ class OutputWriter:
         self.sync()
 
     @contextlib.contextmanager
-    def staging(self) -> Iterator[None]:
-        """Stage files inside the block; on leaving it, rename them all into place, or,
-        if the block failed, remove them and leave every published file as it was."""
+    def staging_only(self) -> Iterator[None]:
+        """Stage files inside the block; if it fails, remove what it staged, leaving every
+        published file as it was. (``commit`` puts them in place.)"""
         try:
             yield
-            self.commit()
-        finally:
+        except BaseException:
             self.discard()
+            raise
 
     def discard(self) -> None:
         for temp_name, _target in self.staged:
@@ -184,18 +279,14 @@ class OutputWriter:
     def exists(self, relative: str) -> bool:
         return self.path_for(relative).exists()
 
-    def remove(self, relative: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path_for(relative).unlink()
-
     def remove_stale_temp_files(self) -> int:
-        """Temp files a killed run left behind."""
-        if not self.root.is_dir():
+        """Temp files a killed run of this owner left behind (and nothing else)."""
+        if not self.root.is_dir() or self.owner is None:
             return 0
         removed = 0
         for folder, _dirs, files in os.walk(self.root):
             for name in files:
-                if name.startswith(TEMP_PREFIX):
+                if name.startswith(self.temp_prefix):
                     with contextlib.suppress(OSError):
                         os.unlink(os.path.join(folder, name))
                         removed += 1

@@ -15,7 +15,7 @@ import logging
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import BinaryIO
 
 from digest.loader import load_file
@@ -24,21 +24,28 @@ from digest.model import DigestFile
 log = logging.getLogger("digest")
 
 Loaded = tuple[DigestFile, str | None]
+Item = tuple[str, str]  # (where to read it, what it is called in the inbox)
+
+
+def _load(item: Item, today: dt.date, max_size: int) -> Loaded:
+    source, name = item
+    return load_file(source, today, max_size, name=name, follow=False)
 
 
 def load_files(
-    paths: Sequence[str], today: dt.date, max_size: int, helpers: int = 0
-) -> Iterator[Loaded]:
-    """``load_file`` for each path, in order; with ``helpers``, parsed in that many helper
-    processes."""
-    helpers = min(helpers, len(paths))
+    items: Sequence[Item], today: dt.date, max_size: int, helpers: int = 0
+) -> Generator[Loaded, None, None]:
+    """``load_file`` for each inbox file, in order; with ``helpers``, parsed in that many
+    helper processes. Files are opened as regular files only, never through a link that
+    appeared after the inbox was listed."""
+    helpers = min(helpers, len(items))
     if helpers <= 0:
-        for path in paths:
-            yield load_file(path, today, max_size)
+        for item in items:
+            yield _load(item, today, max_size)
         return
-    processes = [_start(paths[first::helpers], today, max_size) for first in range(helpers)]
+    processes = [_start(items[first::helpers], today, max_size) for first in range(helpers)]
     try:
-        for index, path in enumerate(paths):
+        for index, item in enumerate(items):
             process = processes[index % helpers]
             result = _receive(process) if process is not None else None
             if result is None:
@@ -46,7 +53,7 @@ def load_files(
                     log.warning("a helper process stopped; reading its files here instead")
                     _stop(process)
                     processes[index % helpers] = None
-                result = load_file(path, today, max_size)
+                result = _load(item, today, max_size)
             yield result
     finally:
         for process in processes:
@@ -54,7 +61,7 @@ def load_files(
                 _stop(process)
 
 
-def _start(paths: Sequence[str], today: dt.date, max_size: int) -> subprocess.Popen | None:
+def _start(items: Sequence[Item], today: dt.date, max_size: int) -> subprocess.Popen | None:
     if not sys.executable:  # an embedded interpreter cannot start another
         return None
     try:
@@ -66,7 +73,7 @@ def _start(paths: Sequence[str], today: dt.date, max_size: int) -> subprocess.Po
         return None
     assert process.stdin is not None
     with contextlib.suppress(OSError):
-        pickle.dump((list(paths), today, max_size), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((list(items), today, max_size), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         process.stdin.close()
     return process
 
@@ -90,9 +97,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _serve(source: BinaryIO, sink: BinaryIO) -> None:
-    paths, today, max_size = pickle.load(source)
-    for path in paths:
-        pickle.dump(load_file(path, today, max_size), sink, protocol=pickle.HIGHEST_PROTOCOL)
+    items, today, max_size = pickle.load(source)
+    for item in items:
+        pickle.dump(_load(item, today, max_size), sink, protocol=pickle.HIGHEST_PROTOCOL)
         sink.flush()
 
 

@@ -15,8 +15,8 @@ of the same name), then from the package.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,9 +29,12 @@ import jinja2
 
 from digest import __version__
 from digest.classify import slug
+from digest.dates import long_date
 from digest.errors import TemplateProblem
-from digest.model import Issue, IssueSummary, IssueYear, Paper
-from digest.store import CODE_HOSTS
+from digest.links import link_kind
+from digest.model import Issue, IssueSummary, IssueYear, Paper, Site
+
+__all__ = ["Rising", "Site", "Templates", "issue_markdown", "issue_page", "markdown_escape"]
 
 _MARKDOWN_INLINE = {
     "\\": "\\\\",
@@ -97,15 +100,6 @@ def markdown_autolink(url: str) -> MarkdownSafe:
     return MarkdownSafe("<" + url.replace(">", "%3E").replace("<", "%3C").replace(" ", "%20") + ">")
 
 
-def _long_date(value: dt.date | dt.datetime | None) -> str:
-    if value is None:
-        return ""
-    return f"{_MONTH_NAMES[value.month]} {value.day}, {value.year}"
-
-
-_MONTH_NAMES = ("", *(dt.date(2000, month, 1).strftime("%B") for month in range(1, 13)))
-
-
 def _number(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
 
@@ -144,17 +138,10 @@ def meta_line(paper: Paper) -> str:
     who = _who(paper)
     parts = [who] if who else []
     if paper.published is not None:
-        parts.append(f"published {_long_date(paper.published)}")
+        parts.append(f"published {long_date(paper.published)}")
     if paper.upvotes is not None:
         parts.append(f"▲ {paper.upvotes:,}")
     return " · ".join(parts)
-
-
-def link_kind(url: str) -> str:
-    """ "code" for a repository host, else "project page"."""
-    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-    is_code = any(host == code or host.endswith("." + code) for code in CODE_HOSTS)
-    return "code" if is_code else "project page"
 
 
 def summary_line(summary: IssueSummary) -> str:
@@ -170,24 +157,6 @@ def summary_line(summary: IssueSummary) -> str:
             "most from: " + ", ".join(f"{name} ({n})" for name, n in summary.top_organizations)
         )
     return " · ".join(parts)
-
-
-@dataclass(frozen=True)
-class Site:
-    """What templates know of the site; URLs always end with one slash."""
-
-    title: str
-    description: str
-    url: str
-    author: str
-    language: str = "en"
-    sections: tuple[str, ...] = ()  # sections with feeds of their own
-
-    def issue_url(self, issue_id: str) -> str:
-        return f"{self.url}issues/{issue_id}.html"
-
-    def paper_url(self, paper: Paper) -> str:
-        return f"{self.issue_url(paper.issue_id or '')}#{paper.anchor}"
 
 
 def default_template_dir() -> Path:
@@ -233,7 +202,7 @@ class Templates:
         self.text = jinja2.Environment(autoescape=False, **common)
         for env in (self.html, self.markdown, self.text):
             env.filters.update(
-                long_date=_long_date,
+                long_date=long_date,
                 number=_number,
                 plural=_plural,
                 who=_who,
@@ -276,9 +245,42 @@ class Templates:
                 f"template {where}{f':{line}' if line else ''}: {exc}",
                 "fix the template (or remove your override to use the built-in one)",
             ) from exc
+        except Exception as exc:
+            if not _raised_by_template(exc):
+                raise
+            file, line = _template_frame(exc) or (name, None)
+            raise TemplateProblem(
+                f"template {file}{f':{line}' if line else ''}: "
+                f"{type(exc).__name__}: {exc}",
+                "fix the template (or remove your override to use the built-in one)",
+            ) from exc
 
     def render(self, name: str, **context: Any) -> str:
         return "".join(self.stream(name, **context))
+
+
+_TEMPLATE_SUFFIXES = (".html", ".md", ".txt", ".xml")
+
+
+def _template_frame(exc: BaseException) -> tuple[str, int | None] | None:
+    """The template file and line an error was raised from (Jinja2 rewrites tracebacks
+    so that template code shows as its own file and line)."""
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith(_TEMPLATE_SUFFIXES):
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def _raised_by_template(exc: BaseException) -> bool:
+    """An error of the template's own making (``{{ 1 // 0 }}``, a filter given the wrong
+    thing), not one of the disk or the state it reads from while it renders."""
+    from digest.errors import DigestError
+
+    if isinstance(exc, DigestError | OSError | MemoryError):
+        return False
+    module = type(exc).__module__.split(".")[0]
+    return module not in ("sqlite3", "psycopg") and _template_frame(exc) is not None
 
 
 @lru_cache(maxsize=8)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import signal
 import threading
 import zoneinfo
@@ -28,7 +29,6 @@ from typing import Any
 
 from digest.config import Config, ScheduleConfig
 from digest.errors import ConfigError, DigestError, LockBusy
-from digest.lock import RunLock
 
 log = logging.getLogger("digest")
 
@@ -66,7 +66,7 @@ def zone(schedule: ScheduleConfig) -> dt.tzinfo:
     return tzlocal.get_localzone()
 
 
-def _once_per_wall_clock_cron() -> type:
+def _once_per_wall_clock_cron() -> Any:
     from apscheduler.triggers.cron import CronTrigger
 
     class OncePerWallClockCron(CronTrigger):
@@ -136,10 +136,6 @@ def should_catch_up(trigger: Any, last_success: dt.datetime | None, now: dt.date
     return upcoming is not None and upcoming <= now
 
 
-def daemon_lock_path(config: Config) -> Any:
-    return config.state.with_name(config.state.name + ".daemon")
-
-
 class Daemon:
     """Runs until SIGTERM/SIGINT; SIGHUP reloads the config (kept if the new one is bad)."""
 
@@ -162,7 +158,8 @@ class Daemon:
 
         self.running.set()
         try:
-            report = pipeline.run(self.config, wait=60.0, progress=self._progress)
+            options = pipeline.RunOptions(wait=60.0, progress=self._progress)
+            report = pipeline.run(self.config, options)
         except Cancelled:
             log.info("run cancelled before publishing; nothing was changed")
             return
@@ -179,6 +176,8 @@ class Daemon:
             self.running.clear()
         for path, reason in report.files_rejected:
             log.warning("rejected %s: %s", path, reason)
+        for issue_id in report.finished:
+            log.info("finished issue %s (recorded by an earlier run)", issue_id)
         if report.issue_id:
             log.info("published issue %s: %d new papers", report.issue_id, report.new_papers)
             if report.delivery_error:
@@ -198,14 +197,12 @@ class Daemon:
         )
 
     def _add_job(self, now: dt.datetime) -> None:
-        from digest.store import Store
+        from digest.store import open_store
 
         trigger = trigger_for(self.config.schedule)
-        last = None
-        if self.config.state.exists():
-            with Store(self.config.state) as store:
-                record = store.last_run(successful=True)
-                last = record.started_at if record else None
+        with open_store(self.config) as store:
+            record = store.last_run(successful=True)
+            last = record.started_at if record else None
         catch_up = should_catch_up(trigger, last, now)
         options: dict[str, Any] = {"id": "digest", "replace_existing": True}
         if catch_up:
@@ -242,29 +239,35 @@ class Daemon:
         log.info("config reloaded")
 
     def serve(self) -> int:
+        from digest.store import open_store
+
         trigger_for(self.config.schedule)  # a bad schedule fails now, not at the first slot
-        lock = RunLock(daemon_lock_path(self.config), wait=0)
-        try:
-            lock.acquire()
-        except LockBusy:
-            raise LockBusy(
-                f"another digest daemon is already running for {self.config.state} "
-                f"({lock.holder() or 'pid unknown'})",
-                "stop it first (kill PID / systemctl stop digest), or use another --state",
-            ) from None
+        with open_store(self.config) as store:
+            try:
+                with store.lock("daemon", 0):
+                    return self._serve()
+            except LockBusy as exc:
+                if self.scheduler is not None:
+                    raise
+                raise LockBusy(
+                    f"another digest daemon is already running for {self.config.state} "
+                    f"({exc.holder or 'pid unknown'})",
+                    "stop it first (kill PID / systemctl stop digest), or use another --state",
+                ) from None
+
+    def _serve(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
         self.scheduler = self._scheduler(self.config)
         try:
             self.scheduler.start()
             self._add_job(dt.datetime.now(dt.UTC))
-            log.info("daemon started (pid lock %s)", lock.path)
+            log.info("daemon started (pid %d)", os.getpid())
             while not self.stop.wait(0.5):
                 if self.reload_wanted.is_set():
                     self._reload()
             log.info("stopping%s", ": waiting for the current run" if self.running.is_set() else "")
         finally:
             self.scheduler.shutdown(wait=True)
-            lock.release()
         log.info("daemon stopped")
         return 0

@@ -1,107 +1,199 @@
-"""What ``digest status`` reports: the state's contents, the last run, the schedule."""
+"""What ``digest status`` reports: the state's contents, the last run, deliveries, the
+inbox, the schedule. One typed record, with its JSON and its text."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from operator import itemgetter
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from digest.config import Config
-from digest.diff import inbox_listing
+from digest.inbox import list_inbox
 from digest.loader import size_limit_message
-from digest.store import Store
+from digest.model import DeliveryStatus, RunResult
+from digest.store import RunRecord, Store, open_store
+from digest.text import shown_name
 
 
-def collect(config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class LatestIssue:
+    id: str
+    papers: int
+    published_at: dt.datetime
+    delivered_to: list[str]
+    in_doubt: list[str]  # sent, or being sent, with no answer: never resent without --force
+    refused: list[tuple[str, str]]
+    outputs_pending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    state: str
+    inbox: str
+    output: str
+    schedule: dict[str, Any]
+    state_exists: bool
+    files: int = 0
+    papers: int = 0
+    issues: int = 0
+    schema_version: int | None = None
+    waiting: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    latest_issue: LatestIssue | None = None
+    last_run: RunRecord | None = None
+    pending: list[str] = field(default_factory=list)  # issues whose files are not all written
+    hint: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        latest, run = self.latest_issue, self.last_run
+        return {
+            "state": self.state,
+            "inbox": self.inbox,
+            "output": self.output,
+            "schedule": self.schedule,
+            "files": self.files,
+            "papers": self.papers,
+            "issues": self.issues,
+            "schema_version": self.schema_version,
+            "waiting": self.waiting,
+            "rejected": [{"file": name, "reason": reason} for name, reason in self.rejected],
+            "pending_issues": self.pending,
+            "latest_issue": latest and {
+                "id": latest.id,
+                "papers": latest.papers,
+                "published_at": latest.published_at.isoformat(),
+                "delivered_to": latest.delivered_to,
+                "in_doubt": latest.in_doubt,
+                "refused": [{"recipient": r, "reason": why} for r, why in latest.refused],
+                "outputs_pending": latest.outputs_pending,
+            },
+            "last_run": run and {
+                "started_at": run.started_at.isoformat(),
+                "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                "result": run.result.value,
+                "issue": run.issue_id,
+                "new_papers": run.new_papers,
+                "papers_parsed": run.papers_parsed,
+                "error": run.error,
+                "host": run.host,
+                "pid": run.pid,
+            },
+            "hint": self.hint,
+        }  # fmt: skip
+
+    def as_text(self) -> str:
+        lines = [
+            f"state:    {self.state}" + ("" if self.state_exists else " (none yet)"),
+            f"inbox:    {self.inbox} ({self.waiting} file(s) waiting)",
+            f"output:   {self.output}",
+            f"store:    {self.files:,} files, {self.papers:,} papers, {self.issues:,} issues",
+        ]
+        latest = self.latest_issue
+        if latest:
+            sent = ", ".join(latest.delivered_to) or "not sent"
+            lines.append(f"latest:   issue {latest.id}, {latest.papers:,} papers ({sent})")
+            if latest.in_doubt:
+                lines.append(
+                    f"          in doubt (sent, no answer; 'digest send --force' resends): "
+                    f"{', '.join(latest.in_doubt)}"
+                )
+            for recipient, reason in latest.refused:
+                lines.append(f"          refused: {recipient}: {reason}")
+        for issue_id in self.pending:
+            lines.append(f"pending:  issue {issue_id}: files not all written; the next run does")
+        run = self.last_run
+        if run:
+            line = f"last run: {run.started_at.isoformat()} → {run.result.value}"
+            if run.issue_id:
+                line += f", issue {run.issue_id}"
+            if run.result is RunResult.INTERRUPTED and run.pid:
+                line += f" (pid {run.pid} on {run.host} died before it finished)"
+            lines.append(line)
+            if run.error:
+                lines.append(f"          error: {run.error}")
+        else:
+            lines.append("last run: never")
+        if self.schedule.get("description"):
+            lines.append(f"schedule: {self.schedule['description']}")
+            if self.schedule.get("next_run"):
+                lines.append(f"next run: {self.schedule['next_run']}")
+        for name, reason in self.rejected:
+            lines.append(f"rejected: {name}: {reason}")
+        if self.hint:
+            lines.append(f"hint:     {self.hint}")
+        return "\n".join(lines)
+
+
+def _inbox(config: Config, remembered: set[tuple[str, int, int]]) -> tuple[int, list]:
+    entries, refused = list_inbox(config.inbox)
+    waiting = 0
+    rejected = [(item.name, item.reason) for item in refused]
+    for entry in entries:
+        if entry.size > config.max_file_size:
+            rejected.append((shown_name(entry.path), size_limit_message(config.max_file_size)))
+        elif (entry.path, entry.size, entry.mtime_ns) not in remembered:
+            waiting += 1
+    return waiting, rejected
+
+
+def collect(config: Config, now: dt.datetime | None = None) -> Status:
     from digest import schedule
 
     now = now or dt.datetime.now(dt.UTC)
-    info: dict[str, Any] = {
+    base: dict[str, Any] = {
         "state": str(config.state),
         "inbox": str(config.inbox),
         "output": str(config.output),
         "schedule": schedule.describe(config, now),
     }
-    if not config.state.exists():
-        info.update(
-            files=0,
-            papers=0,
-            issues=0,
-            last_run=None,
-            latest_issue=None,
-            rejected=[],
-            waiting=len(inbox_listing(config.inbox)),
-        )
-        return info
-    with Store(config.state, create=False) as store:
-        counts = store.counts()
-        run = store.last_run()
-        latest = store.issue(None)
-        remembered = store.inbox_fingerprints()
-        waiting = 0
-        oversized = []
-        for path, stat in sorted(inbox_listing(config.inbox), key=itemgetter(0)):
-            if isinstance(stat, OSError):
-                continue  # the next run reports it
-            if stat.st_size > config.max_file_size:
-                oversized.append({"file": path, "reason": size_limit_message(config.max_file_size)})
-            elif (path, stat.st_size, stat.st_mtime_ns) not in remembered:
-                waiting += 1
-        info.update(
-            files=counts.files,
-            papers=counts.papers,
-            issues=counts.issues,
-            schema_version=store.schema_version,
-            waiting=waiting,
-            rejected=[{"file": path, "reason": reason} for path, reason in store.rejections()]
-            + oversized,
-            latest_issue=latest
-            and {
-                "id": latest.id,
-                "papers": latest.paper_count,
-                "published_at": latest.published_at.isoformat(),
-                "delivered_to": sorted(store.delivered_to(latest.id)),
-            },
-            last_run=run
-            and {
-                "started_at": run.started_at.isoformat(),
-                "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-                "result": run.result,
-                "issue": run.issue_id,
-                "new_papers": run.new_papers,
-                "papers_parsed": run.papers_parsed,
-                "error": run.error,
-            },
-        )
-    return info
+    if isinstance(config.state, Path) and not config.state.exists():
+        waiting, rejected = _inbox(config, set())
+        hint = None
+        if config.source is None:
+            hint = (
+                f"no digest.toml in {Path.cwd()}, so these are the defaults; "
+                "point at your site's config with --config FILE"
+            )
+        return Status(**base, state_exists=False, waiting=waiting, rejected=sorted(rejected),
+                      hint=hint)  # fmt: skip
+    with open_store(config, create=False) as store:
+        return _collect(config, store, base)
 
 
-def as_text(info: dict[str, Any]) -> str:
-    lines = [
-        f"state:    {info['state']}",
-        f"inbox:    {info['inbox']} ({info['waiting']} file(s) waiting)",
-        f"output:   {info['output']}",
-        f"store:    {info['files']:,} files, {info['papers']:,} papers, {info['issues']:,} issues",
-    ]
-    latest = info.get("latest_issue")
-    if latest:
-        sent = ", ".join(latest["delivered_to"]) or "not sent"
-        lines.append(f"latest:   issue {latest['id']}, {latest['papers']:,} papers ({sent})")
-    run = info.get("last_run")
-    if run:
-        line = f"last run: {run['started_at']} → {run['result']}"
-        if run["issue"]:
-            line += f", issue {run['issue']}"
-        lines.append(line)
-        if run["error"]:
-            lines.append(f"          error: {run['error']}")
-    else:
-        lines.append("last run: never")
-    schedule = info.get("schedule") or {}
-    if schedule.get("description"):
-        lines.append(f"schedule: {schedule['description']}")
-        if schedule.get("next_run"):
-            lines.append(f"next run: {schedule['next_run']}")
-    for rejected in info.get("rejected", []):
-        lines.append(f"rejected: {rejected['file']}: {rejected['reason']}")
-    return "\n".join(lines)
+def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
+    counts = store.counts()
+    run = store.last_run()
+    if run is not None and run.result is RunResult.RUNNING and store.lock_is_free("run"):
+        run = dataclasses.replace(run, result=RunResult.INTERRUPTED)
+    waiting, refused = _inbox(config, store.inbox_fingerprints())
+    latest = store.issue(None)
+    latest_issue = None
+    if latest is not None:
+        deliveries = store.deliveries(latest.id).values()
+        latest_issue = LatestIssue(
+            latest.id,
+            latest.paper_count,
+            latest.published_at,
+            [d.recipient for d in deliveries if d.status is DeliveryStatus.SENT],
+            [d.recipient for d in deliveries
+             if d.status in (DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT)],
+            [(d.recipient, d.reason or "") for d in deliveries
+             if d.status is DeliveryStatus.REFUSED],
+            latest.outputs_pending,
+        )  # fmt: skip
+    rejected = [(shown_name(path), reason) for path, reason in store.rejections()] + refused
+    return Status(
+        **base,
+        state_exists=True,
+        files=counts.files,
+        papers=counts.papers,
+        issues=counts.issues,
+        schema_version=store.schema_version,
+        waiting=waiting,
+        rejected=rejected,
+        latest_issue=latest_issue,
+        last_run=run,
+        pending=[issue.id for issue in store.pending_issues()],
+    )

@@ -69,6 +69,7 @@ def site(tmp_path: Path) -> Site:
         'url = "https://example.org/digest/"\n'
         'author = "Tester"\n'
         'inbox = "inbox"\noutput = "out"\nstate = "state/digest.sqlite"\n'
+        "settle = 0  # the tests drop whole files\n"
         "[email]\n"
         'sender = "Digest <digest@example.org>"\n'
         'to = ["reader@example.org"]\n'
@@ -143,3 +144,15 @@ def shown_title(entry) -> str:
 
         return "".join(html5lib.parse(entry.title, namespaceHTMLElements=False).itertext())
     return entry.title
+
+
+def published_files(out: Path) -> dict[Path, bytes]:
+    """Every file of an output folder by relative path, but the marker naming the state
+    that owns the folder (each state has its own)."""
+    from digest.output import OWNER_FILE
+
+    return {
+        p.relative_to(out): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != OWNER_FILE
+    }

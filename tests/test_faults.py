@@ -17,7 +17,7 @@ from test_daemon import DigestProcess
 
 from digest.faults import PAUSE_ENV, STEPS
 from digest.model import title_key
-from digest.output import TEMP_PREFIX
+from digest.output import OWNER_FILE, TEMP_PREFIX
 from digest.store import APPLICATION_ID, MIGRATIONS
 
 
@@ -72,10 +72,13 @@ def test_kill_9_at_any_step_then_rerun_publishes_exactly_once(site, step):
     )
     assert after.returncode == 0, after.stderr
     report = json.loads(after.stdout)
-    if step == "committed":
+    if STEPS.index(step) >= STEPS.index("committed"):
+        # The killed run had recorded its issue: the rerun writes exactly its files.
         assert report["new_papers"] == 0, "the killed run had already committed"
+        assert report["finished"] == ["2026-11-24"]
     else:
         assert report["new_papers"] > 0, "the killed run left the state as it was"
+        assert report["finished"] == []
     assert_invariants(site, inbox_keys(PLAIN, PLAIN_2))
 
 
@@ -114,7 +117,8 @@ def test_full_disk_fails_clearly_and_the_next_run_publishes_the_same_papers(
     result = run_cli("run", "--config", site.config, "--out", tiny_disk)
     assert result.code == 3
     assert "No space left on device" in result.err and "nothing was published" in result.err
-    assert not [p for p in tiny_disk.rglob("*") if p.is_file()], "no partial or temp file left"
+    left = [p for p in tiny_disk.rglob("*") if p.is_file() and p.name != OWNER_FILE]
+    assert not left, "no partial or temp file left"
     with sqlite3.connect(site.state) as db:
         assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
     again = run_cli("run", "--config", site.config, "--json")

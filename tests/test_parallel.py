@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from conftest import DATA, EXAMPLES, NOW, digest_process
+from conftest import DATA, EXAMPLES, NOW, digest_process, published_files
 
 
 def inbox_of_every_kind(site) -> None:
@@ -23,7 +23,7 @@ def run_with(run_cli, site, workers: str, name: str):
     )  # fmt: skip
     report = json.loads(result.out)
     report.pop("written")  # paths under this run's own output folder
-    files = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    files = published_files(out)
     return result, report, files
 
 

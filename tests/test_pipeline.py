@@ -257,9 +257,9 @@ def test_the_index_lists_the_newest_issues_and_a_page_per_year_lists_the_rest(
 ):
     from lxml import html
 
-    from digest import pipeline
+    from digest import publish
 
-    monkeypatch.setattr(pipeline, "INDEX_ISSUES", 2)
+    monkeypatch.setattr(publish, "INDEX_ISSUES", 2)
     pairs = papers_from(PLAIN)
     written = []
     for number, day in enumerate(["2025-12-30", "2026-01-02", "2026-01-03"]):

@@ -18,14 +18,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from digest import render
-from digest.config import Config
+from digest.config import EmailConfig
 from digest.feeds import build_feeds, title_is_html
 from digest.loader import LINK, clean_text, extract_links, parse_bytes, parse_text, utf8_is_clean
-from digest.mail import EmailRenderer, Plan
+from digest.message import EmailRenderer, Plan
 from digest.model import Issue, IssueSummary
 
 NOW = dt.datetime(2026, 11, 24, 8, tzinfo=dt.UTC)
-CONFIG = Config(url="https://example.org/d/")
 SITE = render.Site("Site", "Description", "https://example.org/d/", "Author")
 TEMPLATES = render.Templates()
 SETTINGS = settings(
@@ -170,7 +169,7 @@ def test_whatever_is_taken_in_shows_literally_everywhere(pairs):
             body = element.find("description") if body is None else body
             assert folded(paper.abstract) in text_of(body.text)
 
-    mail = EmailRenderer(CONFIG, issue, papers, len(papers))
+    mail = EmailRenderer(SITE, TEMPLATES, EmailConfig(), issue, papers, len(papers))
     plan = Plan(len(papers), 0, 0, len(papers))
     shown = text_of(mail.html(plan))
     text_part = folded(mail.text(plan))

@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import re
 
 import feedparser
 import html5lib
@@ -94,7 +95,13 @@ def test_slugs_are_stable_and_safe():
     assert slug("Vision / Video: 3D!") == "vision-video-3d"
     assert slug("Élan vital") == "elan-vital"
     assert slug("../../etc") == "etc"
-    assert slug("漢字") == "section"
+    # Names whose letters have no ASCII form get a short hash of themselves, so two such
+    # sections never share a feed folder.
+    assert slug("漢字") != slug("言語") and slug("漢字") == slug("漢字")
+    assert re.fullmatch(r"[0-9a-f]{8}", slug("漢字"))
+    assert slug("Modelle für Sprache") == "modelle-fur-sprache"
+    assert slug("Языковые модели") != slug("Компьютерное зрение")
+    assert slug("") == "section"
 
 
 CONFIG = """

@@ -1,0 +1,181 @@
+"""Taking in: the new files of a scan, read and recorded, with their papers placed.
+
+Every file read is recorded by the hash of what was parsed, its new papers (never seen
+before, by title identity) with their section or filter, and a sighting of every paper
+it lists, seen before or not. A paper whose abstract was cut off is completed when a
+later listing has the whole text, and the issue that showed it is written again.
+All of it happens inside the run's transaction: if the run fails, none of it happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Iterable
+from contextlib import closing
+from dataclasses import dataclass, field
+
+from digest.classify import Classifier, Placement
+from digest.inbox import Candidate, InboxScan
+from digest.model import DigestFile, Paper
+from digest.parallel import load_files
+from digest.report import RunReport
+from digest.store import Store
+from digest.store.base import KnownPaper
+from digest.text import shown_name
+
+log = logging.getLogger("digest")
+
+Progress = Callable[[int, int, int], None]
+
+# New files adding up to this much are read by helper processes (when there are cores to
+# spare); below it, starting them costs more than they save.
+BIG_IMPORT_BYTES = 32 * 1024 * 1024
+
+
+def helpers_for(workers: int | None, candidates: list[Candidate]) -> int:
+    """Helper processes for this run's files: as configured, else one per spare core (up
+    to 4) for a large import; never more than one per two files."""
+    if workers is not None:
+        wanted = workers
+    elif sum(candidate.entry.size for candidate in candidates) < BIG_IMPORT_BYTES:
+        wanted = 0
+    else:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        wanted = min(4, (cores or os.cpu_count() or 1) - 1)
+    return max(0, min(wanted, len(candidates) // 2))
+
+
+@dataclass
+class Intake:
+    """Records one parsed file after another into the store."""
+
+    store: Store
+    classifier: Classifier
+    report: RunReport
+    now: dt.datetime
+    today: dt.date
+    issue_seq: int | None  # the issue new papers go in; None: remembered as seen only
+    position: int = 0  # papers placed in the issue so far
+    seen_again: list[int] = field(default_factory=list)
+    rewritten: set[int] = field(default_factory=set)  # earlier issues whose text changed
+
+    def take_all(
+        self, scan: InboxScan, max_size: int, workers: int | None, progress: Progress | None
+    ) -> None:
+        report = self.report
+        report.files_unchanged = scan.unchanged
+        report.files_copied = scan.copy_paths
+        report.files_waiting = list(scan.settling)
+        report.files_rejected = [(r.name, r.reason) for r in scan.still_rejected + scan.refused]
+        for copy in scan.copies:
+            self._remember(copy.entry.path, copy.entry.size, copy.entry.mtime_ns, copy.hash)
+        items = [(c.entry.source, c.entry.path) for c in scan.candidates]
+        helpers = helpers_for(workers, scan.candidates)
+        if helpers:
+            log.info("reading %d new files with %d helper process(es)", len(items), helpers)
+        loads = load_files(items, self.today, max_size, helpers=helpers)
+        with closing(loads):  # stops the helpers if the run fails half way
+            for done, (candidate, (loaded, parsed_hash)) in enumerate(
+                zip(scan.candidates, loads, strict=True), start=1
+            ):
+                self.take(candidate, loaded, parsed_hash)
+                if progress is not None:
+                    progress(done, len(scan.candidates), report.papers_parsed)
+        report.files_copied.sort()
+        self.store.forget_inbox_files(scan.forgotten)
+        self.store.forget_rejections_of_absent_files()
+
+    def take(self, candidate: Candidate, loaded: DigestFile, parsed_hash: str | None) -> None:
+        path, shown = candidate.entry.path, shown_name(candidate.entry.path)
+        if parsed_hash is None:  # gone, unreadable or too large since the scan
+            self.report.files_rejected.append((shown, loaded.errors))
+            return
+        # A file is known by the hash of what was parsed (the scan hashes only paths it
+        # has seen before), and may be a copy of one already taken in, earlier or in this
+        # run. What was parsed is what is recorded, even if the file changed since.
+        if self.store.taken_hashes([parsed_hash]):
+            self.report.files_copied.append(shown)
+            self._remember_candidate(candidate, parsed_hash)
+            return
+        self.report.problems.extend(loaded.problems)
+        if loaded.rejected:
+            self.report.files_rejected.append((shown, loaded.errors))
+            self.store.record_rejection(parsed_hash, path, loaded.errors, self.now)
+            self._remember_candidate(candidate, parsed_hash)
+            return
+        self.report.files_read.append(shown)
+        self.report.papers_parsed += len(loaded.papers)
+        self._record(candidate, loaded, parsed_hash)
+        self._remember_candidate(candidate, parsed_hash)
+
+    def _record(self, candidate: Candidate, loaded: DigestFile, file_hash: str) -> None:
+        store, report = self.store, self.report
+        new, again = self._split(loaded.papers)
+        shown: list[tuple[Paper, Placement]] = []
+        hidden: list[tuple[Paper, Placement]] = []
+        for paper in new:
+            place = self.classifier.place(paper, self.today)
+            (hidden if place.filtered else shown).append((paper, place))
+            if place.filter_kind is not None:
+                kind = place.filter_kind.value
+                report.filtered[kind] = report.filtered.get(kind, 0) + 1
+        # Filtered papers are recorded too (outside any issue), so they never come back new.
+        new_ids = store.add_papers(shown, self.issue_seq, self.now)
+        new_ids += store.add_papers(hidden, None, self.now)
+        store.update_seen([(known.id, paper.upvotes) for known, paper in again], self.now)
+        self.seen_again.extend(known.id for known, paper in again if paper.upvotes)
+        self._complete([(known, paper) for known, paper in again if known.abstract_cut])
+        file_id = store.record_file(
+            file_hash,
+            candidate.path.name,
+            loaded.digest_date,
+            self.now,
+            len(loaded.papers),
+            len(loaded.problems),
+        )
+        recorded = [paper for paper, _ in shown + hidden]
+        listed = [(paper_id, p.digest_date, p.upvotes)
+                  for paper_id, p in zip(new_ids, recorded, strict=True)]  # fmt: skip
+        listed += [(known.id, p.digest_date, p.upvotes) for known, p in again]
+        store.add_sightings(listed, file_id)
+        self.position += len(shown)
+        if report.dry_run:
+            report.new.extend(p for p, _ in shown)
+
+    def _split(self, papers: Iterable[Paper]) -> tuple[list[Paper], list[tuple[KnownPaper, Paper]]]:
+        """(new papers, (what is known, listing) of those seen before). A paper listed
+        twice in one file counts once, the first listing winning; papers new earlier in
+        this run are in the store by now, so they count as seen."""
+        unique: dict[str, Paper] = {}
+        for paper in papers:
+            unique.setdefault(paper.key, paper)
+        known = self.store.known_papers(unique)
+        new = [paper for key, paper in unique.items() if key not in known]
+        return new, [(known[key], unique[key]) for key in known]
+
+    def _complete(self, cut: list[tuple[KnownPaper, Paper]]) -> None:
+        """A listing that carries the rest of a cut-off abstract completes it."""
+        if not cut:
+            return
+        stored = {row.id: row for row in self.store.cut_abstracts(known.id for known, _ in cut)}
+        for known, paper in cut:
+            row = stored.get(known.id)
+            if row is None:
+                continue
+            before = row.abstract.rstrip(" ….")
+            if len(paper.abstract) > len(row.abstract) and paper.abstract.startswith(before):
+                self.store.complete_abstract(
+                    row.id, paper.abstract, paper.links, paper.abstract_cut, self.now
+                )
+                self.report.completed += 1
+                if row.issue_seq is not None and row.issue_seq != self.issue_seq:
+                    self.rewritten.add(row.issue_seq)
+
+    def _remember_candidate(self, candidate: Candidate, file_hash: str) -> None:
+        entry = candidate.entry
+        self._remember(entry.path, entry.size, entry.mtime_ns, file_hash)
+
+    def _remember(self, path: str, size: int, mtime_ns: int, file_hash: str) -> None:
+        self.store.remember_inbox_file(path, size, mtime_ns, file_hash)

@@ -1,0 +1,282 @@
+"""The issue as an email: ``multipart/alternative``, plain text first, then HTML.
+
+The message is the same bytes for the same state: Message-ID and the MIME boundary
+derive from the issue, never from the clock or a random source. (``Date`` is the
+issue's publication time in the file; delivery sets it to the moment of sending.)
+
+Gmail clips HTML parts over about 102 KB, and the end of a long digest would silently
+disappear. The HTML part is therefore kept under a budget (``max_html_bytes``) by
+shortening deliberately, in this order, and saying so in the email:
+  1. abstracts are cut to their first sentences;
+  2. the lowest-ranked papers are listed by title only;
+  3. the rest are summed up as "and N more papers", linking to the issue page.
+The text part follows the same plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from digest import safety
+from digest.config import EmailConfig
+from digest.dates import long_date
+from digest.errors import ConfigError
+from digest.model import Issue, Paper, Site
+from digest.render import Rising, Templates
+
+SHORT_SENTENCES = 2
+SHORT_MAX_CHARS = 320
+MIN_DETAILED = 20  # in a huge issue, at least this many keep their shortened abstract
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """Text safe for an email header: no CR/LF or other controls (no header injection)."""
+    return " ".join(_HEADER_UNSAFE.sub(" ", value).split())
+
+
+def tldr(abstract: str) -> str:
+    """The first sentence or two, cut at a word boundary if still long."""
+    sentences = _SENTENCE_BREAK.split(abstract.strip(), maxsplit=SHORT_SENTENCES)
+    short = " ".join(sentences[:SHORT_SENTENCES])
+    if len(short) > SHORT_MAX_CHARS:
+        short = short[:SHORT_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    elif len(sentences) > SHORT_SENTENCES:
+        short += " …"
+    return short
+
+
+def html_part_size(html: str) -> int:
+    """Bytes of the HTML part as a mail client gets it: UTF-8, lines ending in CRLF."""
+    return len(html.encode("utf-8")) + html.count("\n")
+
+
+class ItemStyle(enum.StrEnum):
+    FULL = "full"  # the whole abstract
+    TLDR = "tldr"  # its first sentences
+    TITLE = "title"  # the title only
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How much of each paper the email shows, in rank order."""
+
+    full: int  # papers with the whole abstract
+    tldr: int  # then papers with a shortened abstract
+    titles: int  # then papers by title only
+    total: int  # papers in the issue; the rest are "and N more"
+
+    @property
+    def shown(self) -> int:
+        return self.full + self.tldr + self.titles
+
+    @property
+    def more(self) -> int:
+        return self.total - self.shown
+
+    @property
+    def shortened(self) -> bool:
+        return self.full < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class EmailItem:
+    paper: Paper
+    style: ItemStyle
+
+    @property
+    def text(self) -> str:
+        if self.style is ItemStyle.FULL:
+            return self.paper.abstract
+        if self.style is ItemStyle.TLDR:
+            return tldr(self.paper.abstract)
+        return ""
+
+
+def _items(papers: Sequence[Paper], plan: Plan) -> list[EmailItem]:
+    styles = (
+        [ItemStyle.FULL] * plan.full
+        + [ItemStyle.TLDR] * plan.tldr
+        + [ItemStyle.TITLE] * plan.titles
+    )
+    return [EmailItem(paper, style) for paper, style in zip(papers, styles, strict=False)]
+
+
+class EmailRenderer:
+    """Renders both parts for a plan and finds the richest plan under the budget."""
+
+    def __init__(
+        self,
+        site: Site,
+        templates: Templates,
+        email: EmailConfig,
+        issue: Issue,
+        papers: Sequence[Paper],
+        total: int,
+        rising: Rising | None = None,
+    ) -> None:
+        self.site = site
+        self.templates = templates
+        self.email = email
+        self.issue = issue
+        self.papers = papers
+        self.total = total
+        self.rising = rising or Rising()
+        self._inliner: Any = None
+
+    def context(self, plan: Plan) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "issue": self.issue,
+            "items": _items(self.papers, plan),
+            "plan": plan,
+            "issue_url": self.site.issue_url(self.issue.id),
+            "unsubscribe": self.email.list_unsubscribe,
+            "rising": self.rising,
+        }
+
+    def html(self, plan: Plan) -> str:
+        import css_inline
+
+        raw = self.templates.render("email.html", **self.context(plan))
+        if self._inliner is None:  # one inliner for the several renders the budget takes
+            self._inliner = css_inline.CSSInliner(
+                keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False
+            )
+        inlined: str = self._inliner.inline(raw)
+        return inlined
+
+    def text(self, plan: Plan) -> str:
+        return self.templates.render("email.txt", **self.context(plan))
+
+    def fits(self, plan: Plan) -> tuple[bool, str]:
+        html = self.html(plan)
+        return html_part_size(html) < self.email.max_html_bytes, html
+
+    def best(self) -> tuple[Plan, str]:
+        """The plan that shows the most, in the order of shortening the module describes."""
+        total, listed = self.total, len(self.papers)
+        if listed == total:
+            for plan in (Plan(total, 0, 0, total), Plan(0, total, 0, total)):
+                ok, html = self.fits(plan)
+                if ok:
+                    return plan, html
+        # Move the lowest-ranked papers to title-only, as few as will do.
+        found = self._largest(lambda k: Plan(0, k, listed - k, total), 0, listed)
+        if found is not None:
+            return found
+        # Even titles alone do not fit: keep a few shortened, then as many titles as fit.
+        detailed = min(MIN_DETAILED, listed)
+        found = self._largest(lambda t: Plan(0, detailed, t, total), 0, listed - detailed)
+        if found is not None:
+            return found
+        found = self._largest(lambda k: Plan(0, k, 0, total), 0, detailed)
+        if found is not None:
+            return found
+        plan = Plan(0, 0, 0, total)
+        return plan, self.html(plan)
+
+    def _largest(self, make: Callable[[int], Plan], low: int, high: int) -> tuple[Plan, str] | None:
+        """The largest n in [low, high] whose plan fits. Size grows about linearly with n,
+        so guesses interpolate (alternating with bisection, to bound the worst case):
+        about four renders instead of a binary search's seven or more."""
+        ok, html = self.fits(make(low))
+        if not ok:
+            return None
+        best, size_low = (make(low), html), html_part_size(html)
+        if high == low:
+            return best
+        ok, html = self.fits(make(high))
+        if ok:
+            return make(high), html
+        size_high, budget = html_part_size(html), self.email.max_html_bytes
+        for step in range(64):
+            if high - low <= 1:
+                break
+            if step % 2 == 0 and size_high > size_low:
+                guess = low + int((budget - size_low) / (size_high - size_low) * (high - low))
+            else:
+                guess = (low + high) // 2
+            guess = min(max(guess, low + 1), high - 1)
+            ok, html = self.fits(make(guess))
+            if ok:
+                low, best, size_low = guess, (make(guess), html), html_part_size(html)
+            else:
+                high, size_high = guess, html_part_size(html)
+        return best
+
+
+def sender_domain(email: EmailConfig, site: Site) -> str:
+    address = parseaddr(email.sender)[1]
+    if "@" in address:
+        return address.rsplit("@", 1)[1]
+    host = re.sub(r"^https?://", "", site.url).split("/")[0].split(":")[0]
+    return host or "digest.invalid"
+
+
+def message_id(email: EmailConfig, site: Site, issue: Issue) -> str:
+    """Stable per site and issue, so a resend is recognisably the same message."""
+    tag = hashlib.blake2b(site.url.encode(), digest_size=6).hexdigest()
+    return f"<digest.{issue.id}.{tag}@{sender_domain(email, site)}>"
+
+
+def subject(email: EmailConfig, site: Site, issue: Issue) -> str:
+    try:
+        text = email.subject.format(
+            site=site.title, date=long_date(issue.date), count=issue.paper_count, id=issue.id
+        )
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"email.subject: cannot fill in {email.subject!r}: {exc}",
+            "use {site}, {date}, {count} and {id}",
+        ) from None
+    return header_text(text)
+
+
+def build_message(
+    site: Site,
+    templates: Templates,
+    email: EmailConfig,
+    issue: Issue,
+    papers: Sequence[Paper],
+    rising: Rising,
+    recipients: Sequence[str] | None = None,
+) -> EmailMessage:
+    """``papers``: the issue's first papers in page order, as many as could be shown."""
+    renderer = EmailRenderer(site, templates, email, issue, papers, issue.paper_count, rising)
+    plan, html = renderer.best()
+    safety.check(f"issues/{issue.id}.eml", html)
+    text = renderer.text(plan)
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["Subject"] = subject(email, site, issue)
+    message["From"] = (
+        header_text(email.sender)
+        or f"{header_text(site.title)} <digest@{sender_domain(email, site)}>"
+    )
+    to = [header_text(address) for address in (recipients or email.to)]
+    message["To"] = ", ".join(to) if to else "undisclosed-recipients:;"
+    message["Date"] = format_datetime(issue.published_at.astimezone(dt.UTC))
+    message["Message-ID"] = message_id(email, site, issue)
+    if email.list_unsubscribe:
+        message["List-Unsubscribe"] = f"<{header_text(email.list_unsubscribe)}>"
+    message["X-Digest-Papers"] = f"{plan.shown} of {plan.total} shown"
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    boundary = hashlib.blake2b((text + html).encode(), digest_size=12).hexdigest()
+    message.set_boundary(f"=_digest_{boundary}")
+    return message
+
+
+def papers_to_show(email: EmailConfig) -> int:
+    """At most this many papers can fit in the HTML budget (about 100 bytes a title)."""
+    return max(1, email.max_html_bytes // 100) + 1

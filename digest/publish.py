@@ -1,0 +1,219 @@
+"""Publishing: the files of issues and the site, rendered from the store.
+
+In the role of Pelican's generators and writer: given a prebuilt site and templates,
+it stages an issue's Markdown, web page and email file, the index, the year pages and
+the feeds, and rebuilds everything on demand. Everything is rendered from the state,
+never from the run, so the same state gives the same bytes, and an issue whose files
+were not all written (a killed run) is finished later by rendering it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice, tee
+from typing import TypeVar
+
+from digest import feeds, message, render
+from digest.config import Config
+from digest.errors import OwnershipError
+from digest.model import Issue, Paper, Site
+from digest.output import OutputWriter, Owner
+from digest.render import Rising, Templates
+from digest.store import Store
+
+log = logging.getLogger("digest")
+
+ISSUES_IN_FEED = 10
+INDEX_ISSUES = 52  # a year of weekly issues; older ones are on the year pages
+
+T = TypeVar("T")
+
+
+def section_names(config: Config) -> list[str]:
+    """The sections that get feeds of their own: the configured ones, then the rest."""
+    if not config.sections:
+        return []
+    return [section.name for section in config.sections] + [config.other_section]
+
+
+def site_for(config: Config) -> Site:
+    return Site(
+        config.title,
+        config.description,
+        config.site_url,
+        config.author,
+        config.language,
+        tuple(section_names(config)),
+        INDEX_ISSUES,
+    )
+
+
+def templates_for(config: Config) -> Templates:
+    return render.templates_for(config.templates, config.cache_dir)
+
+
+def writer_for(config: Config, store: Store) -> OutputWriter:
+    return OutputWriter(config.output, Owner(store.state_id, config.site))
+
+
+def check_output(store: Store, writer: OutputWriter, *, adopt: bool = False) -> bool:
+    """Whether the output folder is this state's (True), or may become so (False: the
+    marker is to be written before the first file); refused before anything is written.
+
+    A folder that holds no digest output may be claimed. One that holds output and names
+    another state, or none, is refused unless ``adopt``: then every file in it stays
+    (issue ids present are never reused). A folder from before folders were claimed,
+    whose issues are all this state's, is claimed quietly."""
+    assert writer.owner is not None
+    owner = writer.recorded_owner()
+    if owner == writer.owner:
+        return True
+    if adopt:
+        if writer.holds_output():
+            log.warning("adopting %s: every file in it stays; new issues never reuse its ids",
+                        writer.root)  # fmt: skip
+        return False
+    if owner is not None:
+        raise OwnershipError(
+            f"the output folder {writer.root} belongs to another digest state "
+            f"(site {owner.site!r}, state id {owner.state_id}); this one is "
+            f"{store.location} (site {writer.owner.site!r}, state id {writer.owner.state_id})",
+            "point --state (or the config's state) at the state that owns it, or use another "
+            "output folder; --adopt-output takes it over on purpose, keeping every file in it",
+        )
+    if writer.holds_output():
+        present = writer.issue_ids_present()
+        known = {issue.id for issue in store.issues()}
+        if not known or not present <= known:
+            raise OwnershipError(
+                f"the output folder {writer.root} holds digest output that this state "
+                f"({store.location}) did not publish",
+                "point --state (or the config's state) at the state that published it; if "
+                "that state is lost, 'digest run --adopt-output --mark-seen' takes the folder "
+                "over keeping every file in it, and takes the inbox in as seen",
+            )
+        log.info("claiming %s: its issues are all this state's", writer.root)
+    return False
+
+
+def claim_output(store: Store, writer: OutputWriter) -> None:
+    """Record in the folder (and the state) that this state publishes there."""
+    writer.claim(replace=writer.recorded_owner() is not None)
+    store.set_setting("output", str(writer.root))
+
+
+class _Counted(Iterator[T]):
+    """An iterator that knows how many items it has handed out."""
+
+    def __init__(self, items: Iterator[T]) -> None:
+        self.items = items
+        self.handed_out = 0
+
+    def __next__(self) -> T:
+        item = next(self.items)
+        self.handed_out += 1
+        return item
+
+    def count(self) -> int:
+        return self.handed_out
+
+
+@dataclass
+class Publisher:
+    config: Config
+    store: Store
+    writer: OutputWriter
+    site: Site
+    templates: Templates
+    claimed: bool = False  # the folder's marker names this state
+
+    @classmethod
+    def for_config(cls, config: Config, store: Store, writer: OutputWriter) -> Publisher:
+        return cls(config, store, writer, site_for(config), templates_for(config))
+
+    def stage(self, issues: Iterable[Issue]) -> None:
+        """Stage the files of these issues, then of the site (the index, the feeds, and
+        the year pages these issues are in)."""
+        staged = list(issues)
+        self.claim()
+        for issue in staged:
+            older = self.store.issues(before=issue, limit=1)
+            self.stage_issue(issue, older[0] if older else None)
+        self.stage_site(changed_years={issue.date.year for issue in staged})
+
+    def stage_issue(self, issue: Issue, older: Issue | None) -> None:
+        """One issue's Markdown, web page and email."""
+        store, site, templates = self.store, self.site, self.templates
+        summary = store.issue_summary(issue.seq)
+        rising = Rising(self.config.rising.name, store.rising_papers(issue.seq))
+        # One pass over the papers feeds both renderings, the writer keeping them in step.
+        papers = store.issue_papers(issue.seq)
+        for_markdown, for_page = (_Counted(part) for part in tee(papers))
+        markdown_name, page_name = f"issues/{issue.id}.md", f"issues/{issue.id}.html"
+        self.writer.write_all(
+            {
+                markdown_name: render.issue_markdown(
+                    templates, site, issue, for_markdown, summary, rising
+                ),
+                page_name: render.issue_page(
+                    templates, site, issue, for_page, older, summary, rising
+                ),
+            },
+            pace={markdown_name: for_markdown.count, page_name: for_page.count},
+        )
+        self.writer.write(f"issues/{issue.id}.eml", self.email(issue).as_bytes())
+
+    def email(self, issue: Issue, recipients: list[str] | None = None) -> message.EmailMessage:
+        email = self.config.email
+        papers = list(islice(self.store.issue_papers(issue.seq), message.papers_to_show(email)))
+        rising = Rising(self.config.rising.name, self.store.rising_papers(issue.seq))
+        return message.build_message(
+            self.site, self.templates, email, issue, papers, rising, recipients
+        )
+
+    def stage_site(self, *, changed_years: set[int] | None = None) -> None:
+        """The pages and feeds that span issues: the index, the year pages (only those of
+        ``changed_years`` and any missing, when given; all otherwise), paper feeds, the
+        issues feed. The index lists the newest issues and links every year, so a run's
+        cost does not grow with the archive."""
+        store, site, templates, writer = self.store, self.site, self.templates, self.writer
+        issues = store.issues(limit=site.index_issues)
+        years = store.issue_years()
+        writer.write("index.html", render.index_page(templates, site, issues, years))
+        for year in years:
+            name = f"archive/{year.year}.html"
+            if changed_years is None or year.year in changed_years or not writer.exists(name):
+                page = render.archive_page(templates, site, year, store.issues(year=year.year))
+                writer.write(name, page)
+        if not issues:
+            return
+        # The site's feeds, then each section's (under sections/<slug>/).
+        for section in [None, *site.sections]:
+            papers = store.newest_papers(self.config.feed_size, section=section)
+            if papers:
+                built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
+                for name, content in built.items():
+                    writer.write(name, content)
+        recent: list[tuple[Issue, list[Paper], int]] = [
+            (issue, list(islice(store.issue_papers(issue.seq), feeds.ISSUE_FEED_PAPERS)),
+             issue.paper_count)
+            for issue in issues[:ISSUES_IN_FEED]
+        ]  # fmt: skip
+        writer.write(feeds.ISSUES_NAME, feeds.build_issues_feed(templates, site, recent))
+
+    def claim(self) -> None:
+        if not self.claimed:
+            claim_output(self.store, self.writer)
+            self.claimed = True
+
+    def stage_everything(self) -> list[Issue]:
+        """Every issue and every site page, from the state (after a template change)."""
+        self.claim()
+        issues = self.store.issues()
+        for position, issue in enumerate(issues):
+            older = issues[position + 1] if position + 1 < len(issues) else None
+            self.stage_issue(issue, older)
+        self.stage_site()
+        return issues

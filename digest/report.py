@@ -1,0 +1,102 @@
+"""What a run did: the CLI prints it, ``--json`` dumps it, the state keeps a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from digest.model import Paper, Problem, RunResult, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedRecipient:
+    recipient: str
+    reason: str
+
+
+@dataclass
+class RunReport:
+    issue_id: str | None = None
+    new_papers: int = 0
+    papers_parsed: int = 0
+    files_read: list[str] = field(default_factory=list)
+    files_unchanged: int = 0  # old files, as they were when taken in
+    files_copied: list[str] = field(default_factory=list)  # new paths, content taken in before
+    files_rejected: list[tuple[str, str]] = field(default_factory=list)
+    files_waiting: list[str] = field(default_factory=list)  # still being written: next run
+    problems: list[Problem] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    new: list[Paper] = field(default_factory=list)  # a dry run's new papers
+    dry_run: bool = False
+    marked_seen: int = 0  # new papers remembered without publishing them (--mark-seen)
+    filtered: dict[str, int] = field(default_factory=dict)
+    rising: int = 0
+    completed: int = 0  # papers whose cut-off abstract a later listing completed
+    finished: list[str] = field(default_factory=list)  # issues of earlier runs made live now
+    sent_to: list[str] = field(default_factory=list)
+    sent_issue: str | None = None
+    refused_recipients: list[RefusedRecipient] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)
+    delivery_error: str | None = None
+
+    @property
+    def files_skipped(self) -> int:
+        """Files already taken in: the old ones, and copies of them."""
+        return self.files_unchanged + len(self.files_copied)
+
+    @property
+    def rejected_input(self) -> bool:
+        """Input was turned away (a whole file, or an entry): exit code 1."""
+        return bool(self.files_rejected) or any(p.severity is Severity.ERROR for p in self.problems)
+
+    @property
+    def delivery_failed(self) -> bool:
+        return bool(self.delivery_error or self.refused_recipients or self.in_doubt)
+
+    @property
+    def result(self) -> RunResult:
+        if self.issue_id or self.finished:
+            return RunResult.PUBLISHED
+        return RunResult.MARKED_SEEN if self.marked_seen else RunResult.NOTHING_NEW
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "issue": self.issue_id,
+            "new_papers": self.new_papers,
+            "papers_parsed": self.papers_parsed,
+            "dry_run": self.dry_run,
+            "marked_seen": self.marked_seen,
+            "files": {
+                "read": self.files_read,
+                "skipped": self.files_skipped,
+                "copies": self.files_copied,
+                "rejected": [{"file": f, "reason": r} for f, r in self.files_rejected],
+                "waiting": self.files_waiting,
+            },
+            "problems": [
+                {"file": p.file, "line": p.line, "severity": p.severity.value, "message": p.message}
+                for p in self.problems
+            ],
+            "filtered": dict(sorted(self.filtered.items())),
+            "rising": self.rising,
+            "completed": self.completed,
+            "finished": self.finished,
+            "written": self.written,
+            "new": [{"id": p.id, "title": p.title} for p in self.new] if self.dry_run else None,
+            "sent_to": self.sent_to,
+            "sent_issue": self.sent_issue,
+            "refused": [{"recipient": r.recipient, "reason": r.reason}
+                        for r in self.refused_recipients],
+            "in_doubt": self.in_doubt,
+            "delivery_error": self.delivery_error,
+        }  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        """What the state keeps of a run: enough for ``status`` and ``check``."""
+        return {
+            "files_read": len(self.files_read),
+            "files_skipped": self.files_skipped,
+            "files_rejected": [{"file": f, "reason": r} for f, r in self.files_rejected],
+            "files_waiting": len(self.files_waiting),
+            "finished": self.finished,
+        }

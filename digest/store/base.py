@@ -1,0 +1,339 @@
+"""The store's interface, and the records it answers with.
+
+Everything digest remembers goes through ``Store``: files taken in, papers seen, issues
+published, runs, deliveries. Two backends implement it (SQLite in a file, PostgreSQL
+for several digests and machines), and one contract test suite runs against both, so
+the pipeline never knows which one it has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from digest.classify import Placement
+from digest.model import (
+    DeliveryStatus,
+    Issue,
+    IssueSummary,
+    IssueYear,
+    Paper,
+    RunResult,
+)
+
+LockKind = Literal["run", "daemon"]
+
+
+class KnownFile(NamedTuple):
+    """What the store remembers of a path in the inbox, to skip it without reading."""
+
+    size: int
+    mtime_ns: int
+    hash: str
+    rejection: str | None = None  # why its content was rejected, if it was
+
+
+class KnownPaper(NamedTuple):
+    id: int
+    abstract_cut: bool  # its listing ended mid-abstract
+
+
+@dataclass(frozen=True, slots=True)
+class CutAbstract:
+    """A paper whose abstract was cut off, as stored (to be completed by a later listing)."""
+
+    id: int
+    abstract: str
+    issue_seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    result: RunResult
+    issue_id: str | None
+    new_papers: int
+    papers_parsed: int
+    error: str | None
+    summary: dict
+    host: str | None = None
+    pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    files: int
+    papers: int
+    issues: int
+    rejected_files: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One recipient's copy of one issue."""
+
+    recipient: str
+    status: DeliveryStatus
+    at: dt.datetime
+    message_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    recipient: str
+    status: DeliveryStatus
+    reason: str | None = None
+
+
+class Store(ABC):
+    """A digest state. Use as a context manager to close it.
+
+    Writes happen inside ``transaction()``; ``rehearsal()`` runs the same writes and
+    rolls them back (a dry run)."""
+
+    #: A stable identity, made when the state was created: the output folder records it
+    #: so that no other state ever takes that folder over by accident.
+    state_id: str
+    #: Where the state is, fit to show (a path, or a URL without its password).
+    location: str
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """All or nothing: commits on success, rolls back on any exception."""
+
+    @abstractmethod
+    def rehearsal(self) -> AbstractContextManager[None]:
+        """Like ``transaction``, but always rolled back."""
+
+    @abstractmethod
+    def lock(self, kind: LockKind, wait: float) -> AbstractContextManager[None]:
+        """Hold the site's run (or daemon) lock; LockBusy after ``wait`` seconds. Locks
+        die with their holder, even by ``kill -9``."""
+
+    @abstractmethod
+    def lock_is_free(self, kind: LockKind) -> bool:
+        """Whether nobody holds the lock now (a 'running' run then died)."""
+
+    @abstractmethod
+    def setting(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    def set_setting(self, name: str, value: str) -> None: ...
+
+    # -- the inbox, as last seen --------------------------------------------------------
+
+    @abstractmethod
+    def inbox_fingerprints(self, *, taken: bool = False) -> set[tuple[str, int, int]]:
+        """(path, size, mtime_ns) of each remembered inbox file, or with ``taken`` only of
+        those whose content was taken in."""
+
+    @abstractmethod
+    def remembered_inbox_count(self) -> int: ...
+
+    @abstractmethod
+    def remembered_inbox_paths(self) -> set[str]: ...
+
+    @abstractmethod
+    def remembered_inbox_files(self, paths: Iterable[str]) -> dict[str, KnownFile]: ...
+
+    @abstractmethod
+    def remember_inbox_file(
+        self, path: str, size: int, mtime_ns: int, content_hash: str
+    ) -> None: ...
+
+    @abstractmethod
+    def forget_inbox_files(self, paths: Iterable[str]) -> None: ...
+
+    # -- files ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def taken_hashes(self, hashes: Iterable[str]) -> set[str]: ...
+
+    @abstractmethod
+    def rejected_reasons(self, hashes: Iterable[str]) -> dict[str, str]: ...
+
+    @abstractmethod
+    def record_file(
+        self,
+        content_hash: str,
+        name: str,
+        digest_date: dt.date | None,
+        taken_at: dt.datetime,
+        paper_count: int,
+        problem_count: int,
+    ) -> int:
+        """Remember a file taken in; its id numbers its sightings."""
+
+    @abstractmethod
+    def record_rejection(
+        self, content_hash: str, path: str, reason: str, at: dt.datetime
+    ) -> None: ...
+
+    @abstractmethod
+    def rejections(self) -> list[tuple[str, str]]: ...
+
+    @abstractmethod
+    def forget_rejections_of_absent_files(self) -> None: ...
+
+    # -- papers ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def known_papers(self, keys: Iterable[str]) -> dict[str, KnownPaper]: ...
+
+    @abstractmethod
+    def cut_abstracts(self, ids: Iterable[int]) -> list[CutAbstract]: ...
+
+    @abstractmethod
+    def complete_abstract(
+        self, paper_id: int, abstract: str, links: tuple[str, ...], still_cut: bool,
+        now: dt.datetime,
+    ) -> None: ...  # fmt: skip
+
+    @abstractmethod
+    def add_papers(
+        self,
+        placed: Sequence[tuple[Paper, Placement | None]],
+        issue_seq: int | None,
+        now: dt.datetime,
+    ) -> list[int]:
+        """Record new papers, in the order listed; returns their ids."""
+
+    @abstractmethod
+    def rank_issue(self, issue_seq: int, by_upvotes: bool) -> None: ...
+
+    @abstractmethod
+    def mark_rising(
+        self,
+        candidates: Iterable[int],
+        issue_seq: int,
+        min_gain: int | None,
+        min_factor: float | None,
+        limit: int,
+    ) -> int: ...
+
+    @abstractmethod
+    def rising_papers(self, issue_seq: int) -> list[tuple[Paper, int | None]]: ...
+
+    @abstractmethod
+    def update_seen(
+        self, seen_again: Sequence[tuple[int, int | None]], now: dt.datetime
+    ) -> None: ...
+
+    @abstractmethod
+    def add_sightings(
+        self, sightings: Sequence[tuple[int, dt.date | None, int | None]], file_id: int
+    ) -> None: ...
+
+    @abstractmethod
+    def issue_papers(self, issue_seq: int) -> Iterator[Paper]:
+        """The papers of one issue in page order, streamed (an issue can be huge)."""
+
+    @abstractmethod
+    def newest_papers(self, limit: int, section: str | None = None) -> list[Paper]: ...
+
+    @abstractmethod
+    def issue_summary(self, issue_seq: int) -> IssueSummary: ...
+
+    # -- issues ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def next_issue_id(self, day: dt.date, avoid: Iterable[str] = ()) -> tuple[str, int]:
+        """``YYYY-MM-DD``, then ``-2``, ``-3``; never an id in ``avoid`` (files of that
+        name already in the output folder)."""
+
+    @abstractmethod
+    def add_issue(
+        self, issue_id: str, seq: int, day: dt.date, published_at: dt.datetime, count: int
+    ) -> Issue:
+        """Record an issue, its outputs pending until ``outputs_written``."""
+
+    @abstractmethod
+    def mark_outputs_pending(self, seqs: Iterable[int]) -> None: ...
+
+    @abstractmethod
+    def outputs_written(self, seqs: Iterable[int]) -> None: ...
+
+    @abstractmethod
+    def pending_issues(self) -> list[Issue]: ...
+
+    @abstractmethod
+    def issues(
+        self, *, limit: int | None = None, year: int | None = None, before: Issue | None = None
+    ) -> list[Issue]: ...
+
+    @abstractmethod
+    def issue_years(self) -> list[IssueYear]: ...
+
+    @abstractmethod
+    def issue(self, issue_id: str | None) -> Issue | None:
+        """One issue by id; the newest when ``issue_id`` is None."""
+
+    # -- runs -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def start_run(self, started_at: dt.datetime, host: str, pid: int) -> int:
+        """Record a run; runs still marked running (their process died: the caller holds
+        the lock) become interrupted."""
+
+    @abstractmethod
+    def finish_run(
+        self,
+        run_id: int,
+        finished_at: dt.datetime,
+        result: RunResult,
+        *,
+        issue_id: str | None = None,
+        new_papers: int = 0,
+        papers_parsed: int = 0,
+        error: str | None = None,
+        summary: dict | None = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def last_run(self, *, successful: bool = False) -> RunRecord | None: ...
+
+    @abstractmethod
+    def counts(self) -> Counts: ...
+
+    # -- deliveries -------------------------------------------------------------------------
+
+    @abstractmethod
+    def deliveries(self, issue_id: str) -> dict[str, Delivery]: ...
+
+    @abstractmethod
+    def claim_deliveries(
+        self,
+        issue_id: str,
+        recipients: Sequence[str],
+        message_id: str,
+        now: dt.datetime,
+        *,
+        force: bool = False,
+    ) -> list[str]:
+        """Claim recipients before anything is sent, durably; returns those claimed.
+        Without ``force``, a recipient whose copy may have arrived is not claimed."""
+
+    @abstractmethod
+    def settle_deliveries(
+        self, issue_id: str, updates: Sequence[DeliveryUpdate], now: dt.datetime
+    ) -> None: ...
