@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import math
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from digest.classify import FIELDS, Classifier, Filters, GroupBy, Rule, Section, slug
 from digest.errors import ConfigError
 from digest.model import Security
+from digest.values import bounded_int, check_url, choice, expect, parse_duration, parse_size
+
+__all__ = ["Config", "EmailConfig", "PostgresState", "Ranking", "ScheduleConfig", "load",
+           "parse_duration", "parse_size", "state_location"]  # fmt: skip
 
 DEFAULT_CONFIG_NAME = "digest.toml"
-_SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*")
-_SIZE_UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20,
-               "gb": 10**9, "gib": 2**30}  # fmt: skip
-_DURATION = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*")
-_DURATION_UNITS = {None: 1, "ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
-                   "d": 86400, "w": 604800}  # fmt: skip
 SITE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 POSTGRES_PREFIXES = ("postgresql://", "postgres://", "service=")
 
@@ -151,56 +147,6 @@ def state_location(text: str, base: Path) -> StateLocation:
     return (base / os.path.expanduser(text)).resolve()
 
 
-def parse_size(value: object, key: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**62:
-        return value
-    match = _SIZE.fullmatch(str(value))
-    if not match or isinstance(value, bool) or float(match[1]) >= 2**50:
-        raise ConfigError(f"{key}: {value!r} is not a size", 'write a number of bytes or "20MB"')
-    return int(float(match[1]) * _SIZE_UNITS[match[2] and match[2].lower()])
-
-
-def parse_duration(value: object, key: str, *, allow_zero: bool = False) -> float:
-    """Seconds, from a number or "30s", "15m", "6h", "1d"; finite, at most a year."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.fullmatch(str(value))
-        seconds = float(match[1]) * _DURATION_UNITS[match[2] and match[2].lower()] if match else -1
-    if (
-        not math.isfinite(seconds)
-        or seconds < 0
-        or seconds > 366 * 86400
-        or (seconds == 0 and not allow_zero)
-    ):
-        raise ConfigError(f"{key}: {value!r} is not a duration", 'write "30s", "15m", "6h" or "1d"')
-    return seconds
-
-
-def _expect(value: object, kind: type | tuple[type, ...], key: str) -> Any:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ConfigError(f"{key}: expected {names}, got {value!r}")
-    return value
-
-
-def _int(value: object, key: str, low: int, high: int) -> int:
-    number = int(_expect(value, int, key))
-    if number < low:
-        raise ConfigError(f"{key}: must be {low:,} or more", f"got {number:,}")
-    if number > high:
-        raise ConfigError(f"{key}: must be at most {high:,}", f"got {number:,}")
-    return number
-
-
-def _choice(value: object, kind: type[enum.StrEnum], key: str) -> Any:
-    try:
-        return kind(_expect(value, str, key))
-    except ValueError:
-        choices = " or ".join(f'"{member.value}"' for member in kind)
-        raise ConfigError(f"{key}: {value!r}", f"use {choices}") from None
-
-
 TOP_LEVEL_KEYS = ("title", "description", "url", "author", "language", "site", "inbox", "output",
                   "state", "templates", "feed_size", "max_file_size", "settle", "workers",
                   "log_level", "email", "schedule", "sections", "filters", "ranking",
@@ -220,20 +166,20 @@ def _email(table: dict[str, Any]) -> EmailConfig:
     for key, value in table.items():
         name = f"email.{key}"
         if key in _EMAIL_STRINGS:
-            values[key] = _expect(value, str, name)
+            values[key] = expect(value, str, name)
         elif key == "to":
-            recipients = [value] if isinstance(value, str) else _expect(value, list, name)
-            values["to"] = tuple(_expect(item, str, name) for item in recipients)
+            recipients = [value] if isinstance(value, str) else expect(value, list, name)
+            values["to"] = tuple(expect(item, str, name) for item in recipients)
         elif key == "smtp_port":
-            values[key] = _int(value, name, 1, 65535)
+            values[key] = bounded_int(value, name, 1, 65535)
         elif key == "retries":
-            values[key] = _int(value, name, 1, 20)
+            values[key] = bounded_int(value, name, 1, 20)
         elif key in ("retry_wait", "deadline"):
             values[key] = parse_duration(value, name)
         elif key == "security":
-            values[key] = _choice(value, Security, name)
+            values[key] = choice(value, Security, name)
         elif key == "send_after_run":
-            values[key] = _expect(value, bool, name)
+            values[key] = expect(value, bool, name)
         elif key == "max_html_bytes":
             values[key] = parse_size(value, name)
         elif key == "password":
@@ -251,7 +197,7 @@ def _schedule(table: dict[str, Any]) -> ScheduleConfig:
     for key, value in table.items():
         name = f"schedule.{key}"
         if key in ("cron", "timezone"):
-            values[key] = _expect(value, str, name)
+            values[key] = expect(value, str, name)
         elif key == "every":
             values[key] = parse_duration(value, name)
         elif key == "misfire_grace":
@@ -264,8 +210,8 @@ def _schedule(table: dict[str, Any]) -> ScheduleConfig:
 
 
 def _phrases(value: object, key: str) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else _expect(value, list, key)
-    phrases = tuple(_expect(item, str, key) for item in items)
+    items = [value] if isinstance(value, str) else expect(value, list, key)
+    phrases = tuple(expect(item, str, key) for item in items)
     if any(not phrase.strip() for phrase in phrases):
         raise ConfigError(f"{key}: empty phrase")
     return phrases
@@ -281,9 +227,9 @@ def _fields(value: object, key: str) -> tuple[str, ...]:
 
 def _sections(value: object) -> tuple[Section, ...]:
     sections = []
-    for number, table in enumerate(_expect(value, list, "sections"), start=1):
+    for number, table in enumerate(expect(value, list, "sections"), start=1):
         where = f"sections[{number}]"
-        table = _expect(table, dict, where)
+        table = expect(table, dict, where)
         unknown = set(table) - {"name", "match", "fields", "exclude"}
         if unknown:
             raise _unknown(f"{where}.{sorted(unknown)[0]}", ("name", "match", "fields", "exclude"))
@@ -294,7 +240,7 @@ def _sections(value: object) -> tuple[Section, ...]:
             _fields(table.get("fields", ["title", "abstract"]), f"{where}.fields"),
             _phrases(table.get("exclude", []), f"{where}.exclude"),
         )
-        sections.append(Section(_expect(table["name"], str, f"{where}.name"), rule))
+        sections.append(Section(expect(table["name"], str, f"{where}.name"), rule))
     return tuple(sections)
 
 
@@ -311,22 +257,24 @@ def _filters(table: dict[str, Any]) -> Filters:
     return Filters(
         include=Rule(include, fields) if include else None,
         exclude=Rule(exclude, fields) if exclude else None,
-        min_upvotes=None if min_upvotes is None else _int(min_upvotes, "filters.min_upvotes", 0,
-                                                          10**9),
-        max_age_days=None if max_age is None else _int(max_age, "filters.max_age_days", 0,
-                                                       100 * 366),
-    )  # fmt: skip
+        min_upvotes=None
+        if min_upvotes is None
+        else bounded_int(min_upvotes, "filters.min_upvotes", 0, 10**9),
+        max_age_days=None
+        if max_age is None
+        else bounded_int(max_age, "filters.max_age_days", 0, 100 * 366),
+    )
 
 
 def _ranking(table: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key == "order":
-            values["ranking"] = _choice(value, Ranking, "ranking.order")
+            values["ranking"] = choice(value, Ranking, "ranking.order")
         elif key == "other_section":
-            values["other_section"] = _expect(value, str, "ranking.other_section")
+            values["other_section"] = expect(value, str, "ranking.other_section")
         elif key == "group_by":
-            values["group_by"] = _choice(value, GroupBy, "ranking.group_by")
+            values["group_by"] = choice(value, GroupBy, "ranking.group_by")
         else:
             raise _unknown(f"ranking.{key}", ("order", "other_section", "group_by"))
     return values
@@ -336,11 +284,11 @@ def _rising(table: dict[str, Any]) -> RisingConfig:
     values: dict[str, Any] = {"enabled": True}
     for key, value in table.items():
         if key == "name":
-            values[key] = _expect(value, str, "rising.name")
+            values[key] = expect(value, str, "rising.name")
         elif key in ("min_gain", "max_papers"):
-            values[key] = _int(value, f"rising.{key}", 1, 10**9)
+            values[key] = bounded_int(value, f"rising.{key}", 1, 10**9)
         elif key == "min_factor":
-            factor = float(_expect(value, (int, float), "rising.min_factor"))
+            factor = float(expect(value, (int, float), "rising.min_factor"))
             if not 1 < factor < 10**9:
                 raise ConfigError("rising.min_factor: must be more than 1", "e.g. 3.0")
             values[key] = factor
@@ -353,27 +301,6 @@ def _rising(table: dict[str, Any]) -> RisingConfig:
 
 def _known(kind: type) -> list[str]:
     return [f.name for f in dataclasses.fields(kind) if f.name != "source"]
-
-
-def check_url(url: str) -> None:
-    """The whole URL, not only its start: pages, feeds and emails put it in links."""
-    parts = urlsplit(url) if not re.search(r"[\s\"'<>`\\{}|^\x00-\x1f\x7f]", url) else None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or parts.username is not None
-    ):
-        raise ConfigError(
-            f"url: {url!r} is not an http(s) URL of a folder",
-            "e.g. https://example.org/digest/ (no spaces, quotes, query or fragment)",
-        )
-    try:
-        parts.port  # noqa: B018 - raises for a port that is not a number
-    except ValueError:
-        raise ConfigError(f"url: {url!r} has a port that is not a number") from None
 
 
 def check_section_slugs(sections: tuple[Section, ...], other: str) -> None:
@@ -393,34 +320,34 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
     values: dict[str, Any] = {"source": source}
     for key, value in data.items():
         if key in _TOP_STRINGS:
-            values[key] = _expect(value, str, key)
+            values[key] = expect(value, str, key)
         elif key in _TOP_PATHS:
-            values[key] = (base / os.path.expanduser(_expect(value, str, key))).resolve()
+            values[key] = (base / os.path.expanduser(expect(value, str, key))).resolve()
         elif key == "state":
-            values[key] = state_location(_expect(value, str, key), base)
+            values[key] = state_location(expect(value, str, key), base)
         elif key == "site":
-            values[key] = check_site(_expect(value, str, key))
+            values[key] = check_site(expect(value, str, key))
         elif key == "feed_size":
-            values[key] = _int(value, key, 1, 10_000)
+            values[key] = bounded_int(value, key, 1, 10_000)
         elif key == "max_file_size":
             values[key] = parse_size(value, key)
         elif key == "settle":
             values[key] = parse_duration(value, key, allow_zero=True)
         elif key == "workers":
             if value != "auto":
-                values[key] = _int(value, key, 0, 64)
+                values[key] = bounded_int(value, key, 0, 64)
         elif key == "email":
-            values[key] = _email(_expect(value, dict, key))
+            values[key] = _email(expect(value, dict, key))
         elif key == "schedule":
-            values[key] = _schedule(_expect(value, dict, key))
+            values[key] = _schedule(expect(value, dict, key))
         elif key == "sections":
             values[key] = _sections(value)
         elif key == "filters":
-            values[key] = _filters(_expect(value, dict, key))
+            values[key] = _filters(expect(value, dict, key))
         elif key == "ranking":
-            values.update(_ranking(_expect(value, dict, key)))
+            values.update(_ranking(expect(value, dict, key)))
         elif key == "rising":
-            values[key] = _rising(_expect(value, dict, key))
+            values[key] = _rising(expect(value, dict, key))
         else:
             raise ConfigError(
                 f"unknown key {key!r} in {source or 'config'}",

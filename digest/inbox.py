@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.loader import Unreadable, content_hash, kind_of, peek_digest_date, read_regular
-from digest.loader import size_limit_message as size_limit_message
+from digest.loader import peek_digest_date
+from digest.reading import Unreadable, content_hash, kind_of, read_regular, size_limit_message
 from digest.store import Store
 from digest.text import shown_name
 

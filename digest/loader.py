@@ -12,15 +12,19 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import datetime as dt
-import hashlib
-import os
 import re
-import stat
 
 from digest.dates import MONTH_NUMBERS as MONTHS
 from digest.dates import resolve_year
 from digest.links import LINK, extract_links
 from digest.model import DigestFile, Organization, Paper, Problem, Severity, title_key
+from digest.reading import (
+    DEFAULT_MAX_FILE_SIZE,
+    Unreadable,
+    content_hash,
+    read_regular,
+    size_limit_message,
+)
 
 __all__ = ["LINK", "extract_links", "load_file", "parse_bytes", "parse_text", "resolve_year"]
 _MONTH = r"(?P<month>[A-Z][a-z]{2})"
@@ -54,8 +58,6 @@ _BIDI_OPENERS = {"\u202a": "\u202c", "\u202b": "\u202c", "\u202d": "\u202c",
 # Form feed, vertical tab, NEL and the Unicode separators split lines for str.splitlines;
 # a digest file's lines are split on newlines only.
 SENTENCE_END = tuple(".!?…)]}\"'”’»。！？")
-
-DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
 
 
 class _Paragraph:
@@ -397,58 +399,6 @@ def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
     return parse_text(decoded, path, today)
 
 
-def size_limit_message(max_size: int) -> str:
-    return (
-        f"larger than the limit of {max_size:,} bytes; not read "
-        "(raise max_file_size in the config if it really is one digest)"
-    )
-
-
-class Unreadable(Exception):
-    """A path that is not read: not a regular file, gone, or not permitted."""
-
-
-_KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
-)
-
-
-def kind_of(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
-
-
-def read_regular(path: str, limit: int, *, follow: bool = True) -> bytes:
-    """Up to ``limit`` bytes of a regular file, or Unreadable.
-
-    The file is opened without blocking and checked on its descriptor, so a named pipe
-    or a device is refused rather than read (or waited on for ever), and, without
-    ``follow``, a symbolic link put in its place after the inbox was listed is refused
-    too."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    if not follow:
-        flags |= os.O_NOFOLLOW
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if not follow and os.path.islink(path):
-            raise Unreadable(
-                "became a symbolic link after the inbox was listed; not read"
-            ) from None
-        raise Unreadable(f"cannot read: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise Unreadable(f"{kind_of(mode)}, not a regular file; not read")
-        try:
-            return handle.read(limit)
-        except OSError as exc:
-            raise Unreadable(f"cannot read: {exc.strerror}") from None
-
-
 def load_file(
     path: str,
     today: dt.date,
@@ -470,11 +420,6 @@ def load_file(
             shown, None, (), (Problem(shown, None, size_limit_message(max_size)),)
         ), None
     return parse_bytes(data, shown, today), content_hash(data)
-
-
-def content_hash(data: bytes) -> str:
-    """A file's identity: a renamed copy is the same file, an edited one a new file."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def peek_digest_date(head: bytes, today: dt.date) -> dt.date | None:

@@ -250,8 +250,7 @@ class Templates:
                 raise
             file, line = _template_frame(exc) or (name, None)
             raise TemplateProblem(
-                f"template {file}{f':{line}' if line else ''}: "
-                f"{type(exc).__name__}: {exc}",
+                f"template {file}{f':{line}' if line else ''}: {type(exc).__name__}: {exc}",
                 "fix the template (or remove your override to use the built-in one)",
             ) from exc
 

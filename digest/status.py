@@ -11,8 +11,8 @@ from typing import Any
 
 from digest.config import Config
 from digest.inbox import list_inbox
-from digest.loader import size_limit_message
 from digest.model import DeliveryStatus, RunResult
+from digest.reading import size_limit_message
 from digest.store import RunRecord, Store, open_store
 from digest.text import shown_name
 

@@ -19,7 +19,8 @@ from digest.errors import StateError
 from digest.lock import RunLock
 from digest.store.base import LockKind
 from digest.store.schema_sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from digest.store.sql import Row, SqlStore
+from digest.store.sql import SqlStore
+from digest.store.sql_base import Row
 
 _CHUNK = 900  # under SQLite's limit of variables in one statement
 
@@ -168,17 +169,17 @@ class SqliteStore(SqlStore):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+        self._execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
             self._rollback()
             raise
-        self.db.execute("COMMIT")
+        self._execute("COMMIT")
 
     @contextlib.contextmanager
     def rehearsal(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+        self._execute("BEGIN IMMEDIATE")
         try:
             yield
         finally:
@@ -210,23 +211,36 @@ class SqliteStore(SqlStore):
 
     # -- hooks ----------------------------------------------------------------------------
 
+    # Every statement passes here, so a driver error leaves the store as a StateError that
+    # says what SQLite meant (a full disk, a read-only file), never as a traceback.
+
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.db.execute(sql, params)
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from exc
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.db.executemany(sql, rows)
+        try:
+            self.db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from exc
 
     def _with_keys(self, sql: str, keys: Sequence[Any], before: Sequence[Any] = ()) -> list[Row]:
         found: list[Row] = []
         for start in range(0, len(keys), _CHUNK):
             chunk = list(keys[start : start + _CHUNK])
             marks = "IN (" + ",".join("?" * len(chunk)) + ")"
-            found += self.db.execute(sql.format(keys=marks), [*before, *chunk]).fetchall()
+            found += self._execute(sql.format(keys=marks), [*before, *chunk]).fetchall()
         return found
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Row]:
-        yield from self.db.execute(sql, params)
+        cursor = self._execute(sql, params)
+        try:
+            yield from cursor
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from exc
 
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         marks = ", ".join("?" * len(columns))
-        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        self._executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)

@@ -1,0 +1,90 @@
+"""Values in the config and on the command line: sizes, durations, bounded numbers,
+choices, the site URL. Each is checked whole, so a typo is a message naming the key."""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.errors import ConfigError
+
+_SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*")
+_SIZE_UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20,
+               "gb": 10**9, "gib": 2**30}  # fmt: skip
+_DURATION = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*")
+_DURATION_UNITS = {None: 1, "ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
+                   "d": 86400, "w": 604800}  # fmt: skip
+
+
+def parse_size(value: object, key: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**62:
+        return value
+    match = _SIZE.fullmatch(str(value))
+    if not match or isinstance(value, bool) or float(match[1]) >= 2**50:
+        raise ConfigError(f"{key}: {value!r} is not a size", 'write a number of bytes or "20MB"')
+    return int(float(match[1]) * _SIZE_UNITS[match[2] and match[2].lower()])
+
+
+def parse_duration(value: object, key: str, *, allow_zero: bool = False) -> float:
+    """Seconds, from a number or "30s", "15m", "6h", "1d"; finite, at most a year."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.fullmatch(str(value))
+        seconds = float(match[1]) * _DURATION_UNITS[match[2] and match[2].lower()] if match else -1
+    if (
+        not math.isfinite(seconds)
+        or seconds < 0
+        or seconds > 366 * 86400
+        or (seconds == 0 and not allow_zero)
+    ):
+        raise ConfigError(f"{key}: {value!r} is not a duration", 'write "30s", "15m", "6h" or "1d"')
+    return seconds
+
+
+def expect(value: object, kind: type | tuple[type, ...], key: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{key}: expected {names}, got {value!r}")
+    return value
+
+
+def bounded_int(value: object, key: str, low: int, high: int) -> int:
+    number = int(expect(value, int, key))
+    if number < low:
+        raise ConfigError(f"{key}: must be {low:,} or more", f"got {number:,}")
+    if number > high:
+        raise ConfigError(f"{key}: must be at most {high:,}", f"got {number:,}")
+    return number
+
+
+def choice(value: object, kind: type[enum.StrEnum], key: str) -> Any:
+    try:
+        return kind(expect(value, str, key))
+    except ValueError:
+        choices = " or ".join(f'"{member.value}"' for member in kind)
+        raise ConfigError(f"{key}: {value!r}", f"use {choices}") from None
+
+
+def check_url(url: str) -> None:
+    """The whole URL, not only its start: pages, feeds and emails put it in links."""
+    parts = urlsplit(url) if not re.search(r"[\s\"'<>`\\{}|^\x00-\x1f\x7f]", url) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(
+            f"url: {url!r} is not an http(s) URL of a folder",
+            "e.g. https://example.org/digest/ (no spaces, quotes, query or fragment)",
+        )
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"url: {url!r} has a port that is not a number") from None
