@@ -21,6 +21,7 @@ from email.utils import format_datetime, parseaddr
 from digest import smtp as client
 from digest.config import Config
 from digest.errors import ConfigError, DeliveryError, NotFound, PendingOutputs
+from digest.faults import pause_point
 from digest.message import header_text, sender_domain
 from digest.model import DeliveryStatus
 from digest.publish import Publisher
@@ -133,6 +134,7 @@ def send_issue(
     del message["Date"]
     message["Date"] = format_datetime(now.astimezone(dt.UTC))  # when it is sent
     claimed = store.claim_deliveries(issue.id, pending, message["Message-ID"], now, force=force)
+    pause_point("sending")
     sender = (
         parseaddr(message["From"])[1] or f"digest@{sender_domain(config.email, publisher.site)}"
     )

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from digest import delivery
 from digest.config import Config
-from digest.errors import ConfigError, DigestError, NotFound, OutputError
+from digest.errors import ConfigError, DigestError, NotFound, OutputError, TemplateProblem
 from digest.faults import pause_point
 from digest.inbox import InboxScan, scan_inbox
 from digest.intake import Intake, Progress
@@ -128,7 +128,7 @@ def _publish_run(context: RunContext) -> RunReport:
         issue_id, issue_seq = store.next_issue_id(options.day, writer.issue_ids_present())
         publishing = options.mode is Mode.PUBLISH
         try:
-            with store.transaction():
+            with store.transaction(), _rolled_back_on_failure():
                 intake = _take_in(context, scan, issue_seq if publishing else None)
                 pause_point("recorded")
                 pending = _record_issue(context, intake, issue_id, issue_seq)
@@ -153,6 +153,16 @@ def _publish_run(context: RunContext) -> RunReport:
     if options.send if options.send is not None else config.email.send_after_run:
         _deliver(context)
     return report
+
+
+@contextmanager
+def _rolled_back_on_failure() -> Iterator[None]:
+    """A template that fails before the commit has published nothing: say so."""
+    try:
+        yield
+    except TemplateProblem as exc:
+        hint = f"{exc.hint}; nothing was published, the next run publishes the same papers"
+        raise TemplateProblem(exc.message, hint) from exc
 
 
 def _finish_pending(publisher: Publisher) -> list[Issue]:

@@ -4,9 +4,11 @@ nothing published twice, no torn file."""
 from __future__ import annotations
 
 import json
+import random
 import signal
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import html5lib
@@ -152,3 +154,38 @@ def test_state_of_an_older_schema_is_migrated_keeping_its_data(site, run_cli):
     feed = etree.fromstring((site.out / "atom.xml").read_bytes())
     titles = feed.findall("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title")
     assert [t.text for t in titles][-1] == "Old paper" and len(titles) == 81
+
+
+def test_kill_9_at_random_moments_never_loses_or_repeats_a_paper(site):
+    """Runs killed at random moments (not only at the named points), day after day, then
+    one run to the end: every paper is published exactly once, no temp file is left, and
+    a dead run never shows as running."""
+    from conftest import digest_text, papers_from
+
+    rng = random.Random(20261201)
+    pairs = papers_from(PLAIN) + papers_from(PLAIN_2)
+    expected: set[str] = set()
+    killed = 0
+    for day in range(1, 21):
+        fresh = pairs[(day - 1) * 7 : day * 7]
+        repeats = rng.sample(pairs[: day * 7], 3)
+        site.write(f"day-{day:02}.txt", digest_text(f"Nov {day}", fresh + repeats))
+        expected |= {title_key(title) for title, _ in fresh + repeats}
+        run = subprocess.Popen(
+            [sys.executable, "-m", "digest", "run", "--config", str(site.config),
+             "--now", f"2026-11-{day:02}T08:00:00Z"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            run.wait(timeout=rng.uniform(0.05, 1.2))  # the moment of the kill, at random
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.wait()
+            killed += 1
+        status = digest_process("status", "--config", site.config, "--json")
+        last = json.loads(status.stdout)["last_run"]
+        assert last is None or last["result"] != "running", "a dead run shows as running"
+    assert killed >= 5, "the delays must catch runs in the middle"
+    final = digest_process("run", "--config", site.config, "--now", "2026-11-30T08:00:00Z")
+    assert final.returncode == 0, final.stderr
+    assert_invariants(site, expected)

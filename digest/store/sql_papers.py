@@ -132,12 +132,14 @@ class PaperQueries(SqlBase):
 
     def rank_issue(self, issue_seq: int, by_upvotes: bool) -> None:
         """Page order (0, 1, ...): by section, then (optionally) by upvotes, then in the
-        order the digests listed them. One statement: no Python per paper."""
+        order the digests listed them. One statement: no Python per paper. (Papers without
+        a section come first, where SQLite puts NULLs; PostgreSQL would put them last.)"""
         upvotes = "coalesce(upvotes, -1) DESC, " if by_upvotes else ""
+        order = f"section_rank, section NULLS FIRST, {upvotes}id"
         self._execute("DELETE FROM issue_order WHERE issue_seq = ?", (issue_seq,))
         self._execute(
             "INSERT INTO issue_order (issue_seq, position, paper_id) "
-            f"SELECT ?, row_number() OVER (ORDER BY section_rank, section, {upvotes}id) - 1, id "
+            f"SELECT ?, row_number() OVER (ORDER BY {order}) - 1, id "
             "FROM papers WHERE issue_seq = ? ORDER BY 2",
             (issue_seq, issue_seq),
         )

@@ -9,6 +9,7 @@ changed.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,8 +29,9 @@ _CHUNK = 900  # under SQLite's limit of variables in one statement
 _ERROR_HINTS = {
     "SQLITE_FULL": ("the disk holding it is full", "free some space; nothing was published"),
     "SQLITE_READONLY": (
-        "it cannot be written (read-only file or folder)",
-        "give this user write access to the file and its folder",
+        "it cannot be written (a read-only file, folder or filesystem)",
+        "give this user write access to the file and its folder, or move the state to a "
+        "writable disk; nothing was changed",
     ),
     "SQLITE_CANTOPEN": (
         "it cannot be opened",
@@ -49,6 +51,8 @@ def explain(path: Path | str, exc: sqlite3.Error) -> StateError:
     not a corrupt state, and a corrupt state is never to be replaced by a new one."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     base = name.split("_")[0] + "_" + name.split("_")[1] if name.count("_") >= 2 else name
+    if base in ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR") and _read_only(Path(path)):
+        base = name = "SQLITE_READONLY"
     known = _ERROR_HINTS.get(name) or _ERROR_HINTS.get(base)
     if known:
         what, hint = known
@@ -60,6 +64,16 @@ def explain(path: Path | str, exc: sqlite3.Error) -> StateError:
             "(a new state cannot take over the output folder without --adopt-output)",
         )
     return StateError(f"the state {path} could not be used: {exc}", "check the file and its disk")
+
+
+def _read_only(path: Path) -> bool:
+    """Whether the state (or the folder its journal must go in) cannot be written."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return (path.exists() and not os.access(path, os.W_OK)) or not os.access(path.parent, os.W_OK)
 
 
 class SqliteStore(SqlStore):

@@ -1,0 +1,493 @@
+"""The server store: a PostgreSQL database, for several digests, machines or sites.
+
+Each site lives in a schema of its own (site ``lab_x`` in ``digest_lab_x``), and the
+shared schema ``digest`` lists them (``digest.sites``). A schema per site, rather than
+a site column in every table, because then the shared SQL stays exactly SQLite's (no
+site in every query and index), sites cannot see each other's rows by construction,
+and one site can be dumped, restored or dropped alone (``pg_dump -n digest_lab_x``).
+Every connection sets ``search_path`` to its site's schema, so the shared SQL's
+unqualified names resolve there, and ``application_name`` to who it is
+(``digest pid 12 on host-a``), which the lock messages show.
+
+A site is created on first use, in a transaction holding a fixed advisory lock and
+checking again once it holds it, so two first runs at once never both create it. Locks
+are session advisory locks on the store's own connection: the server lets go of them
+when the holder dies, even by ``kill -9`` or a lost network. Passwords come only from
+libpq's own places (PGPASSWORD, ~/.pgpass, a service file) and are never shown: every
+message names the state by its password-free location.
+
+Needs psycopg 3 (``pip install 'digest[postgres]'``); only a PostgreSQL state imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import itertools
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+from digest.errors import ConfigError, DigestError, LockBusy, StateError, Unavailable
+
+try:
+    import psycopg
+    from psycopg import sql as pgsql
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.pq import TransactionStatus
+except ImportError:
+    raise ConfigError(
+        "the state is a PostgreSQL database, but psycopg (its driver) is not installed",
+        "pip install 'digest[postgres]'",
+    ) from None
+
+from digest.config import SITE_NAME, PostgresState
+from digest.dates import moment_text
+from digest.lock import POLL_SECONDS, log
+from digest.store.base import LockKind
+from digest.store.schema_postgres import (
+    IDENTITY_TABLES,
+    MIGRATIONS,
+    REGISTRY,
+    SCHEMA_VERSION,
+    VERSION_TABLE,
+)
+from digest.store.sql import SqlStore
+from digest.store.sql_base import Row
+
+CONNECT_TIMEOUT = 10  # seconds; a cron run must not hang on a host that never answers
+STREAM_BATCH = 2000  # rows a stream fetches at a time
+
+
+def lock_key(name: str) -> int:
+    """An advisory lock key (a signed bigint) for a name: the same in every process."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+
+
+CREATE_KEY = lock_key("digest: create sites")
+
+# The shared SQL's "?" become "%s"; a literal "%" (in quotes or not) must be "%%".
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[?%]")
+_DRAWS_IDS = re.compile(r"\s*INSERT INTO (?:files|runs)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=512)
+def _placeholders(sql: str) -> str:
+    def swap(token: re.Match[str]) -> str:
+        text = token.group()
+        return "%s" if text == "?" else text.replace("%", "%%")
+
+    return _TOKENS.sub(swap, sql)
+
+
+def _application_name() -> str:
+    return f"digest pid {os.getpid()} on {socket.gethostname()}"[:63]
+
+
+def shown_location(state: PostgresState) -> str:
+    """The DSN fit to show: ``str(PostgresState)`` hides a URL's password; a libpq
+    ``password=`` (never allowed in a config, but a caller may pass one) goes too."""
+    return re.sub(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", str(state))
+
+
+class PostgresStore(SqlStore):
+    def __init__(
+        self, state: PostgresState | str, *, site: str = "default", create: bool = True
+    ) -> None:
+        self.state = state if isinstance(state, PostgresState) else PostgresState(state)
+        if not SITE_NAME.fullmatch(site):
+            raise ConfigError(f"site: {site!r} is not a site name", "use [a-z][a-z0-9_]*")
+        self.site = site
+        self.schema = f"digest_{site}"
+        self.location = f"{shown_location(self.state)}#{site}"
+        self._names = itertools.count(1)
+        self._abandoned: list[Any] = []  # streams left unfinished, closed before the next use
+        self._drew_ids = False  # the open transaction inserted into an identity table
+        self.conn = self._connect()
+        try:
+            self._check_and_migrate(create)
+            self.state_id = self._identity()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    # -- connection and errors ------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection:
+        options: dict[str, Any] = {"autocommit": True, "application_name": _application_name()}
+        try:
+            given = conninfo_to_dict(self.state.dsn)
+        except psycopg.Error as exc:
+            raise ConfigError(
+                f"state: {shown_location(self.state)} is not a PostgreSQL URL or service: "
+                f"{self._scrub(_first_line(exc))}",
+                "write it as postgresql://USER@HOST:PORT/DATABASE or service=NAME",
+            ) from None
+        if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+            options["connect_timeout"] = CONNECT_TIMEOUT
+        try:
+            conn = psycopg.connect(self.state.dsn, **options)
+        except psycopg.Error as exc:
+            raise self._error(exc, connecting=True) from None
+        try:
+            conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema)))
+        except psycopg.Error as exc:
+            conn.close()
+            raise self._error(exc) from None
+        return conn
+
+    def _scrub(self, text: str) -> str:
+        """A message without any password this process could know (belt and braces:
+        libpq does not put them in messages)."""
+        secrets = {os.environ.get("PGPASSWORD") or ""}
+        with contextlib.suppress(Exception):
+            secrets.add(str(conninfo_to_dict(self.state.dsn).get("password") or ""))
+        for secret in sorted(secrets - {""}, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    def _error(self, exc: psycopg.Error, *, connecting: bool = False) -> DigestError:
+        """Every driver error leaves the store as one of ours. A server that cannot be
+        reached (down, restarting, a network failure, a lost connection) is Unavailable:
+        exit 75, and cron or systemd try again later."""
+        reason = self._scrub(_first_line(exc))
+        if isinstance(exc, psycopg.OperationalError):
+            if connecting:
+                lowered = reason.lower()
+                if "database" in lowered and "does not exist" in lowered:
+                    hint = "create the database (createdb NAME), or fix the state URL"
+                elif "password" in lowered or "authentication" in lowered:
+                    hint = ("put the password in PGPASSWORD, ~/.pgpass or the service file, "
+                            "never in the config")  # fmt: skip
+                else:
+                    hint = ("check that the server is running and reachable at that host and "
+                            "port; digest exits with 75, so cron tries again later")  # fmt: skip
+                return Unavailable(f"cannot reach the PostgreSQL state {self.location}: {reason}",
+                                   hint)  # fmt: skip
+            return Unavailable(
+                f"lost the PostgreSQL state {self.location}: {reason}",
+                "the server went away (a restart, or the network); nothing half-done was kept: "
+                "run again once it is back",
+            )
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            hint = (f"grant this database role the rights it needs (CREATE on the database, "
+                    f"or on the schema {self.schema})")  # fmt: skip
+        else:
+            hint = "check the server's log; nothing was changed by the failed statement"
+        return StateError(f"the state {self.location} could not be used: {reason}", hint)
+
+    # -- raw statements (psycopg's own %s placeholders) ---------------------------------
+
+    def _raw(self, query: Any, params: Sequence[Any] | None = ()) -> Any:
+        if self._abandoned:
+            self._close_abandoned()
+        try:
+            return self.conn.execute(query, params)
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+
+    def _raw_scalar(self, query: Any, params: Sequence[Any] = ()) -> Any:
+        row = self._raw(query, params).fetchone()
+        return row[0] if row is not None else None
+
+    def _idle(self) -> bool:
+        return self.conn.info.transaction_status == TransactionStatus.IDLE
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _site_version(self) -> int | None:
+        """The site's schema version here; None if it does not exist yet. A schema of
+        that name that digest did not make is refused, never taken over."""
+        has_schema, has_version = self._raw(
+            "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
+            (self.schema, f"{self.schema}.{VERSION_TABLE}"),
+        ).fetchone()
+        if has_version:
+            return int(self._raw_scalar(f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}"))
+        if has_schema and self._raw_scalar(
+            "SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace(%s)",
+            (self.schema,),
+        ):
+            raise StateError(
+                f"the schema {self.schema} in {shown_location(self.state)} holds tables, but "
+                f"not a digest site",
+                f"use another site name, or another database; digest left {self.schema} alone",
+            )
+        return None
+
+    def _refuse_newer(self, version: int | None) -> None:
+        if version is not None and version > SCHEMA_VERSION:
+            raise StateError(
+                f"the state {self.location} has schema version {version}; this digest knows "
+                f"up to {SCHEMA_VERSION}",
+                "upgrade digest (pip install -U digest) to read it; it was left untouched",
+            )
+
+    def _check_and_migrate(self, create: bool) -> None:
+        version = self._site_version()
+        if version == SCHEMA_VERSION:
+            return
+        self._refuse_newer(version)
+        if version is None and not create:
+            raise StateError(
+                f"no state at {self.location}: the database has no site {self.site!r}",
+                "run 'digest run' first, or check --state and the config's site",
+            )
+        # Each migration in its own transaction, under the create lock, the version read
+        # again inside it: two processes opening a new site at once do not both migrate.
+        while True:
+            with self.transaction():
+                self._raw("SELECT pg_advisory_xact_lock(%s)", (CREATE_KEY,))
+                version = self._site_version()
+                self._refuse_newer(version)
+                if version is None:
+                    name = pgsql.Identifier(self.schema)
+                    self._raw(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+                    self._raw(f"CREATE TABLE {VERSION_TABLE} (version integer NOT NULL)")
+                    self._raw(f"INSERT INTO {VERSION_TABLE} VALUES (0)")
+                    version = 0
+                if version >= SCHEMA_VERSION:
+                    return
+                self._raw(MIGRATIONS[version], None)  # no parameters: several statements
+                self._raw(f"UPDATE {VERSION_TABLE} SET version = %s", (version + 1,))
+                if version == 0:  # a new site: born with its identity, in one transaction
+                    state_id = str(uuid.uuid4())
+                    self.set_setting("state_id", state_id)
+                    self.set_setting("site", self.site)
+                    self._register(state_id)
+
+    def _register(self, state_id: str) -> None:
+        """Put the site in ``digest.sites`` (made here if need be: a site restored alone
+        into a new database registers itself). The caller holds the create lock."""
+        self._raw(REGISTRY, None)
+        self._raw(
+            "INSERT INTO digest.sites (name, schema, state_id, created_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE "
+            "SET schema = excluded.schema, state_id = excluded.state_id",
+            (self.site, self.schema, state_id, moment_text(dt.datetime.now(dt.UTC))),
+        )
+
+    def _identity(self) -> str:
+        state_id, site, registry = self._raw(
+            "SELECT max(value) FILTER (WHERE name = 'state_id'), "
+            "max(value) FILTER (WHERE name = 'site'), to_regclass('digest.sites') IS NOT NULL "
+            "FROM settings"
+        ).fetchone()
+        if state_id is None or site is None:
+            with self.transaction():
+                state_id = self.setting("state_id") or str(uuid.uuid4())
+                site = self.setting("site") or self.site
+                self.set_setting("state_id", state_id)
+                self.set_setting("site", site)
+        if site != self.site:
+            raise StateError(
+                f"the schema {self.schema} in {shown_location(self.state)} holds the site "
+                f"{site!r}, not {self.site!r}",
+                "it was renamed by hand: rename it back, or set site to match",
+            )
+        listed = registry and self._raw_scalar(
+            "SELECT state_id FROM digest.sites WHERE name = %s", (self.site,)
+        )
+        if listed != state_id:
+            with self.transaction():
+                self._raw("SELECT pg_advisory_xact_lock(%s)", (CREATE_KEY,))
+                self._register(state_id)
+        return str(state_id)
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._raw_scalar(f"SELECT max(version) FROM {VERSION_TABLE}"))
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        outer = self._idle()
+        try:
+            with self.conn.transaction():
+                yield
+        except psycopg.Error as exc:
+            self._rolled_back(outer)
+            raise self._error(exc) from exc
+        except BaseException:
+            self._rolled_back(outer)
+            raise
+        if outer:
+            self._drew_ids = False
+
+    @contextlib.contextmanager
+    def rehearsal(self) -> Iterator[None]:
+        outer = self._idle()
+        try:
+            with self.conn.transaction(force_rollback=True):
+                yield
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        finally:
+            self._rolled_back(outer)
+
+    def _rolled_back(self, outer: bool) -> None:
+        self._forget_cached_ids()
+        if outer and self._drew_ids:
+            # Sequences do not roll back; SQLite's rowids do. Set them back, so that both
+            # backends hand out the same ids after a failed or rehearsed run.
+            self._drew_ids = False
+            with contextlib.suppress(DigestError):
+                for table in IDENTITY_TABLES:
+                    self._reset_identity(table)
+
+    def _reset_identity(self, table: str) -> None:
+        self._raw(
+            pgsql.SQL(
+                "SELECT setval(pg_get_serial_sequence({name}, 'id'), coalesce(max(id), 0) + 1, "
+                "false) FROM {table}"
+            ).format(name=pgsql.Literal(table), table=pgsql.Identifier(table))
+        )
+
+    # -- locks: advisory locks of the store's own session -------------------------------
+
+    def _lock_tag(self, kind: LockKind) -> tuple[int, int, int]:
+        """The key, and how pg_locks shows it (two unsigned 32-bit halves)."""
+        key = lock_key(f"digest:{self.site}:{kind}")
+        unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+        return key, unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+    _HELD = (
+        "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND l.classid::bigint = %s AND l.objid::bigint = %s"
+    )
+
+    @contextlib.contextmanager
+    def lock(self, kind: LockKind, wait: float) -> Iterator[None]:
+        key, high, low = self._lock_tag(kind)
+        deadline = time.monotonic() + wait
+        waiting = False
+        while not self._raw_scalar("SELECT pg_try_advisory_lock(%s)", (key,)):
+            if not waiting and wait > 0:
+                waiting = True
+                log.info("waiting up to %gs for %s to finish", wait,
+                         self._holder(high, low) or "another run")  # fmt: skip
+            if time.monotonic() >= deadline:
+                holder = self._holder(high, low)
+                raise LockBusy(
+                    f"another digest process ({holder or 'unknown'}) is using {self.location}",
+                    "wait for it to finish, or give 'digest run' more time with --wait SECONDS",
+                    holder=holder,
+                )
+            time.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(DigestError):  # a lost connection has let go already
+                self._raw("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def _holder(self, high: int, low: int) -> str:
+        """Who holds a lock: ``pid 12 on host-a, from 10.0.0.5, connected 2026-...``."""
+        row = self._raw(
+            f"SELECT l.pid, a.application_name, host(a.client_addr), a.backend_start {self._HELD}",
+            (high, low),
+        ).fetchone()
+        if row is None:
+            return ""
+        pid, name, address, start = row
+        mine = name and name.startswith("digest pid ")
+        who = name[len("digest ") :] if mine else f"backend {pid}"
+        if address:
+            who += f", from {address}"
+        if start is not None:
+            who += f", connected {start.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+        return who
+
+    def lock_is_free(self, kind: LockKind) -> bool:
+        _key, high, low = self._lock_tag(kind)
+        return not self._raw_scalar(f"SELECT EXISTS (SELECT 1 {self._HELD})", (high, low))
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if not self._drew_ids and _DRAWS_IDS.match(sql):
+            self._drew_ids = True
+        return self._raw(_placeholders(sql), params)
+
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = list(rows)
+        if not batch:
+            return
+        if self._abandoned:
+            self._close_abandoned()
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(_placeholders(sql), batch)
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+
+    def _with_keys(self, sql: str, keys: Sequence[Any], before: Sequence[Any] = ()) -> list[Row]:
+        if not keys:
+            return []
+        rows: list[Row] = self._execute(
+            sql.format(keys="= ANY(?)"), [*before, list(keys)]
+        ).fetchall()
+        return rows
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Row]:
+        """A server-side cursor, fetched in batches. Outside a transaction it is WITH
+        HOLD (the server keeps the result; the client still holds one batch)."""
+        if self._abandoned:
+            self._close_abandoned()
+        cursor = self.conn.cursor(f"digest_stream_{next(self._names)}", withhold=self._idle())
+        try:
+            cursor.execute(_placeholders(sql), params)
+            while rows := cursor.fetchmany(STREAM_BATCH):
+                yield from rows
+        except GeneratorExit:
+            # Left unfinished (islice): closed before the next statement, not here, since
+            # this may run inside the garbage collector, within another psycopg call.
+            self._abandoned.append(cursor)
+            raise
+        except psycopg.Error as exc:
+            self._abandoned.append(cursor)
+            raise self._error(exc) from exc
+        self._abandoned.append(cursor)
+
+    def _close_abandoned(self) -> None:
+        while self._abandoned:
+            cursor = self._abandoned.pop()
+            with contextlib.suppress(psycopg.Error):
+                cursor.close()
+
+    def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+            pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+        )
+        if self._abandoned:
+            self._close_abandoned()
+        try:
+            with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        if table in IDENTITY_TABLES and "id" in columns:  # ids given: move the sequence on
+            self._drew_ids = True
+            self._reset_identity(table)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's message in one line (libpq's run over several)."""
+    diag = getattr(exc, "diag", None)
+    text = (diag.message_primary if diag is not None else None) or str(exc)
+    return " ".join(text.split())[:500] or type(exc).__name__

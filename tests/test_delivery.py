@@ -1,0 +1,176 @@
+"""Email to subscribers: one copy each, whatever the server does. A copy that may have
+arrived is never sent again unless asked; every refusal is reported with its reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import email.utils
+import json
+import signal
+
+import pytest
+from conftest import NOW, digest_process, digest_text
+from smtp_misbehave import MisbehavingServer
+from smtp_server import SMTPServer
+from test_daemon import DigestProcess
+
+from digest.faults import PAUSE_ENV
+
+READER, OTHER = "reader@example.org", "other@example.org"
+
+
+@pytest.fixture
+def issue(site, run_cli):
+    site.write("a.txt", digest_text("Nov 23", [("Mailed paper", "It is short.")]))
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0
+    return site
+
+
+def configure(site, port: int, **email_keys: str) -> None:
+    lines = ['smtp_host = "127.0.0.1"', f"smtp_port = {port}", 'security = "none"']
+    lines += ['deadline = "2s"', *(f"{key} = {value}" for key, value in email_keys.items())]
+    text = site.config.read_text()
+    if "to" in email_keys:  # the fixture names one recipient already
+        text = text.replace('to = ["reader@example.org"]\n', "")
+    site.config.write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def status(run_cli, site) -> dict:
+    return json.loads(run_cli("status", "--config", site.config, "--json").out)["latest_issue"]
+
+
+@pytest.mark.parametrize("after_body", ["drop", "silent"])
+def test_no_answer_after_the_body_is_one_copy_in_doubt_never_resent_unasked(
+    issue, run_cli, after_body
+):
+    site = issue
+    with MisbehavingServer(after_body=after_body) as server:
+        configure(site, server.port)
+        first = run_cli("send", "--config", site.config)
+        assert first.code == 4
+        assert "never confirmed it" in first.err and "--force" in first.err
+        assert status(run_cli, site)["in_doubt"] == [READER]
+        assert "in doubt" in run_cli("status", "--config", site.config).out
+        second = run_cli("send", "--config", site.config)
+        assert second.code == 0 and "may already have reached reader@example.org" in second.out
+        sessions = server.sessions()
+        assert sum(len(s.bodies) for s in sessions) == 1, "one copy, not one per retry"
+    with SMTPServer() as good:
+        site.config.write_text(
+            site.config.read_text().replace(
+                f"smtp_port = {server.port}", f"smtp_port = {good.port}"
+            )
+        )
+        forced = run_cli("send", "--config", site.config, "--force")
+        assert forced.code == 0 and len(good.mailbox.received) == 1
+        resent = email.message_from_bytes(
+            good.mailbox.received[0].data, policy=email.policy.default
+        )
+    body = sessions[0].bodies[0].decode()
+    assert f"Message-ID: {resent['Message-ID']}" in body, "the same message, recognisably"
+    assert status(run_cli, site)["delivered_to"] == [READER]
+
+
+def test_a_send_killed_after_its_claim_is_in_doubt_and_not_resent(issue, run_cli):
+    site = issue
+    with SMTPServer() as server:
+        configure(site, server.port)
+        victim = DigestProcess("send", "--config", site.config, env={PAUSE_ENV: "sending"})
+        victim.wait_for("paused at sending")
+        victim.process.send_signal(signal.SIGKILL)
+        victim.process.wait()
+        assert status(run_cli, site)["in_doubt"] == [READER]
+        again = run_cli("send", "--config", site.config)
+        assert again.code == 0 and server.mailbox.received == []
+
+
+def test_a_refused_recipient_is_reported_with_the_reason_and_the_others_get_it_once(issue, run_cli):
+    site = issue
+    with MisbehavingServer(rcpt_replies={OTHER: "550 5.1.1 No such user"}) as server:
+        configure(site, server.port, to=f'["{READER}", "{OTHER}"]')
+        result = run_cli("send", "--config", site.config, "--json")
+        assert result.code == 4
+        report = json.loads(result.out)
+        assert report["sent_to"] == [READER]
+        assert report["refused"] == [{"recipient": OTHER, "reason": "550 5.1.1 No such user"}]
+        text = run_cli("send", "--config", site.config)
+        assert text.code == 4
+        assert "refused issue 2026-11-24: 550 5.1.1 No such user (other@example.org)" in text.err
+        latest = status(run_cli, site)
+        assert latest["delivered_to"] == [READER]
+        assert latest["refused"] == [{"recipient": OTHER, "reason": "550 5.1.1 No such user"}]
+        sessions = server.sessions()
+    assert [s.rcpts for s in sessions] == [[[READER, OTHER]], [[OTHER]]], "the reader, once"
+
+
+def test_a_refused_recipient_is_not_retried_by_every_later_run(site, run_cli):
+    with MisbehavingServer(rcpt_replies={OTHER: "550 5.1.1 No such user"}) as server:
+        configure(site, server.port, to=f'["{READER}", "{OTHER}"]', send_after_run="true")
+        site.write("a.txt", digest_text("Nov 23", [("Mailed paper", "It is short.")]))
+        first = run_cli("run", "--config", site.config, "--now", NOW)
+        assert first.code == 4 and "No such user" in first.err
+        later = run_cli("run", "--config", site.config, "--now", "2026-11-25T08:00:00Z")
+        assert later.code == 0, later.err
+        assert len(server.sessions()) == 1
+
+
+def test_a_recipient_deferred_with_4xx_is_retried_alone(issue, run_cli):
+    site = issue
+    with MisbehavingServer(rcpt_replies={OTHER: "450 4.2.1 Mailbox busy"}) as server:
+        configure(site, server.port, to=f'["{READER}", "{OTHER}"]')
+        result = run_cli("send", "--config", site.config)
+        assert result.code == 4
+        assert "after 3 attempts: 450 4.2.1 Mailbox busy" in result.err
+        rcpts = [s.rcpts for s in server.sessions()]
+    assert rcpts == [[[READER, OTHER]], [[OTHER]], [[OTHER]]]
+
+
+def test_tls_against_a_server_that_does_not_speak_it_is_one_plain_failure(issue, run_cli):
+    site = issue
+    with MisbehavingServer() as server:
+        configure(site, server.port)
+        site.config.write_text(
+            site.config.read_text().replace('security = "none"', 'security = "tls"')
+        )
+        result = run_cli("send", "--config", site.config)
+        assert result.code == 4
+        assert "does not speak TLS" in result.err
+        assert "WRONG_VERSION_NUMBER" not in result.err and "SSL" not in result.err
+        assert len(server.sessions()) == 1, "a permanent error is not retried"
+
+
+def test_two_sends_at_once_deliver_one_copy(issue):
+    site = issue
+    with SMTPServer() as server:
+        senders = [DigestProcess("send", "--config", site.config, "--smtp", server.address)
+                   for _ in range(2)]  # fmt: skip
+        codes = [sender.process.wait(timeout=60) for sender in senders]
+        assert codes == [0, 0]
+        assert len(server.mailbox.received) == 1
+
+
+def test_the_date_is_when_the_email_is_sent_not_when_the_issue_was_built(issue, run_cli):
+    site = issue
+    eml = email.message_from_bytes(
+        (site.out / "issues" / "2026-11-24.eml").read_bytes(), policy=email.policy.default
+    )
+    assert eml["Date"] == "Tue, 24 Nov 2026 08:00:00 +0000"
+    with SMTPServer() as server:
+        before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        assert run_cli("send", "--config", site.config, "--smtp", server.address).code == 0
+        after = dt.datetime.now(dt.UTC)
+        sent = email.message_from_bytes(
+            server.mailbox.received[0].data, policy=email.policy.default
+        )
+    assert before <= email.utils.parsedate_to_datetime(sent["Date"]) <= after
+    assert sent["Message-ID"] == eml["Message-ID"]
+
+
+def test_a_server_that_trickles_cannot_hold_the_run_for_ever(issue):
+    site = issue
+    with MisbehavingServer(trickle_greeting=True, trickle_for=30) as server:
+        configure(site, server.port, retries="1")
+        result = digest_process("send", "--config", site.config, timeout=25)
+    assert result.returncode == 4 and "could not deliver issue 2026-11-24" in result.stderr
