@@ -76,7 +76,7 @@ def _once_per_wall_clock_cron() -> Any:
         both. A daily digest at 02:30 would then publish twice that night.
         """
 
-        def get_next_fire_time(self, previous_fire_time, now):  # type: ignore[override]
+        def get_next_fire_time(self, previous_fire_time, now):
             upcoming = super().get_next_fire_time(previous_fire_time, now)
             if upcoming is None or previous_fire_time is None:
                 return upcoming

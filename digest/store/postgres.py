@@ -50,14 +50,8 @@ except ImportError:
 from digest.config import SITE_NAME, PostgresState
 from digest.dates import moment_text
 from digest.lock import POLL_SECONDS, log
+from digest.store import schema_postgres as ddl
 from digest.store.base import LockKind
-from digest.store.schema_postgres import (
-    IDENTITY_TABLES,
-    MIGRATIONS,
-    REGISTRY,
-    SCHEMA_VERSION,
-    VERSION_TABLE,
-)
 from digest.store.sql import SqlStore
 from digest.store.sql_base import Row
 
@@ -79,15 +73,7 @@ _DRAWS_IDS = re.compile(r"\s*INSERT INTO (?:files|runs)\b", re.IGNORECASE)
 
 @lru_cache(maxsize=512)
 def _placeholders(sql: str) -> str:
-    def swap(token: re.Match[str]) -> str:
-        text = token.group()
-        return "%s" if text == "?" else text.replace("%", "%%")
-
-    return _TOKENS.sub(swap, sql)
-
-
-def _application_name() -> str:
-    return f"digest pid {os.getpid()} on {socket.gethostname()}"[:63]
+    return _TOKENS.sub(lambda m: "%s" if m.group() == "?" else m.group().replace("%", "%%"), sql)
 
 
 def shown_location(state: PostgresState) -> str:
@@ -118,79 +104,64 @@ class PostgresStore(SqlStore):
             raise
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
+        self.conn.close()  # never raises
 
     # -- connection and errors ------------------------------------------------------------
 
     def _connect(self) -> psycopg.Connection:
-        options: dict[str, Any] = {"autocommit": True, "application_name": _application_name()}
+        """Autocommit outside transactions; the site's schema first on the search path."""
+        me = f"digest pid {os.getpid()} on {socket.gethostname()}"[:63]  # the lock messages show it
+        options: dict[str, Any] = {"autocommit": True, "application_name": me}
         try:
             given = conninfo_to_dict(self.state.dsn)
-        except psycopg.Error as exc:
-            raise ConfigError(
-                f"state: {shown_location(self.state)} is not a PostgreSQL URL or service: "
-                f"{self._scrub(_first_line(exc))}",
-                "write it as postgresql://USER@HOST:PORT/DATABASE or service=NAME",
-            ) from None
-        if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
-            options["connect_timeout"] = CONNECT_TIMEOUT
-        try:
+            if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+                options["connect_timeout"] = CONNECT_TIMEOUT
             conn = psycopg.connect(self.state.dsn, **options)
-        except psycopg.Error as exc:
-            raise self._error(exc, connecting=True) from None
-        try:
             conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema)))
         except psycopg.Error as exc:
-            conn.close()
-            raise self._error(exc) from None
+            raise self._error(exc, connecting=True) from None
         return conn
 
     def _scrub(self, text: str) -> str:
         """A message without any password this process could know (belt and braces:
         libpq does not put them in messages)."""
-        secrets = {os.environ.get("PGPASSWORD") or ""}
-        with contextlib.suppress(Exception):
-            secrets.add(str(conninfo_to_dict(self.state.dsn).get("password") or ""))
-        for secret in sorted(secrets - {""}, key=len, reverse=True):
+        secrets = [os.environ.get("PGPASSWORD"), _password_in(self.state.dsn)]
+        for secret in filter(None, secrets):
             text = text.replace(secret, "***")
         return text
 
     def _error(self, exc: psycopg.Error, *, connecting: bool = False) -> DigestError:
         """Every driver error leaves the store as one of ours. A server that cannot be
-        reached (down, restarting, a network failure, a lost connection) is Unavailable:
-        exit 75, and cron or systemd try again later."""
+        reached or cannot answer now (down, restarting, the network, a lost connection,
+        too many clients) is Unavailable: exit 75, and cron or systemd try again later."""
         reason = self._scrub(_first_line(exc))
-        if isinstance(exc, psycopg.OperationalError):
-            if connecting:
-                lowered = reason.lower()
-                if "database" in lowered and "does not exist" in lowered:
-                    hint = "create the database (createdb NAME), or fix the state URL"
-                elif "password" in lowered or "authentication" in lowered:
-                    hint = ("put the password in PGPASSWORD, ~/.pgpass or the service file, "
-                            "never in the config")  # fmt: skip
-                else:
-                    hint = ("check that the server is running and reachable at that host and "
-                            "port; digest exits with 75, so cron tries again later")  # fmt: skip
-                return Unavailable(f"cannot reach the PostgreSQL state {self.location}: {reason}",
-                                   hint)  # fmt: skip
-            return Unavailable(
-                f"lost the PostgreSQL state {self.location}: {reason}",
-                "the server went away (a restart, or the network); nothing half-done was kept: "
-                "run again once it is back",
-            )
-        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-            hint = (f"grant this database role the rights it needs (CREATE on the database, "
-                    f"or on the schema {self.schema})")  # fmt: skip
-        else:
-            hint = "check the server's log; nothing was changed by the failed statement"
-        return StateError(f"the state {self.location} could not be used: {reason}", hint)
+        if not isinstance(exc, psycopg.OperationalError):
+            hint = "check the server's log; the failed statement changed nothing"
+            if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+                hint = f"grant this role CREATE on the database, or on the schema {self.schema}"
+            return StateError(f"the state {self.location} could not be used: {reason}", hint)
+        retry = "; digest exits with 75, so cron tries again later"
+        if connecting:
+            lowered = reason.lower()
+            if "database" in lowered and "does not exist" in lowered:
+                hint = "create the database (createdb NAME), or fix the state URL"
+            elif "password" in lowered or "authentication" in lowered:
+                hint = "put the password in PGPASSWORD, ~/.pgpass or the service file"
+            else:
+                hint = "check that the server is running and reachable at that host and port"
+            return Unavailable(f"cannot reach the PostgreSQL state {self.location}: {reason}",
+                               hint + retry)  # fmt: skip
+        if self.conn.broken or self.conn.closed:
+            return Unavailable(f"lost the PostgreSQL state {self.location}: {reason}",
+                               "the server went away (a restart, or the network); nothing "
+                               "half-done was kept: run again once it is back")  # fmt: skip
+        return Unavailable(f"the PostgreSQL state {self.location} cannot do it now: {reason}",
+                           "nothing half-done was kept" + retry)  # fmt: skip
 
     # -- raw statements (psycopg's own %s placeholders) ---------------------------------
 
     def _raw(self, query: Any, params: Sequence[Any] | None = ()) -> Any:
-        if self._abandoned:
-            self._close_abandoned()
+        self._close_abandoned()
         try:
             return self.conn.execute(query, params)
         except psycopg.Error as exc:
@@ -208,16 +179,14 @@ class PostgresStore(SqlStore):
     def _site_version(self) -> int | None:
         """The site's schema version here; None if it does not exist yet. A schema of
         that name that digest did not make is refused, never taken over."""
-        has_schema, has_version = self._raw(
-            "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
-            (self.schema, f"{self.schema}.{VERSION_TABLE}"),
+        has_version, relations = self._raw(
+            "SELECT to_regclass(%s) IS NOT NULL, "
+            "(SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace(%s))",
+            (f"{self.schema}.schema_version", self.schema),
         ).fetchone()
         if has_version:
-            return int(self._raw_scalar(f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}"))
-        if has_schema and self._raw_scalar(
-            "SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace(%s)",
-            (self.schema,),
-        ):
+            return int(self._raw_scalar("SELECT coalesce(max(version), 0) FROM schema_version"))
+        if relations:
             raise StateError(
                 f"the schema {self.schema} in {shown_location(self.state)} holds tables, but "
                 f"not a digest site",
@@ -226,16 +195,16 @@ class PostgresStore(SqlStore):
         return None
 
     def _refuse_newer(self, version: int | None) -> None:
-        if version is not None and version > SCHEMA_VERSION:
+        if version is not None and version > ddl.SCHEMA_VERSION:
             raise StateError(
                 f"the state {self.location} has schema version {version}; this digest knows "
-                f"up to {SCHEMA_VERSION}",
+                f"up to {ddl.SCHEMA_VERSION}",
                 "upgrade digest (pip install -U digest) to read it; it was left untouched",
             )
 
     def _check_and_migrate(self, create: bool) -> None:
         version = self._site_version()
-        if version == SCHEMA_VERSION:
+        if version == ddl.SCHEMA_VERSION:
             return
         self._refuse_newer(version)
         if version is None and not create:
@@ -253,29 +222,31 @@ class PostgresStore(SqlStore):
                 if version is None:
                     name = pgsql.Identifier(self.schema)
                     self._raw(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
-                    self._raw(f"CREATE TABLE {VERSION_TABLE} (version integer NOT NULL)")
-                    self._raw(f"INSERT INTO {VERSION_TABLE} VALUES (0)")
+                    self._raw(ddl.VERSION_TABLE, None)
                     version = 0
-                if version >= SCHEMA_VERSION:
+                if version >= ddl.SCHEMA_VERSION:
                     return
-                self._raw(MIGRATIONS[version], None)  # no parameters: several statements
-                self._raw(f"UPDATE {VERSION_TABLE} SET version = %s", (version + 1,))
+                self._raw(ddl.MIGRATIONS[version], None)  # no parameters: several statements
+                self._raw("UPDATE schema_version SET version = %s", (version + 1,))
                 if version == 0:  # a new site: born with its identity, in one transaction
-                    state_id = str(uuid.uuid4())
-                    self.set_setting("state_id", state_id)
-                    self.set_setting("site", self.site)
-                    self._register(state_id)
+                    self._adopt_identity()
 
-    def _register(self, state_id: str) -> None:
-        """Put the site in ``digest.sites`` (made here if need be: a site restored alone
-        into a new database registers itself). The caller holds the create lock."""
-        self._raw(REGISTRY, None)
+    def _adopt_identity(self) -> tuple[str, str]:
+        """Give the site its state id (once) and list it in ``digest.sites``, made here
+        if need be: a site restored alone into a new database lists itself. The caller
+        holds the create lock."""
+        state_id = self.setting("state_id") or str(uuid.uuid4())
+        site = self.setting("site") or self.site
+        self.set_setting("state_id", state_id)
+        self.set_setting("site", site)
+        self._raw(ddl.REGISTRY, None)
         self._raw(
             "INSERT INTO digest.sites (name, schema, state_id, created_at) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE "
             "SET schema = excluded.schema, state_id = excluded.state_id",
             (self.site, self.schema, state_id, moment_text(dt.datetime.now(dt.UTC))),
         )
+        return state_id, site
 
     def _identity(self) -> str:
         state_id, site, registry = self._raw(
@@ -283,30 +254,24 @@ class PostgresStore(SqlStore):
             "max(value) FILTER (WHERE name = 'site'), to_regclass('digest.sites') IS NOT NULL "
             "FROM settings"
         ).fetchone()
-        if state_id is None or site is None:
+        listed = registry and self._raw_scalar(
+            "SELECT state_id FROM digest.sites WHERE name = %s", (self.site,)
+        )
+        if state_id is None or site is None or listed != state_id:
             with self.transaction():
-                state_id = self.setting("state_id") or str(uuid.uuid4())
-                site = self.setting("site") or self.site
-                self.set_setting("state_id", state_id)
-                self.set_setting("site", site)
+                self._raw("SELECT pg_advisory_xact_lock(%s)", (CREATE_KEY,))
+                state_id, site = self._adopt_identity()
         if site != self.site:
             raise StateError(
                 f"the schema {self.schema} in {shown_location(self.state)} holds the site "
                 f"{site!r}, not {self.site!r}",
                 "it was renamed by hand: rename it back, or set site to match",
             )
-        listed = registry and self._raw_scalar(
-            "SELECT state_id FROM digest.sites WHERE name = %s", (self.site,)
-        )
-        if listed != state_id:
-            with self.transaction():
-                self._raw("SELECT pg_advisory_xact_lock(%s)", (CREATE_KEY,))
-                self._register(state_id)
         return str(state_id)
 
     @property
     def schema_version(self) -> int:
-        return int(self._raw_scalar(f"SELECT max(version) FROM {VERSION_TABLE}"))
+        return int(self._raw_scalar("SELECT max(version) FROM schema_version"))
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -316,11 +281,10 @@ class PostgresStore(SqlStore):
         try:
             with self.conn.transaction():
                 yield
-        except psycopg.Error as exc:
+        except BaseException as exc:
             self._rolled_back(outer)
-            raise self._error(exc) from exc
-        except BaseException:
-            self._rolled_back(outer)
+            if isinstance(exc, psycopg.Error):
+                raise self._error(exc) from exc
             raise
         if outer:
             self._drew_ids = False
@@ -343,16 +307,12 @@ class PostgresStore(SqlStore):
             # backends hand out the same ids after a failed or rehearsed run.
             self._drew_ids = False
             with contextlib.suppress(DigestError):
-                for table in IDENTITY_TABLES:
+                for table in ddl.IDENTITY_TABLES:
                     self._reset_identity(table)
 
     def _reset_identity(self, table: str) -> None:
-        self._raw(
-            pgsql.SQL(
-                "SELECT setval(pg_get_serial_sequence({name}, 'id'), coalesce(max(id), 0) + 1, "
-                "false) FROM {table}"
-            ).format(name=pgsql.Literal(table), table=pgsql.Identifier(table))
-        )
+        self._raw(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                  f"coalesce(max(id), 0) + 1, false) FROM {table}")  # fmt: skip
 
     # -- locks: advisory locks of the store's own session -------------------------------
 
@@ -402,13 +362,11 @@ class PostgresStore(SqlStore):
         if row is None:
             return ""
         pid, name, address, start = row
-        mine = name and name.startswith("digest pid ")
-        who = name[len("digest ") :] if mine else f"backend {pid}"
-        if address:
-            who += f", from {address}"
-        if start is not None:
-            who += f", connected {start.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
-        return who
+        who = name[7:] if name and name.startswith("digest pid ") else f"backend {pid}"
+        who += f", from {address}" if address else ""
+        return who + (
+            f", connected {start.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" if start else ""
+        )
 
     def lock_is_free(self, kind: LockKind) -> bool:
         _key, high, low = self._lock_tag(kind)
@@ -425,8 +383,7 @@ class PostgresStore(SqlStore):
         batch = list(rows)
         if not batch:
             return
-        if self._abandoned:
-            self._close_abandoned()
+        self._close_abandoned()
         try:
             with self.conn.cursor() as cursor:
                 cursor.executemany(_placeholders(sql), batch)
@@ -436,32 +393,26 @@ class PostgresStore(SqlStore):
     def _with_keys(self, sql: str, keys: Sequence[Any], before: Sequence[Any] = ()) -> list[Row]:
         if not keys:
             return []
-        rows: list[Row] = self._execute(
-            sql.format(keys="= ANY(?)"), [*before, list(keys)]
-        ).fetchall()
-        return rows
+        return list(self._execute(sql.format(keys="= ANY(?)"), [*before, list(keys)]))
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Row]:
         """A server-side cursor, fetched in batches. Outside a transaction it is WITH
         HOLD (the server keeps the result; the client still holds one batch)."""
-        if self._abandoned:
-            self._close_abandoned()
+        self._close_abandoned()
         cursor = self.conn.cursor(f"digest_stream_{next(self._names)}", withhold=self._idle())
         try:
             cursor.execute(_placeholders(sql), params)
             while rows := cursor.fetchmany(STREAM_BATCH):
                 yield from rows
-        except GeneratorExit:
-            # Left unfinished (islice): closed before the next statement, not here, since
-            # this may run inside the garbage collector, within another psycopg call.
-            self._abandoned.append(cursor)
-            raise
         except psycopg.Error as exc:
-            self._abandoned.append(cursor)
             raise self._error(exc) from exc
-        self._abandoned.append(cursor)
+        finally:
+            # Closed before the next statement, not here: a stream left unfinished (islice)
+            # ends in the garbage collector, which may run within another psycopg call.
+            self._abandoned.append(cursor)
 
     def _close_abandoned(self) -> None:
+        """Close the streams finished or left since the last statement."""
         while self._abandoned:
             cursor = self._abandoned.pop()
             with contextlib.suppress(psycopg.Error):
@@ -473,17 +424,22 @@ class PostgresStore(SqlStore):
         statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
             pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
         )
-        if self._abandoned:
-            self._close_abandoned()
+        self._close_abandoned()
         try:
             with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
         except psycopg.Error as exc:
             raise self._error(exc) from exc
-        if table in IDENTITY_TABLES and "id" in columns:  # ids given: move the sequence on
+        if table in ddl.IDENTITY_TABLES and "id" in columns:  # ids given: move the sequence on
             self._drew_ids = True
             self._reset_identity(table)
+
+
+def _password_in(dsn: str) -> str | None:
+    with contextlib.suppress(psycopg.Error):
+        return str(conninfo_to_dict(dsn).get("password") or "") or None
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

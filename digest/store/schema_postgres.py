@@ -28,7 +28,10 @@ CREATE TABLE IF NOT EXISTS digest.sites (
 
 # A site's version: one row, in its own schema, so that it travels with the site
 # (``pg_dump -n digest_<site>``) and is never copied between states as a setting is.
-VERSION_TABLE = "schema_version"
+VERSION_TABLE = """
+CREATE TABLE schema_version (version integer NOT NULL);
+INSERT INTO schema_version VALUES (0);
+"""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the whole schema (SQLite's version 7)

@@ -1,0 +1,24 @@
+"""The golden tree: a small inbox cut from the examples, published in two runs with a fixed
+clock, must give exactly the files in tests/golden/expected. A change to any output shows
+up here and in review; regenerate on purpose with ``python tests/golden/regenerate.py``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from conftest import published_files
+
+sys.path.insert(0, str(Path(__file__).parent / "golden"))
+import regenerate  # noqa: E402
+
+
+def test_the_examples_publish_exactly_the_golden_tree(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    regenerate.publish(tmp_path / "out", str(tmp_path / "state.sqlite"), inbox)
+    expected = published_files(regenerate.HERE / "expected")
+    got = published_files(tmp_path / "out")
+    assert sorted(got) == sorted(expected), "the same files"
+    for name, data in expected.items():
+        assert got[name] == data, f"{name} differs: run tests/golden/regenerate.py if on purpose"
