@@ -11,8 +11,9 @@ A pytest plugin: ``pytest_plugins = ["pg_server"]`` in tests/conftest.py (or
   (``postgresql://postgres@127.0.0.1:PORT/t_...``), dropped after the test.
 - ``pg_private_server`` (function): a server of the test's own, to stop and start.
 
-Test data only, so the server runs without fsync; as root, initdb and the server run as
-the ``postgres`` user (PostgreSQL refuses root), in a folder of /tmp that user can reach.
+Test data only, so the server runs without fsync, in memory where it can; as root, initdb
+and the server run as the ``postgres`` user (PostgreSQL refuses root), in a folder that
+user can reach (not under pytest's own temporary folders, which only root may enter).
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
+def _memory_dir() -> str | None:
+    """/dev/shm where there is one: creating a database there takes 30 ms, not 400 (on
+    this machine's disk, even without fsync); else the usual temporary folder."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -78,7 +86,7 @@ class PgServer:
                         f"and {PG_DSN_ENV} is not set")  # fmt: skip
         if os.geteuid() == 0 and shutil.which("runuser") is None:
             pytest.skip("running as root, and runuser (to run PostgreSQL as postgres) is missing")
-        base = Path(tempfile.mkdtemp(prefix="digest-pg-"))
+        base = Path(tempfile.mkdtemp(prefix="digest-pg-", dir=_memory_dir()))
         try:
             if os.geteuid() == 0:
                 shutil.chown(base, "postgres", "postgres")
