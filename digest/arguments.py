@@ -139,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="show what would be new; change nothing"
     )
     once.add_argument(
+        "--backfill",
+        nargs="?",
+        const="week",
+        choices=("week", "day", "digest"),
+        metavar="PERIOD",
+        help="publish a backlog as the archive it would have been: one issue per week "
+        "(the default), day or digest of listings, oldest first, each dated by its listings",
+    )
+    once.add_argument(
         "--mark-seen",
         action="store_true",
         help="remember the new papers as seen and publish nothing: for a backlog you do "
@@ -195,7 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rebuild = commands.add_parser(
         "rebuild",
-        help="render every page, feed and email again from the state (after editing templates)",
+        help="render every page, feed and email again from the state (after editing templates), "
+        "or one issue's (after editing its note)",
+    )
+    rebuild.add_argument(
+        "issue", nargs="?", help="only this issue (and the site's pages and feeds)"
     )
     _common(rebuild, inbox=False)
     _adopt(rebuild)
@@ -227,6 +240,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.add_argument("--json", action="store_true", help="print JSON")
 
+    check = commands.add_parser(
+        "check",
+        help="is the digest healthy? a monitoring plugin (exit 0 OK, 1 WARNING, 2 CRITICAL, "
+        "3 UNKNOWN)",
+        description="Check, as a Nagios/Icinga plugin does: the last run, new digest files, a "
+        "short listing, rejected files, deliveries, the daemon's heartbeat, the last ping. "
+        "Prints one summary line first, then the details.",
+    )
+    _common(check)
+    check.add_argument("--json", action="store_true", help="print JSON")
+
+    post = commands.add_parser(
+        "post",
+        help="post an issue (default: the newest) to the chat channels, once per channel",
+        description="Post an issue to each [[channels]] entry (or the one named) that has not "
+        "had it. Posting again posts nothing unless --force.",
+    )
+    post.add_argument("issue", nargs="?", help="issue id (default: the newest)")
+    _common(post, inbox=False)
+    post.add_argument("--channel", metavar="NAME", help="only this channel")
+    post.add_argument("--force", action="store_true", help="post even where it was posted")
+    post.add_argument("--json", action="store_true", help="print JSON")
+
+    state = commands.add_parser(
+        "state",
+        help="manage the state: copy it between SQLite and PostgreSQL",
+    )
+    state_commands = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+    copy = state_commands.add_parser(
+        "copy",
+        help="copy a whole state (one site) into an empty one: SQLite to PostgreSQL or back",
+        description="Copy every file, paper, issue, run and delivery of one state into an "
+        "empty one, checking the counts at the end. FROM and TO are SQLite paths or "
+        "PostgreSQL URLs; --site names the site (default: the config's).",
+    )
+    copy.add_argument("source", metavar="FROM")
+    copy.add_argument("target", metavar="TO")
+    copy.add_argument("--config", "-c", type=Path, help="config file (for the site name)")
+    copy.add_argument("--site", help="the site to copy (default: the config's site)")
+    copy.add_argument("--to-site", help="the site to copy into (default: the same)")
+    copy.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+
     daemon = commands.add_parser(
         "daemon",
         help="run on a schedule (cron expression or interval) until stopped",
@@ -245,4 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--timezone", metavar="ZONE", help="IANA time zone for --cron, e.g. Europe/Berlin"
     )
     _settle(daemon)
+    daemon.add_argument(
+        "--standby",
+        action="store_true",
+        help="if another daemon runs for this state, wait, and take over when it stops or "
+        "dies (for a second machine)",
+    )
     return parser

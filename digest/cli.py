@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.arguments import build_parser
+from digest.cli_text import Progress, paper_json, print_run
 from digest.errors import ConfigError, DigestError
 from digest.text import one_line
 
@@ -57,8 +58,9 @@ def _setup_logging(verbosity: int, level: str = "INFO", *, quiet: bool = False) 
         logger.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.digest_cli = True  # type: ignore[attr-defined]
-    handler.setFormatter(_OneLineFormatter("%(asctime)s %(levelname)s %(message)s",
-                                           "%Y-%m-%d %H:%M:%S"))  # fmt: skip
+    handler.setFormatter(
+        _OneLineFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
     logger.addHandler(handler)
     logger.setLevel(chosen)
     logger.propagate = False
@@ -78,29 +80,6 @@ def _print_json(value: object) -> None:
     print(json.dumps(value, indent=indent, ensure_ascii=False, default=str))
 
 
-class _Progress:
-    """One updating line on a terminal: files done of total, papers per second, time left."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int, papers: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.2 and done < total:
-            return
-        self.last = now
-        elapsed = max(now - self.started, 1e-6)
-        left = elapsed / done * (total - done)
-        sys.stderr.write(
-            f"\r  {done:,}/{total:,} files · {papers:,} papers · "
-            f"{papers / elapsed:,.0f} papers/s · {left:,.0f}s left   "
-        )
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from digest import pipeline
 
@@ -109,8 +88,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     now = args.now or dt.datetime.now(dt.UTC)
     if args.today and not args.now:
         now = dt.datetime.combine(args.today, now.timetz())
-    mode = (pipeline.Mode.DRY_RUN if args.dry_run
-            else pipeline.Mode.MARK_SEEN if args.mark_seen else pipeline.Mode.PUBLISH)  # fmt: skip
+    mode = (
+        pipeline.Mode.DRY_RUN
+        if args.dry_run
+        else pipeline.Mode.MARK_SEEN
+        if args.mark_seen
+        else pipeline.Mode.PUBLISH
+    )
     options = pipeline.RunOptions(
         now=now,
         today=args.today,
@@ -118,7 +102,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         wait=args.wait,
         send=args.send,
         adopt_output=args.adopt_output,
-        progress=_Progress() if sys.stderr.isatty() and not args.json else None,
+        backfill=pipeline.Period(args.backfill) if args.backfill else None,
+        progress=Progress() if sys.stderr.isatty() and not args.json else None,
     )
     report = pipeline.run(cfg, options)
     if args.json:
@@ -126,67 +111,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         for problem in report.problems:
             print(one_line(str(problem)), file=sys.stderr)
-        _print_run(report, cfg)
+        print_run(report, cfg)
     if report.delivery_failed:
         return EXIT_DELIVERY
     return EXIT_REJECTED if report.rejected_input else EXIT_OK
-
-
-def _print_run(report: Any, cfg: Any) -> None:
-    read, skipped, rejected = (
-        len(report.files_read),
-        report.files_skipped,
-        len(report.files_rejected),
-    )
-    print(
-        f"{read} new file(s) read, {skipped} already taken in, {rejected} rejected; "
-        f"{report.papers_parsed:,} papers parsed, {report.new_papers:,} new."
-    )
-    if report.filtered:
-        counts = ", ".join(f"{kind}: {count:,}" for kind, count in sorted(report.filtered.items()))
-        total = sum(report.filtered.values())
-        print(f"{total:,} new papers filtered out ({counts}); remembered as seen.")
-    if report.rising:
-        print(f"{report.rising:,} earlier papers rising (shown, not new).")
-    if report.completed:
-        print(f"{report.completed:,} cut-off abstracts completed by a later listing.")
-    for path, reason in report.files_rejected:
-        print(one_line(f"rejected {path}: {reason}"))
-    for path in report.files_waiting:
-        print(f"waiting: {path} (still being written; the next run takes it)")
-    for issue_id in report.finished:
-        print(f"finished issue {issue_id}: an earlier run recorded it; its files are written now")
-    if report.dry_run:
-        for paper in report.new:
-            print(one_line(f"  new: {paper.title}"))
-        print("dry run: nothing was written.")
-    elif report.issue_id:
-        page = cfg.output / "issues" / f"{report.issue_id}.html"
-        print(f"published issue {report.issue_id}: {page}")
-    elif report.marked_seen:
-        print(f"{report.marked_seen:,} new papers marked as seen; nothing published.")
-    elif not report.finished:
-        print("nothing new: no issue published, outputs untouched.")
-    if report.sent_to:
-        print(f"sent issue {report.sent_issue} to {', '.join(report.sent_to)}")
-    if report.delivery_error:
-        print(f"not sent: {report.delivery_error}", file=sys.stderr)
-
-
-def _paper_json(paper: Any) -> dict:
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "abstract": paper.abstract,
-        "authors": paper.authors,
-        "organization": {"id": paper.organization.id, "name": paper.organization.name}
-        if paper.organization
-        else None,
-        "published": paper.published.isoformat() if paper.published else None,
-        "upvotes": paper.upvotes,
-        "links": list(paper.links),
-        "line": paper.line,
-    }
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -196,41 +124,127 @@ def cmd_parse(args: argparse.Namespace) -> int:
     today = args.today or dt.date.today()
     results = [load_file(str(path), today)[0] for path in args.files]
     if args.json:
-        _print_json([
-            {
-                "file": result.path,
-                "digest_date": result.digest_date.isoformat() if result.digest_date else None,
-                "papers": [_paper_json(paper) for paper in result.papers],
-                "problems": [{"line": p.line, "severity": p.severity.value, "message": p.message}
-                             for p in result.problems],
-            }
-            for result in results
-        ])  # fmt: skip
+        _print_json(
+            [
+                {
+                    "file": result.path,
+                    "digest_date": result.digest_date.isoformat() if result.digest_date else None,
+                    "papers": [paper_json(paper) for paper in result.papers],
+                    "problems": [
+                        {"line": p.line, "severity": p.severity.value, "message": p.message}
+                        for p in result.problems
+                    ],
+                }
+                for result in results
+            ]
+        )
     else:
         from digest.render import meta_line
 
         for result in results:
             date = result.digest_date.isoformat() if result.digest_date else "no date"
-            print(one_line(f"{result.path}: digest of {date}, {len(result.papers)} papers, "
-                           f"{len(result.problems)} problems"))  # fmt: skip
+            print(
+                one_line(
+                    f"{result.path}: digest of {date}, {len(result.papers)} papers, "
+                    f"{len(result.problems)} problems"
+                )
+            )
             for number, paper in enumerate(result.papers, start=1):
                 meta = meta_line(paper)
                 print(one_line(f"  {number:>3}. {paper.title}" + (f"  [{meta}]" if meta else "")))
             for problem in result.problems:
                 print(one_line(f"  {problem}"))
-    rejected = any(r.rejected or any(p.severity is Severity.ERROR for p in r.problems)
-                   for r in results)  # fmt: skip
+    rejected = any(
+        r.rejected or any(p.severity is Severity.ERROR for p in r.problems) for r in results
+    )
     return EXIT_REJECTED if rejected else EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from digest import status
+    from digest import health, status
 
-    info = status.collect(_config(args))
+    cfg = _config(args)
+    info = status.collect(cfg)
+    findings = health.check(cfg, status=info)
     if args.json:
-        _print_json(info.as_json())
+        _print_json({**info.as_json(), "health": findings.as_json()})
     else:
         print(info.as_text())
+        print(f"health:   {findings.level.name.lower()}")
+        for finding in findings.findings:
+            if finding.level:
+                print(one_line(f"          {finding.level.name.lower()}: {finding.message}"))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """A monitoring plugin: its exit codes are the plugin convention's, not digest's."""
+    from digest import health
+
+    try:
+        result = health.check(_config(args))
+    except DigestError as exc:
+        print(one_line(f"DIGEST UNKNOWN - {exc.message}"))
+        return int(health.Level.UNKNOWN)
+    if args.json:
+        _print_json(result.as_json())
+    else:
+        print(one_line(result.summary()))
+        for finding in result.findings:
+            print(one_line(f"{finding.level.name}: {finding.check}: {finding.message}"))
+    return int(result.level)
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    from digest import actions
+
+    cfg = _config(args)
+    _setup_logging(args.verbose, cfg.log_level, quiet=args.json)
+    outcome = actions.post(cfg, args.issue, channel=args.channel, force=args.force)
+    if args.json:
+        _print_json(
+            {
+                "issue": outcome.issue_id,
+                "posted_to": outcome.posted_to,
+                "already": outcome.already,
+                "in_doubt": outcome.in_doubt,
+                "failed": [{"channel": f.recipient, "reason": f.reason} for f in outcome.failed],
+            }
+        )
+    else:
+        if outcome.posted_to:
+            print(f"posted issue {outcome.issue_id} to {', '.join(outcome.posted_to)}")
+        if outcome.already:
+            print(
+                f"issue {outcome.issue_id} was already posted to {', '.join(outcome.already)} "
+                "(use --force to post again)"
+            )
+        if outcome.error:
+            print(one_line(f"digest: error: {outcome.error}"), file=sys.stderr)
+    return EXIT_DELIVERY if outcome.error else EXIT_OK
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    from digest import actions
+    from digest import config as config_module
+
+    cfg = config_module.load(args.config)
+    site = config_module.check_site(args.site) if args.site else cfg.site
+    target_site = config_module.check_site(args.to_site) if args.to_site else site
+    source = cfg.with_overrides(
+        state=config_module.state_location(args.source, Path.cwd()), site=site
+    )
+    target = cfg.with_overrides(
+        state=config_module.state_location(args.target, Path.cwd()), site=target_site
+    )
+    report = actions.copy(source, target)
+    for table, count in report.counts.items():
+        print(f"  {table}: {count:,} rows")
+    print(f"copied {report.source} to {report.target}; every table's count matches")
+    print(
+        "the copy is a state of its own: publish into a new output folder, or take the old "
+        "one over once with 'digest run --adopt-output'"
+    )
     return EXIT_OK
 
 
@@ -256,21 +270,21 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from digest import pipeline
+    from digest import actions
 
     cfg = _config(args)
     _setup_logging(args.verbose, cfg.log_level)
-    written = pipeline.rebuild(cfg, adopt_output=args.adopt_output)
+    written = actions.rebuild(cfg, args.issue, adopt_output=args.adopt_output)
     print(f"rebuilt {len(written)} files in {cfg.output}")
     return EXIT_OK
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from digest import pipeline
+    from digest import actions
 
     cfg = _config(args)
     _setup_logging(args.verbose, cfg.log_level, quiet=args.json)
-    outcome = pipeline.send(cfg, args.issue, recipients=args.to, smtp=args.smtp, force=args.force)
+    outcome = actions.send(cfg, args.issue, recipients=args.to, smtp=args.smtp, force=args.force)
     if args.json:
         _print_json({
             "issue": outcome.issue_id,
@@ -308,7 +322,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
     cfg = load()
     _setup_logging(args.verbose, cfg.log_level)
-    return schedule.Daemon(cfg, reload=load).serve()
+    return schedule.Daemon(cfg, reload=load).serve(standby=args.standby)
 
 
 COMMANDS = {
@@ -318,6 +332,9 @@ COMMANDS = {
     "init": cmd_init,
     "rebuild": cmd_rebuild,
     "send": cmd_send,
+    "post": cmd_post,
+    "check": cmd_check,
+    "state": cmd_state,
     "daemon": cmd_daemon,
 }
 
@@ -334,8 +351,9 @@ def _report_crash(exc: BaseException) -> int:
         sys.stderr.write(text)
         pointer = "the traceback is above"
     print(one_line(f"digest: internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
-    print(f"this is a bug in digest, not in your input; {pointer} (please report it)",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"this is a bug in digest, not in your input; {pointer} (please report it)", file=sys.stderr
+    )
     return EXIT_INTERNAL
 
 

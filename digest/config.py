@@ -9,30 +9,48 @@ mistyped one is a message, not a crash deep in a run.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from digest.classify import FIELDS, Classifier, Filters, GroupBy, Rule, Section, slug
+from digest.backfill import Period
+from digest.classify import Classifier, Filters, GroupBy, Section, slug
+from digest.config_classify import Ranking, RisingConfig, filters, ranking, rising, sections
+from digest.config_monitor import ChannelConfig, MonitorConfig, channels, monitor
 from digest.errors import ConfigError
+from digest.links import PAPER_SEARCH
 from digest.model import Security
-from digest.values import bounded_int, check_url, choice, expect, parse_duration, parse_size
+from digest.values import (
+    bounded_int,
+    check_url,
+    choice,
+    expect,
+    parse_duration,
+    parse_size,
+    unknown_key,
+)
 
-__all__ = ["Config", "EmailConfig", "PostgresState", "Ranking", "ScheduleConfig", "load",
-           "parse_duration", "parse_size", "state_location"]  # fmt: skip
+__all__ = [
+    "ChannelConfig",
+    "Config",
+    "EmailConfig",
+    "MonitorConfig",
+    "PostgresState",
+    "Ranking",
+    "ScheduleConfig",
+    "load",
+    "parse_duration",
+    "parse_size",
+    "state_location",
+]
 
 DEFAULT_CONFIG_NAME = "digest.toml"
 SITE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 POSTGRES_PREFIXES = ("postgresql://", "postgres://", "service=")
-
-
-class Ranking(enum.StrEnum):
-    UPVOTES = "upvotes"  # most upvoted first within a section, then digest order
-    PAGE = "page"  # the order of the digest files
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,11 @@ class EmailConfig:
     password_env: str = ""
     list_unsubscribe: str = ""
     send_after_run: bool = False
-    max_html_bytes: int = 100_000
+    review: bool = False  # publish, but send only when told: the owner reads it first
+    # Gmail clips an HTML part over about 102 KB, and public tests saw clipping from about
+    # 99.5 KB: Gmail counts the part after its own rewriting (links, styles), which adds
+    # bytes. 90,000 keeps a margin of about a tenth under that.
+    max_html_bytes: int = 90_000
     retries: int = 3
     retry_wait: float = 2.0
     # One delivery attempt never holds the run for longer than this, whatever the server
@@ -78,31 +100,23 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
-class RisingConfig:
-    """Papers of earlier issues whose upvotes grew: shown once, never as new."""
-
-    enabled: bool = False
-    name: str = "Rising"
-    min_gain: int | None = None
-    min_factor: float | None = None
-    max_papers: int = 10
-
-
-@dataclass(frozen=True)
 class Config:
     title: str = "Paper digest"
     description: str = "New research papers, once each."
     url: str = "http://localhost:8000/"
     author: str = "digest"
     language: str = "en"
+    paper_link: str = PAPER_SEARCH  # {title} URL-encoded; for papers that name no arXiv id
     site: str = "default"
     inbox: Path = Path("inbox")
     output: Path = Path("output")
     state: StateLocation = Path(".digest/state.sqlite")
     templates: Path | None = None
+    notes: Path = Path("notes")  # the editor's notes: next.md, <issue-id>.md
     feed_size: int = 100
     max_file_size: int = 32 * 1024 * 1024
-    settle: float = 5.0  # inbox files changed more recently than this are left for later
+    settle: float = 5.0  # inbox files changed more recently are left for the next run
+    backfill: Period | None = None  # a first run makes an issue per period of its backlog
     workers: int | None = None  # helper processes for large imports; None: one per spare core
     log_level: str = "INFO"
     email: EmailConfig = field(default_factory=EmailConfig)
@@ -113,6 +127,8 @@ class Config:
     other_section: str = "Other"
     group_by: GroupBy = GroupBy.SECTIONS
     rising: RisingConfig = field(default_factory=RisingConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    channels: tuple[ChannelConfig, ...] = ()
     source: Path | None = None
 
     def classifier(self) -> Classifier:
@@ -147,18 +163,37 @@ def state_location(text: str, base: Path) -> StateLocation:
     return (base / os.path.expanduser(text)).resolve()
 
 
-TOP_LEVEL_KEYS = ("title", "description", "url", "author", "language", "site", "inbox", "output",
-                  "state", "templates", "feed_size", "max_file_size", "settle", "workers",
-                  "log_level", "email", "schedule", "sections", "filters", "ranking",
-                  "rising")  # fmt: skip
+TOP_LEVEL_KEYS = (
+    "title",
+    "description",
+    "url",
+    "author",
+    "language",
+    "site",
+    "inbox",
+    "output",
+    "state",
+    "templates",
+    "notes",
+    "feed_size",
+    "max_file_size",
+    "settle",
+    "backfill",
+    "workers",
+    "log_level",
+    "paper_link",
+    "email",
+    "schedule",
+    "sections",
+    "filters",
+    "ranking",
+    "rising",
+    "monitor",
+    "channels",
+)
 _TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
-_TOP_PATHS = ("inbox", "output", "templates")
-_EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env",
-                  "list_unsubscribe")  # fmt: skip
-
-
-def _unknown(key: str, known: Any) -> ConfigError:
-    return ConfigError(f"unknown key {key}", f"known keys: {', '.join(known)}")
+_TOP_PATHS = ("inbox", "output", "templates", "notes")
+_EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env", "list_unsubscribe")
 
 
 def _email(table: dict[str, Any]) -> EmailConfig:
@@ -178,7 +213,7 @@ def _email(table: dict[str, Any]) -> EmailConfig:
             values[key] = parse_duration(value, name)
         elif key == "security":
             values[key] = choice(value, Security, name)
-        elif key == "send_after_run":
+        elif key in ("send_after_run", "review"):
             values[key] = expect(value, bool, name)
         elif key == "max_html_bytes":
             values[key] = parse_size(value, name)
@@ -188,7 +223,7 @@ def _email(table: dict[str, Any]) -> EmailConfig:
                 "set password_env to the name of an environment variable that holds it",
             )
         else:
-            raise _unknown(name, _known(EmailConfig))
+            raise unknown_key(name, _known(EmailConfig))
     return EmailConfig(**values)
 
 
@@ -203,100 +238,10 @@ def _schedule(table: dict[str, Any]) -> ScheduleConfig:
         elif key == "misfire_grace":
             values["misfire_grace_seconds"] = int(parse_duration(value, name))
         else:
-            raise _unknown(name, ("cron", "every", "timezone", "misfire_grace"))
+            raise unknown_key(name, ("cron", "every", "timezone", "misfire_grace"))
     if values.get("cron") and values.get("every"):
         raise ConfigError("schedule: set either cron or every, not both")
     return ScheduleConfig(**values)
-
-
-def _phrases(value: object, key: str) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else expect(value, list, key)
-    phrases = tuple(expect(item, str, key) for item in items)
-    if any(not phrase.strip() for phrase in phrases):
-        raise ConfigError(f"{key}: empty phrase")
-    return phrases
-
-
-def _fields(value: object, key: str) -> tuple[str, ...]:
-    fields = _phrases(value, key)
-    unknown = [f for f in fields if f not in FIELDS]
-    if unknown:
-        raise ConfigError(f"{key}: unknown field {unknown[0]!r}", f"fields are {', '.join(FIELDS)}")
-    return fields
-
-
-def _sections(value: object) -> tuple[Section, ...]:
-    sections = []
-    for number, table in enumerate(expect(value, list, "sections"), start=1):
-        where = f"sections[{number}]"
-        table = expect(table, dict, where)
-        unknown = set(table) - {"name", "match", "fields", "exclude"}
-        if unknown:
-            raise _unknown(f"{where}.{sorted(unknown)[0]}", ("name", "match", "fields", "exclude"))
-        if "name" not in table or "match" not in table:
-            raise ConfigError(f"{where} needs a name and match phrases")
-        rule = Rule(
-            _phrases(table["match"], f"{where}.match"),
-            _fields(table.get("fields", ["title", "abstract"]), f"{where}.fields"),
-            _phrases(table.get("exclude", []), f"{where}.exclude"),
-        )
-        sections.append(Section(expect(table["name"], str, f"{where}.name"), rule))
-    return tuple(sections)
-
-
-def _filters(table: dict[str, Any]) -> Filters:
-    known = ("include", "exclude", "fields", "min_upvotes", "max_age_days")
-    unknown = set(table) - set(known)
-    if unknown:
-        raise _unknown(f"filters.{sorted(unknown)[0]}", known)
-    fields = _fields(table.get("fields", ["title", "abstract"]), "filters.fields")
-    include = _phrases(table.get("include", []), "filters.include")
-    exclude = _phrases(table.get("exclude", []), "filters.exclude")
-    min_upvotes = table.get("min_upvotes")
-    max_age = table.get("max_age_days")
-    return Filters(
-        include=Rule(include, fields) if include else None,
-        exclude=Rule(exclude, fields) if exclude else None,
-        min_upvotes=None
-        if min_upvotes is None
-        else bounded_int(min_upvotes, "filters.min_upvotes", 0, 10**9),
-        max_age_days=None
-        if max_age is None
-        else bounded_int(max_age, "filters.max_age_days", 0, 100 * 366),
-    )
-
-
-def _ranking(table: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        if key == "order":
-            values["ranking"] = choice(value, Ranking, "ranking.order")
-        elif key == "other_section":
-            values["other_section"] = expect(value, str, "ranking.other_section")
-        elif key == "group_by":
-            values["group_by"] = choice(value, GroupBy, "ranking.group_by")
-        else:
-            raise _unknown(f"ranking.{key}", ("order", "other_section", "group_by"))
-    return values
-
-
-def _rising(table: dict[str, Any]) -> RisingConfig:
-    values: dict[str, Any] = {"enabled": True}
-    for key, value in table.items():
-        if key == "name":
-            values[key] = expect(value, str, "rising.name")
-        elif key in ("min_gain", "max_papers"):
-            values[key] = bounded_int(value, f"rising.{key}", 1, 10**9)
-        elif key == "min_factor":
-            factor = float(expect(value, (int, float), "rising.min_factor"))
-            if not 1 < factor < 10**9:
-                raise ConfigError("rising.min_factor: must be more than 1", "e.g. 3.0")
-            values[key] = factor
-        else:
-            raise _unknown(f"rising.{key}", ("name", "min_gain", "min_factor", "max_papers"))
-    if values.get("min_gain") is None and values.get("min_factor") is None:
-        raise ConfigError("rising: set min_gain, min_factor or both", "e.g. min_gain = 10")
-    return RisingConfig(**values)
 
 
 def _known(kind: type) -> list[str]:
@@ -327,10 +272,14 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = state_location(expect(value, str, key), base)
         elif key == "site":
             values[key] = check_site(expect(value, str, key))
+        elif key == "paper_link":
+            values[key] = check_paper_link(expect(value, str, key))
         elif key == "feed_size":
             values[key] = bounded_int(value, key, 1, 10_000)
         elif key == "max_file_size":
             values[key] = parse_size(value, key)
+        elif key == "backfill":
+            values[key] = choice(value, Period, key)
         elif key == "settle":
             values[key] = parse_duration(value, key, allow_zero=True)
         elif key == "workers":
@@ -341,23 +290,47 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
         elif key == "schedule":
             values[key] = _schedule(expect(value, dict, key))
         elif key == "sections":
-            values[key] = _sections(value)
+            values[key] = sections(value)
         elif key == "filters":
-            values[key] = _filters(expect(value, dict, key))
+            values[key] = filters(expect(value, dict, key))
         elif key == "ranking":
-            values.update(_ranking(expect(value, dict, key)))
+            values.update(ranking(expect(value, dict, key)))
         elif key == "rising":
-            values[key] = _rising(expect(value, dict, key))
+            values[key] = rising(expect(value, dict, key))
+        elif key == "monitor":
+            values[key] = monitor(expect(value, dict, key))
+        elif key == "channels":
+            values[key] = channels(value)
         else:
             raise ConfigError(
                 f"unknown key {key!r} in {source or 'config'}",
                 f"known keys: {', '.join(TOP_LEVEL_KEYS)}",
             )
-    for key in ("inbox", "output", "state"):
+    for key in ("inbox", "output", "state", "notes"):
         values.setdefault(key, (base / getattr(Config, key)).resolve())
     check_url(values.get("url", Config.url))
     check_section_slugs(values.get("sections", ()), values.get("other_section", "Other"))
     return Config(**values)
+
+
+def check_paper_link(template: str) -> str:
+    """Every paper's title links here when its text names no arXiv id, so the template
+    must give an http(s) URL for any title: ``{title}`` (URL-encoded when filled in) and no
+    other field, nothing a URL may not hold."""
+    filled = template.replace("{title}", "t")
+    parts = None
+    if "{title}" in template and not re.search(r"[\s\"'<>`\\{}|^\x00-\x1f\x7f]", filled):
+        parts = urlsplit(filled)
+    try:
+        port_ok = parts is not None and (parts.port or 0) >= 0
+    except ValueError:
+        port_ok = False
+    if not port_ok or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"paper_link: {template!r} is not an http(s) URL template with {{title}}",
+            f'e.g. "{PAPER_SEARCH}" (the default)',
+        )
+    return template
 
 
 def check_site(name: str) -> str:

@@ -29,6 +29,10 @@ class StateError(DigestError):
     """The state file cannot be used as it is (corrupt, newer schema, unreadable)."""
 
 
+class NoState(StateError):
+    """There is no state yet where the config points (nothing has run there)."""
+
+
 class OutputError(DigestError):
     """An output file could not be written; the state was not advanced."""
 

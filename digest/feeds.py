@@ -12,6 +12,11 @@ reader shows the characters as written: in Atom as ``type="html"``; in RSS encod
 the RSS Best Practices Profile asks, ``&`` and ``<`` as the character references
 ``&#x26;`` and ``&#x3C;`` (written ``&#x26;#x3C;`` in the XML). Entry bodies are HTML
 that our template escaped.
+
+An entry links to the paper in its issue (``rel="alternate"``, RSS ``<link>``) and to the
+paper itself (Atom ``rel="related"``, a link in the body, JSON Feed ``external_url``);
+RSS ``<comments>`` would tell readers it is a discussion page, which it is not. Each feed
+has an id of its own, stable for ever: readers that key on it must never merge two.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import datetime as dt
 import html
 import json
 import re
+from typing import Any
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -101,10 +107,10 @@ def build_feeds(
     atom = _generator(site, updated, site.url + folder + ATOM_NAME, title, feed_id)
     _add_entries(atom, site, papers, bodies)
     flags = [title_is_html(paper.title) for paper in papers]
-    rss_bytes, atom_bytes = rss.rss_str(pretty=True), atom.atom_str(pretty=True)
+    rss_bytes = rss.rss_str(pretty=True)
+    atom_bytes = _atom_entries_finished(site, atom.atom_str(pretty=True), papers, flags)
     if any(flags):
         rss_bytes = _rss_html_titles(rss_bytes, papers, flags)
-        atom_bytes = _atom_html_titles(atom_bytes, papers, flags)
     return {
         folder + RSS_NAME: rss_bytes,
         folder + ATOM_NAME: atom_bytes,
@@ -129,8 +135,7 @@ def json_feed(
         }
         if paper.updated is not None and paper.updated > paper.first_seen:
             item["date_modified"] = moment_text(paper.updated)
-        if paper.links:
-            item["external_url"] = paper.links[0]
+        item["external_url"] = site.source(paper).url
         if paper.organization is not None:
             item["tags"] = [paper.organization.name]
         items.append(item)
@@ -148,14 +153,15 @@ def json_feed(
 
 
 def build_issues_feed(
-    templates: Templates, site: Site, issues: list[tuple[Issue, list[Paper], int]]
+    templates: Templates, site: Site, issues: list[tuple[Issue, list[Paper], int, Any]]
 ) -> bytes:
     """An Atom feed of whole issues (newest first), for readers who want the newsletter
     itself; each entry holds the issue's papers (the first ISSUE_FEED_PAPERS of them)."""
     newest = issues[0][0].published_at if issues else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    feed = _generator(site, newest, site.url + ISSUES_NAME)
+    # Its own id: the paper feed (atom.xml) keeps the site's URL as its id, as it always had.
+    feed = _generator(site, newest, site.url + ISSUES_NAME, feed_id=site.url + ISSUES_NAME)
     feed.title(f"{site.title}: issues")
-    for issue, papers, total in issues:
+    for issue, papers, total, editorial in issues:
         entry = feed.add_entry(order="append")
         entry.id(f"urn:uuid:{paper_uuid('issue ' + issue.id)}")
         entry.title(f"{site.title}: {long_date(issue.date)}")
@@ -163,14 +169,24 @@ def build_issues_feed(
         entry.published(issue.published_at)
         entry.updated(issue.published_at)
         body = templates.render(
-            "issue_feed_entry.html", site=site, issue=issue, papers=papers, total=total
+            "issue_feed_entry.html",
+            site=site,
+            issue=issue,
+            papers=papers,
+            total=total,
+            editorial=editorial,
         )
         entry.content(safety.check("issues feed entry", body), type="html")
     return feed.atom_str(pretty=True)
 
 
-def _atom_html_titles(atom: bytes, papers: list[Paper], flags: list[bool]) -> bytes:
-    """feedgen cannot set an entry title's type: set it, with the title as escaped HTML."""
+def _atom_entries_finished(
+    site: Site, atom: bytes, papers: list[Paper], flags: list[bool]
+) -> bytes:
+    """What feedgen cannot write: an entry title's type (set, with the title as escaped
+    HTML, where flagged), and a link's rel (feedgen 1.0 drops every link attribute but
+    href): each entry's ``rel="alternate"`` link to its issue, then ``rel="related"`` to
+    the paper itself."""
     root = etree.fromstring(atom)
     for entry, paper, is_html in zip(root.iter(f"{ATOM_NS}entry"), papers, flags, strict=True):
         if is_html:
@@ -178,6 +194,14 @@ def _atom_html_titles(atom: bytes, papers: list[Paper], flags: list[bool]) -> by
             assert title is not None
             title.set("type", "html")
             title.text = html.escape(paper.title, quote=False)
+        alternate = entry.find(f"{ATOM_NS}link")
+        assert alternate is not None
+        alternate.set("rel", "alternate")
+        related = etree.Element(f"{ATOM_NS}link", href=site.source(paper).url)
+        related.set("rel", "related")
+        related.set("title", "the paper")
+        related.tail = alternate.tail
+        alternate.addnext(related)
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 

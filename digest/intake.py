@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 
+from digest.backfill import Backfill, moment
 from digest.classify import Classifier, Placement
 from digest.inbox import Candidate, InboxScan
 from digest.model import DigestFile, Paper
@@ -57,9 +58,11 @@ class Intake:
     now: dt.datetime
     today: dt.date
     issue_seq: int | None  # the issue new papers go in; None: remembered as seen only
-    position: int = 0  # papers placed in the issue so far
+    backfill: Backfill | None = None  # or: an issue per period, as the files go by
+    position: int = 0  # papers placed in issues so far
     seen_again: list[int] = field(default_factory=list)
     rewritten: set[int] = field(default_factory=set)  # earlier issues whose text changed
+    listed_days: set[dt.date] = field(default_factory=set)  # digest dates with new papers
 
     def take_all(
         self, scan: InboxScan, max_size: int, workers: int | None, progress: Progress | None
@@ -83,6 +86,8 @@ class Intake:
                 self.take(candidate, loaded, parsed_hash)
                 if progress is not None:
                     progress(done, len(scan.candidates), report.papers_parsed)
+        if self.backfill is not None:
+            self.backfill.finish()
         report.files_copied.sort()
         self.store.forget_inbox_files(scan.forgotten)
         self.store.forget_rejections_of_absent_files()
@@ -112,20 +117,26 @@ class Intake:
 
     def _record(self, candidate: Candidate, loaded: DigestFile, file_hash: str) -> None:
         store, report = self.store, self.report
+        issue_seq, today, now, seen_again = self.issue_seq, self.today, self.now, self.seen_again
+        period = None
+        if self.backfill is not None:  # the issue of this file's period, dated by it
+            period = self.backfill.enter(loaded.digest_date, candidate.path.name)
+            issue_seq, today, seen_again = period.seq, period.last_date, period.seen_again
+            now = moment(loaded.digest_date or period.last_date, self.now)
         new, again = self._split(loaded.papers)
         shown: list[tuple[Paper, Placement]] = []
         hidden: list[tuple[Paper, Placement]] = []
         for paper in new:
-            place = self.classifier.place(paper, self.today)
+            place = self.classifier.place(paper, today)
             (hidden if place.filtered else shown).append((paper, place))
             if place.filter_kind is not None:
                 kind = place.filter_kind.value
                 report.filtered[kind] = report.filtered.get(kind, 0) + 1
         # Filtered papers are recorded too (outside any issue), so they never come back new.
-        new_ids = store.add_papers(shown, self.issue_seq, self.now)
-        new_ids += store.add_papers(hidden, None, self.now)
-        store.update_seen([(known.id, paper.upvotes) for known, paper in again], self.now)
-        self.seen_again.extend(known.id for known, paper in again if paper.upvotes)
+        new_ids = store.add_papers(shown, issue_seq, now)
+        new_ids += store.add_papers(hidden, None, now)
+        store.update_seen([(known.id, paper.upvotes) for known, paper in again], now)
+        seen_again.extend(known.id for known, paper in again if paper.upvotes)
         self._complete([(known, paper) for known, paper in again if known.abstract_cut])
         file_id = store.record_file(
             file_hash,
@@ -141,6 +152,10 @@ class Intake:
         listed += [(known.id, p.digest_date, p.upvotes) for known, p in again]
         store.add_sightings(listed, file_id)
         self.position += len(shown)
+        if period is not None:
+            period.papers += len(shown)
+        if shown and loaded.digest_date is not None:
+            self.listed_days.add(loaded.digest_date)
         if report.dry_run:
             report.new.extend(p for p, _ in shown)
 
@@ -170,7 +185,9 @@ class Intake:
                     row.id, paper.abstract, paper.links, paper.abstract_cut, self.now
                 )
                 self.report.completed += 1
-                if row.issue_seq is not None and row.issue_seq != self.issue_seq:
+                current = self.backfill.current if self.backfill else None
+                this_run = self.issue_seq if current is None else current.seq
+                if row.issue_seq is not None and row.issue_seq != this_run:
                     self.rewritten.add(row.issue_seq)
 
     def _remember_candidate(self, candidate: Candidate, file_hash: str) -> None:

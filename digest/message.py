@@ -4,13 +4,19 @@ The message is the same bytes for the same state: Message-ID and the MIME bounda
 derive from the issue, never from the clock or a random source. (``Date`` is the
 issue's publication time in the file; delivery sets it to the moment of sending.)
 
-Gmail clips HTML parts over about 102 KB, and the end of a long digest would silently
-disappear. The HTML part is therefore kept under a budget (``max_html_bytes``) by
+Gmail clips HTML parts over about 102 KB (counted after its own rewriting, so clipping
+was seen from about 99.5 KB), and the end of a long digest would silently disappear. The
+HTML part is therefore kept under a budget (``max_html_bytes``, 90,000 by default) by
 shortening deliberately, in this order, and saying so in the email:
-  1. abstracts are cut to their first sentences;
+  1. abstracts are cut to their first sentences (labelled so: "First sentences");
   2. the lowest-ranked papers are listed by title only;
   3. the rest are summed up as "and N more papers", linking to the issue page.
-The text part follows the same plan.
+The text part follows the same plan, wrapped at 72 columns (a URL longer than that
+stands alone on its line), its signature after the standard "-- " line.
+
+With a ``list_unsubscribe`` address the message says how to leave the list
+(``List-Unsubscribe``, which Gmail and Yahoo expect of bulk senders), and for an https
+URL that it takes one click (RFC 8058's ``List-Unsubscribe-Post``).
 """
 
 from __future__ import annotations
@@ -31,29 +37,16 @@ from digest.config import EmailConfig
 from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
-from digest.render import Rising, Templates
+from digest.render import Rising, Templates, first_sentences
 
-SHORT_SENTENCES = 2
-SHORT_MAX_CHARS = 320
 MIN_DETAILED = 20  # in a huge issue, at least this many keep their shortened abstract
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+tldr = first_sentences  # its former name
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def header_text(value: str) -> str:
     """Text safe for an email header: no CR/LF or other controls (no header injection)."""
     return " ".join(_HEADER_UNSAFE.sub(" ", value).split())
-
-
-def tldr(abstract: str) -> str:
-    """The first sentence or two, cut at a word boundary if still long."""
-    sentences = _SENTENCE_BREAK.split(abstract.strip(), maxsplit=SHORT_SENTENCES)
-    short = " ".join(sentences[:SHORT_SENTENCES])
-    if len(short) > SHORT_MAX_CHARS:
-        short = short[:SHORT_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
-    elif len(sentences) > SHORT_SENTENCES:
-        short += " …"
-    return short
 
 
 def html_part_size(html: str) -> int:
@@ -63,7 +56,7 @@ def html_part_size(html: str) -> int:
 
 class ItemStyle(enum.StrEnum):
     FULL = "full"  # the whole abstract
-    TLDR = "tldr"  # its first sentences
+    TLDR = "tldr"  # its first sentences (the value stays: templates test for it)
     TITLE = "title"  # the title only
 
 
@@ -99,7 +92,7 @@ class EmailItem:
         if self.style is ItemStyle.FULL:
             return self.paper.abstract
         if self.style is ItemStyle.TLDR:
-            return tldr(self.paper.abstract)
+            return first_sentences(self.paper.abstract)
         return ""
 
 
@@ -124,7 +117,11 @@ class EmailRenderer:
         papers: Sequence[Paper],
         total: int,
         rising: Rising | None = None,
+        editorial: Any = None,  # notes.Editorial
     ) -> None:
+        from digest.notes import NO_EDITORIAL
+
+        self.editorial = editorial or NO_EDITORIAL
         self.site = site
         self.templates = templates
         self.email = email
@@ -143,6 +140,7 @@ class EmailRenderer:
             "issue_url": self.site.issue_url(self.issue.id),
             "unsubscribe": self.email.list_unsubscribe,
             "rising": self.rising,
+            "editorial": self.editorial,
         }
 
     def html(self, plan: Plan) -> str:
@@ -251,9 +249,12 @@ def build_message(
     papers: Sequence[Paper],
     rising: Rising,
     recipients: Sequence[str] | None = None,
+    editorial: Any = None,
 ) -> EmailMessage:
     """``papers``: the issue's first papers in page order, as many as could be shown."""
-    renderer = EmailRenderer(site, templates, email, issue, papers, issue.paper_count, rising)
+    renderer = EmailRenderer(
+        site, templates, email, issue, papers, issue.paper_count, rising, editorial
+    )
     plan, html = renderer.best()
     safety.check(f"issues/{issue.id}.eml", html)
     text = renderer.text(plan)
@@ -268,7 +269,10 @@ def build_message(
     message["Date"] = format_datetime(issue.published_at.astimezone(dt.UTC))
     message["Message-ID"] = message_id(email, site, issue)
     if email.list_unsubscribe:
-        message["List-Unsubscribe"] = f"<{header_text(email.list_unsubscribe)}>"
+        unsubscribe = header_text(email.list_unsubscribe)
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        if unsubscribe.startswith("https://"):
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["X-Digest-Papers"] = f"{plan.shown} of {plan.total} shown"
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")

@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
+from digest.links import PAPER_SEARCH, PaperLink, paper_link
+
 _NON_WORD = re.compile(r"[\W_]+")
 _PAPER_NAMESPACE = uuid.UUID("5b0c8d4e-1d7a-4b8e-9a55-64a1c0f6d2e3")
 _NAMESPACE_BYTES = _PAPER_NAMESPACE.bytes
@@ -209,9 +211,16 @@ class Site:
     language: str = "en"
     sections: tuple[str, ...] = ()  # sections with feeds of their own
     index_issues: int = 52  # issues on the front page; older ones are on the year pages
+    paper_link: str = PAPER_SEARCH  # where a paper is when its text names no arXiv id
 
     def issue_url(self, issue_id: str) -> str:
         return f"{self.url}issues/{issue_id}.html"
 
     def paper_url(self, paper: Paper) -> str:
+        """The paper in its issue (our page): feeds and emails link here."""
         return f"{self.issue_url(paper.issue_id or '')}#{paper.anchor}"
+
+    def source(self, paper: Paper) -> PaperLink:
+        """The paper itself (its arXiv page, or a search for its title): a reader who
+        clicks a title on the page wants the paper, not our own anchor."""
+        return paper_link(paper.title, paper.abstract, self.paper_link)

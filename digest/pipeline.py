@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 import logging
 import os
 import socket
@@ -29,16 +30,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest import delivery
+from digest import delivery, notes, notify
+from digest.backfill import Backfill, Period, PeriodIssue, moment
 from digest.config import Config
-from digest.errors import ConfigError, DigestError, NotFound, OutputError, TemplateProblem
+from digest.errors import (
+    ConfigError,
+    DigestError,
+    LockBusy,
+    TemplateProblem,
+)
 from digest.faults import pause_point
 from digest.inbox import InboxScan, scan_inbox
 from digest.intake import Intake, Progress
+from digest.issues import record_issue
 from digest.model import Issue, RunResult
 from digest.publish import Publisher, check_output, writer_for
 from digest.report import RunReport
 from digest.store import Store, memory_store, open_store
+from digest.text import one_line
 
 log = logging.getLogger("digest")
 
@@ -57,6 +66,7 @@ class RunOptions:
     wait: float = 0.0  # for the lock, and for inbox files still being written
     send: bool | None = None  # None: the config's send_after_run
     adopt_output: bool = False
+    backfill: Period | None = None  # an issue per period of the digests, not one
     progress: Progress | None = None
 
     @property
@@ -75,22 +85,75 @@ class RunContext:
     deadline: float  # time.monotonic() by which waiting must end
     publisher: Publisher | None = None  # None in a dry run: nothing is written
 
+    @property
+    def notes(self) -> notes.NotesFolder:
+        return notes.NotesFolder(self.config.notes)
+
 
 def run(config: Config, options: RunOptions | None = None) -> RunReport:
     """Take in the new files of the inbox; publish one issue if they hold new papers."""
     options = options or RunOptions()
+    deadline = time.monotonic() + options.wait
+    if options.mode is Mode.DRY_RUN:
+        _check_inbox(config)
+        with _state(config, options) as store, store.lock("run", options.wait):
+            return _rehearse(RunContext(config, store, options, RunReport(), deadline))
+    ping_url = config.monitor.ping_url
+    if ping_url and config.monitor.ping_start:
+        _ping(config, "start", "run started")
+    try:
+        _check_inbox(config)
+        with _state(config, options) as store, store.lock("run", options.wait):
+            report = _publish_run(RunContext(config, store, options, RunReport(), deadline))
+    except LockBusy:
+        raise  # not a failed run: another one is at work
+    except Exception as exc:
+        if ping_url:
+            _ping(config, "fail", one_line(f"run failed: {exc}"))
+        raise
+    if ping_url:
+        _ping(config, "success", report.one_line())
+    return report
+
+
+def _sends_after_run(config: Config) -> bool:
+    """With ``email.review``, an issue is sent only when told (``digest send``)."""
+    return config.email.send_after_run and not config.email.review
+
+
+def _take_notes(context: RunContext, pending: list[Issue]) -> list[tuple[Path, str, str]]:
+    """The editor's notes of this run's new issues (kept in the state with them)."""
+    new = [issue for issue in pending if issue.id == context.report.issue_id
+           or issue.id in context.report.backfilled]  # fmt: skip
+    taken, warnings = notes.take(context.store, context.notes, new, context.report.issue_id)
+    context.report.problems += warnings
+    return taken
+
+
+def _check_inbox(config: Config) -> None:
     if not config.inbox.is_dir():
         raise ConfigError(
             f"the inbox folder {config.inbox} does not exist",
             "create it and drop digest files into it, point --inbox or the config's inbox at "
             "your folder, or start with 'digest init'",
         )
-    deadline = time.monotonic() + options.wait
-    with _state(config, options) as store, store.lock("run", options.wait):
-        context = RunContext(config, store, options, RunReport(), deadline)
-        if options.mode is Mode.DRY_RUN:
-            return _rehearse(context)
-        return _publish_run(context)
+
+
+def _ping(config: Config, kind: str, body: str) -> None:
+    """Tell the push monitor; record how it went (a failed ping never fails the run)."""
+    result = notify.ping(config.monitor.ping_url, kind, body)
+    record = {
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        "kind": kind,
+        "ok": result.ok,
+        "to": result.to,
+        "error": result.error,
+    }
+    try:
+        with open_store(config) as store:
+            store.set_setting("last_ping", json.dumps(record))
+    except DigestError as exc:
+        log.warning("could not record the ping in the state: %s", exc.message)
 
 
 @contextmanager
@@ -124,34 +187,46 @@ def _publish_run(context: RunContext) -> RunReport:
     run_id = store.start_run(options.now, socket.gethostname(), os.getpid())
     try:
         report.finished = [issue.id for issue in _finish_pending(publisher)]  # recover
+        notes.finish(store, context.notes)
         scan = _scan(context)
-        issue_id, issue_seq = store.next_issue_id(options.day, writer.issue_ids_present())
+        present = writer.issue_ids_present()
+        issue_id, issue_seq = store.next_issue_id(options.day, present)
         publishing = options.mode is Mode.PUBLISH
         try:
             with store.transaction(), _rolled_back_on_failure():
-                intake = _take_in(context, scan, issue_seq if publishing else None)
+                backfill = _backfill(context, issue_seq, present)
+                intake = _take_in(context, scan, issue_seq if publishing else None, backfill)
                 pause_point("recorded")
                 pending = _record_issue(context, intake, issue_id, issue_seq)
+                taken = _take_notes(context, pending)
                 if pending:
                     publisher.stage(pending)  # publish: every file, staged whole
                 pause_point("rendered")
             pause_point("committed")
-            written = _put_in_place(publisher, pending)
+            written = publisher.put_in_place(pending)
+            for path, source, taker in taken:
+                context.notes.consume(path, source, taker)
         finally:
             writer.discard()
         report.written = [str(path) for path in written]
         _note_rejections(report)
         with store.transaction():
             store.finish_run(
-                run_id, dt.datetime.now(dt.UTC), report.result, issue_id=report.issue_id,
-                new_papers=report.new_papers, papers_parsed=report.papers_parsed,
+                run_id,
+                dt.datetime.now(dt.UTC),
+                report.result,
+                issue_id=report.issue_id,
+                new_papers=report.new_papers,
+                papers_parsed=report.papers_parsed,
                 summary=report.summary(),
-            )  # fmt: skip
+            )
     except BaseException as exc:
         _record_failure(store, run_id, report, exc)
         raise
-    if options.send if options.send is not None else config.email.send_after_run:
+    if options.send if options.send is not None else _sends_after_run(config):
         _deliver(context)
+    if config.channels and (report.issue_id or report.finished):
+        _post(context)
     return report
 
 
@@ -170,35 +245,13 @@ def _finish_pending(publisher: Publisher) -> list[Issue]:
     pending = publisher.store.pending_issues()
     if pending:
         log.warning(
-            "finishing issue(s) %s: recorded by an earlier run whose files were not all "
-            "written", ", ".join(issue.id for issue in pending),
-        )  # fmt: skip
+            "finishing issue(s) %s: recorded by an earlier run whose files were not all written",
+            ", ".join(issue.id for issue in pending),
+        )
         with publisher.writer.staging_only():
             publisher.stage(pending)
-        _put_in_place(publisher, pending)
+        publisher.put_in_place(pending)
     return pending
-
-
-def _put_in_place(publisher: Publisher, issues: list[Issue]) -> list:
-    """Rename the staged files into place, then record that they are."""
-    if not issues and not publisher.writer.staged:
-        return []
-    try:
-        publisher.writer.commit()
-    except OutputError as exc:
-        names = ", ".join(issue.id for issue in issues) or "the site"
-        raise OutputError(
-            f"issue {names} is recorded, but its files could not all be written: {exc.message}",
-            "fix the output folder (space, permissions); the next run (or 'digest rebuild') "
-            "writes them again: nothing is lost, nothing is published twice",
-        ) from exc
-    pause_point("written")
-    if issues:
-        with publisher.store.transaction():
-            publisher.store.outputs_written(issue.seq for issue in issues)
-    written = list(publisher.writer.written)
-    publisher.writer.written.clear()
-    return written
 
 
 def _scan(context: RunContext) -> InboxScan:
@@ -219,13 +272,50 @@ def _scan(context: RunContext) -> InboxScan:
         time.sleep(max(pause, 0.0))
 
 
-def _take_in(context: RunContext, scan: InboxScan, issue_seq: int | None) -> Intake:
+def _take_in(
+    context: RunContext, scan: InboxScan, issue_seq: int | None, backfill: Backfill | None = None
+) -> Intake:
     config, options = context.config, context.options
-    intake = Intake(context.store, config.classifier(), context.report, options.now,
-                    options.day, issue_seq)  # fmt: skip
+    intake = Intake(
+        context.store,
+        config.classifier(),
+        context.report,
+        options.now,
+        options.day,
+        issue_seq,
+        backfill,
+    )
     intake.take_all(scan, config.max_file_size, config.workers, options.progress)
     context.report.new_papers = intake.position
     return intake
+
+
+def _backfill(context: RunContext, first_seq: int, avoid: set[str]) -> Backfill | None:
+    """An issue per period of the digests, if asked (or the config's ``backfill``, for a
+    state's first run), each recorded as soon as its period is over."""
+    store, options = context.store, context.options
+    period = options.backfill
+    if period is None and context.config.backfill is not None and store.issue(None) is None:
+        period = context.config.backfill
+    if period is None or options.mode is not Mode.PUBLISH:
+        return None
+
+    def close(issue: PeriodIssue) -> None:
+        issue_id, _ = store.next_issue_id(issue.last_date, avoid)
+        recorded, risen = record_issue(
+            store,
+            context.config,
+            issue_id,
+            issue.seq,
+            issue.last_date,
+            moment(issue.last_date, options.now),
+            issue.papers,
+            issue.seen_again,
+        )
+        context.report.backfilled.append(recorded.id)
+        context.report.rising += risen
+
+    return Backfill(period, first_seq, options.now, close)
 
 
 def _record_issue(
@@ -237,20 +327,50 @@ def _record_issue(
     pending: list[Issue] = []
     if options.mode is Mode.MARK_SEEN:
         report.marked_seen, report.new_papers = report.new_papers, 0
+    elif intake.backfill is not None:
+        pending = [issue for issue in store.pending_issues() if issue.id in set(report.backfilled)]
+        report.issue_id = report.backfilled[-1] if report.backfilled else None
     elif report.new_papers:
-        store.rank_issue(issue_seq, by_upvotes=config.ranking == "upvotes")
-        if config.rising.enabled:
-            rising = config.rising
-            report.rising = store.mark_rising(
-                intake.seen_again, issue_seq, rising.min_gain, rising.min_factor, rising.max_papers
-            )
-        pending.append(store.add_issue(issue_id, issue_seq, options.day, options.now,
-                                       report.new_papers))  # fmt: skip
+        issue, report.rising = record_issue(
+            store,
+            config,
+            issue_id,
+            issue_seq,
+            options.day,
+            options.now,
+            report.new_papers,
+            intake.seen_again,
+        )
+        pending.append(issue)
         report.issue_id = issue_id
+        report.advice = _advice(intake)
     if intake.rewritten:
         store.mark_outputs_pending(intake.rewritten)
-        pending += [issue for issue in store.pending_issues() if issue.seq in intake.rewritten]
+        seqs = {issue.seq for issue in pending}
+        pending += [
+            issue
+            for issue in store.pending_issues()
+            if issue.seq in intake.rewritten and issue.seq not in seqs
+        ]
     return pending
+
+
+BIG_BACKLOG_PAPERS, BIG_BACKLOG_DAYS = 2000, 14
+
+
+def _advice(intake: Intake) -> str | None:
+    """A backlog made one huge issue: say what else there is."""
+    days = intake.listed_days
+    span = (max(days) - min(days)).days + 1 if days else 0
+    if intake.position <= BIG_BACKLOG_PAPERS or span <= BIG_BACKLOG_DAYS:
+        return None
+    weeks = len({day.isocalendar()[:2] for day in days})
+    return (
+        f"these {intake.position:,} new papers span {span:,} days "
+        f"of digests: 'digest run --backfill' would have published them as {weeks:,} weekly "
+        "issues, and 'digest run --mark-seen' would have taken them in as seen and published "
+        "nothing"
+    )
 
 
 def _note_rejections(report: RunReport) -> None:
@@ -264,8 +384,13 @@ def _note_rejections(report: RunReport) -> None:
 def _record_failure(store: Store, run_id: int, report: RunReport, exc: BaseException) -> None:
     message = str(exc) if isinstance(exc, DigestError) else f"{type(exc).__name__}: {exc}"
     try:
-        store.finish_run(run_id, dt.datetime.now(dt.UTC), RunResult.FAILED, error=message,
-                         summary=report.summary())  # fmt: skip
+        store.finish_run(
+            run_id,
+            dt.datetime.now(dt.UTC),
+            RunResult.FAILED,
+            error=message,
+            summary=report.summary(),
+        )
     except Exception:  # the state itself may be what failed
         log.error("could not record the failed run in the state")
 
@@ -296,33 +421,15 @@ def _deliver(context: RunContext) -> None:
         log.error("issue %s was published but not sent to everyone: %s", newest.id, outcome.error)
 
 
-def send(
-    config: Config,
-    issue_id: str | None,
-    *,
-    recipients: list[str] | None = None,
-    smtp: str | None = None,
-    force: bool = False,
-    wait: float = 60.0,
-    now: dt.datetime | None = None,
-) -> delivery.SendOutcome:
-    """``digest send``: an issue to each recipient who has not had it, under the lock."""
-    with open_store(config, create=False) as store, store.lock("run", wait):
-        publisher = Publisher.for_config(config, store, writer_for(config, store))
-        return delivery.send_issue(
-            config, publisher, issue_id, recipients=recipients, smtp=smtp, force=force,
-            now=now or dt.datetime.now(dt.UTC),
-        )  # fmt: skip
-
-
-def rebuild(config: Config, *, wait: float = 0.0, adopt_output: bool = False) -> list[str]:
-    """Render every output again from the state (after a template change)."""
-    with open_store(config, create=False) as store, store.lock("run", wait):
-        writer = writer_for(config, store)
-        check_output(store, writer, adopt=adopt_output)
-        publisher = Publisher.for_config(config, store, writer)
-        with writer.staging_only():
-            issues = publisher.stage_everything()
-        if not issues:
-            raise NotFound("nothing published yet", "run 'digest run' first")
-        return [str(path) for path in _put_in_place(publisher, issues)]
+def _post(context: RunContext) -> None:
+    """Post the newest issue to each chat channel that has not had it."""
+    assert context.publisher is not None
+    try:
+        outcome = notify.post_issue(
+            context.config, context.publisher, None, now=context.options.now, automatic=True
+        )
+    except DigestError as exc:
+        context.report.post_error = str(exc)
+        return
+    context.report.posted_to = outcome.posted_to
+    context.report.post_error = outcome.error

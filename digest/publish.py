@@ -13,12 +13,15 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice, tee
+from pathlib import Path
 from typing import TypeVar
 
-from digest import feeds, message, render
+from digest import feeds, message, notes, render
 from digest.config import Config
-from digest.errors import OwnershipError
+from digest.errors import OutputError, OwnershipError
+from digest.faults import pause_point
 from digest.model import Issue, Paper, Site
+from digest.notes import NO_EDITORIAL, Editorial
 from digest.output import OutputWriter, Owner
 from digest.render import Rising, Templates
 from digest.store import Store
@@ -47,6 +50,7 @@ def site_for(config: Config) -> Site:
         config.language,
         tuple(section_names(config)),
         INDEX_ISSUES,
+        config.paper_link,
     )
 
 
@@ -72,8 +76,9 @@ def check_output(store: Store, writer: OutputWriter, *, adopt: bool = False) -> 
         return True
     if adopt:
         if writer.holds_output():
-            log.warning("adopting %s: every file in it stays; new issues never reuse its ids",
-                        writer.root)  # fmt: skip
+            log.warning(
+                "adopting %s: every file in it stays; new issues never reuse its ids", writer.root
+            )
         return False
     if owner is not None:
         raise OwnershipError(
@@ -149,28 +154,56 @@ class Publisher:
         summary = store.issue_summary(issue.seq)
         rising = Rising(self.config.rising.name, store.rising_papers(issue.seq))
         # One pass over the papers feeds both renderings, the writer keeping them in step.
+        editorial = self.editorial(issue)
         papers = store.issue_papers(issue.seq)
         for_markdown, for_page = (_Counted(part) for part in tee(papers))
         markdown_name, page_name = f"issues/{issue.id}.md", f"issues/{issue.id}.html"
         self.writer.write_all(
             {
                 markdown_name: render.issue_markdown(
-                    templates, site, issue, for_markdown, summary, rising
+                    templates, site, issue, for_markdown, summary, rising, editorial
                 ),
                 page_name: render.issue_page(
-                    templates, site, issue, for_page, older, summary, rising
+                    templates, site, issue, for_page, older, summary, rising, editorial
                 ),
             },
             pace={markdown_name: for_markdown.count, page_name: for_page.count},
         )
-        self.writer.write(f"issues/{issue.id}.eml", self.email(issue).as_bytes())
+        self.writer.write(
+            f"issues/{issue.id}.eml", self.email(issue, editorial=editorial).as_bytes()
+        )
 
-    def email(self, issue: Issue, recipients: list[str] | None = None) -> message.EmailMessage:
+    def editorial(self, issue: Issue) -> Editorial:
+        """The editor's note of an issue, as the state keeps it, with its picks matched."""
+        source = self.store.note(issue.seq)
+        if source is None:
+            return NO_EDITORIAL
+        note = notes.parse(source, f"of issue {issue.id}")
+        found = {
+            p.key: p
+            for p in self.store.issue_papers_with_keys(issue.seq, [pick.key for pick in note.picks])
+        }
+        picks = tuple((found[pick.key], pick.comment) for pick in note.picks if pick.key in found)
+        return Editorial(note, picks)
+
+    def email(
+        self,
+        issue: Issue,
+        recipients: list[str] | None = None,
+        editorial: Editorial | None = None,
+    ) -> message.EmailMessage:
         email = self.config.email
         papers = list(islice(self.store.issue_papers(issue.seq), message.papers_to_show(email)))
         rising = Rising(self.config.rising.name, self.store.rising_papers(issue.seq))
         return message.build_message(
-            self.site, self.templates, email, issue, papers, rising, recipients
+            self.site,
+            self.templates,
+            email,
+            issue,
+            papers,
+            rising,
+            recipients,
+            editorial or self.editorial(issue),
         )
 
     def stage_site(self, *, changed_years: set[int] | None = None) -> None:
@@ -196,11 +229,15 @@ class Publisher:
                 built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
                 for name, content in built.items():
                     writer.write(name, content)
-        recent: list[tuple[Issue, list[Paper], int]] = [
-            (issue, list(islice(store.issue_papers(issue.seq), feeds.ISSUE_FEED_PAPERS)),
-             issue.paper_count)
+        recent: list[tuple[Issue, list[Paper], int, Editorial]] = [
+            (
+                issue,
+                list(islice(store.issue_papers(issue.seq), feeds.ISSUE_FEED_PAPERS)),
+                issue.paper_count,
+                self.editorial(issue),
+            )
             for issue in issues[:ISSUES_IN_FEED]
-        ]  # fmt: skip
+        ]
         writer.write(feeds.ISSUES_NAME, feeds.build_issues_feed(templates, site, recent))
 
     def claim(self) -> None:
@@ -217,3 +254,26 @@ class Publisher:
             self.stage_issue(issue, older)
         self.stage_site()
         return issues
+
+    def put_in_place(self, issues: list[Issue]) -> list[Path]:
+        """Rename the staged files into place, then record that they are: until then the
+        issues stay pending, and the next run (or a rebuild) writes them again."""
+        writer = self.writer
+        if not issues and not writer.staged:
+            return []
+        try:
+            writer.commit()
+        except OutputError as exc:
+            names = ", ".join(issue.id for issue in issues) or "the site"
+            raise OutputError(
+                f"issue {names} is recorded, but its files could not all be written: {exc.message}",
+                "fix the output folder (space, permissions); the next run (or 'digest "
+                "rebuild') writes them again: nothing is lost, nothing is published twice",
+            ) from exc
+        pause_point("written")
+        if issues:
+            with self.store.transaction():
+                self.store.outputs_written(issue.seq for issue in issues)
+        written = list(writer.written)
+        writer.written.clear()
+        return written

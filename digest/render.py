@@ -20,84 +20,41 @@ import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import groupby, islice
+from itertools import chain, groupby, islice
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from digest import __version__
 from digest.classify import slug
 from digest.dates import long_date
 from digest.errors import TemplateProblem
-from digest.links import link_kind
+from digest.links import PaperLink, href, link_kind
+from digest.markdown_text import (
+    MarkdownSafe,
+    markdown_autolink,
+    markdown_escape,
+    markdown_link,
+    markdown_linked,
+    markdown_paper_link,
+)
 from digest.model import Issue, IssueSummary, IssueYear, Paper, Site
 
-__all__ = ["Rising", "Site", "Templates", "issue_markdown", "issue_page", "markdown_escape"]
+__all__ = ["MarkdownSafe", "Rising", "Site", "Templates", "first_sentences", "issue_markdown",
+           "issue_page", "markdown_escape"]  # fmt: skip
 
-_MARKDOWN_INLINE = {
-    "\\": "\\\\",
-    "`": "\\`",
-    "*": "\\*",
-    "_": "\\_",
-    "[": "\\[",
-    "]": "\\]",
-    "{": "\\{",
-    "}": "\\}",
-    "#": "\\#",
-    "!": "\\!",
-    "<": "&lt;",
-    ">": "&gt;",
-    "&": "&amp;",
-    "|": "&#124;",
-    "~": "&#126;",
-    "$": "&#36;",
-}
-# Replaced one character at a time, in an order where no replacement's output is touched
-# again: the backslash, "&" and "#" before the escapes and entities that contain them.
-_MARKDOWN_STEPS = tuple(
-    (special, _MARKDOWN_INLINE[special])
-    for special in ("\\", "&", "#", *(c for c in _MARKDOWN_INLINE if c not in "\\&#"))
-)
-_MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+]|\d+(?=[.)]))")
-
-
-class MarkdownSafe(str):
-    """Text already in Markdown form (a link the template built); not escaped again."""
-
-
-def markdown_escape(value: object) -> str:
-    """Make text show literally in Markdown: no emphasis, links, HTML, lists or headings."""
-    if isinstance(value, MarkdownSafe):
-        return value
-    if value is None:
-        return ""
-    text = str(value)
-    for special, escaped in _MARKDOWN_STEPS:
-        if special in text:  # a C-speed scan; most text has few of these characters
-            text = text.replace(special, escaped)
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        match = _MARKDOWN_LINE_START.match(line)
-        if match:
-            head = match.group(2)
-            if head.isdigit():
-                end = match.end()
-                lines[index] = line[:end] + "\\" + line[end:]
-            else:
-                lines[index] = line[: match.start(2)] + "\\" + line[match.start(2) :]
-    return "\n".join(lines)
-
-
-def markdown_link(text: str, url: str) -> MarkdownSafe:
-    """A Markdown link whose text is escaped and whose target cannot break out."""
-    safe_url = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-    return MarkdownSafe(f"[{markdown_escape(text)}]({safe_url})")
-
-
-def markdown_autolink(url: str) -> MarkdownSafe:
-    return MarkdownSafe("<" + url.replace(">", "%3E").replace("<", "%3C").replace(" ", "%20") + ">")
+SHORT_SENTENCES = 2
+SHORT_MAX_CHARS = 320
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")  # (what a break is)
+_AFTER_SENTENCE = re.compile(r"\s+(?=[\"'(\[]?[A-Z0-9])")  # after its ".", "!" or "?"
+_VOTES = re.compile(r"▲ [\d,]+(?: → [\d,]+)?")
+_VOTES_SPAN = r'<span class="votes">\g<0></span>'
+# An issue up to this size lists every title in its contents; a larger one (a backlog
+# published at once) lists its sections only, as its papers are streamed, never held.
+CONTENTS_MAX = 1000
 
 
 def _number(value: int | None) -> str:
@@ -118,28 +75,111 @@ def _who(paper: Paper) -> str:
     return ""
 
 
-def _wrap(text: str, width: int = 72, indent: str = "") -> str:
-    """Plain-text paragraphs for email: wrapped at ``width``; URLs are never broken."""
+def _wrap(text: str, width: int = 72, indent: str = "", lead: str | None = None) -> str:
+    """Plain-text paragraphs for email: wrapped at ``width``; URLs are never broken (one
+    longer than the line stands alone on its own). Without ``lead``, the first line is
+    counted as indented too, and the template writes that indent; with it, the text
+    starts after ``lead`` (``"10. "``, ``"   Why it's here: "``), which is counted and
+    returned with it. "▲ 14" and "▲ 2 → 40" are never split across lines."""
     import textwrap
 
-    lines = textwrap.wrap(
-        text,
-        width=width,
-        initial_indent=indent,
-        subsequent_indent=indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-    return "\n".join(lines)[len(indent) :]
+    first = indent if lead is None else lead
+    protected = _VOTES.sub(lambda m: m.group().replace(" ", "\xa0"), text)
+
+    def lines_from(initial: str) -> list[str]:
+        return textwrap.wrap(
+            protected,
+            width=width,
+            initial_indent=initial,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+
+    lines = lines_from(first)
+    if lines and len(lines[0]) > width and first.strip():
+        # A word longer than the line after the lead (a URL): it goes on a line of its own.
+        lines = [first.rstrip(), *lines_from(indent)]
+    if not lines:
+        return "" if lead is None else lead.rstrip()
+    joined = "\n".join(lines).replace("\xa0", " ")
+    return joined if lead is not None else joined[len(indent) :]
 
 
-def meta_line(paper: Paper) -> str:
+def _source(paper: Paper, site: Site) -> PaperLink:
+    """``paper | source(site)``: where the paper itself is (a filter is a plain call in
+    compiled templates, cheaper than calling ``site.source`` for each of 80,000 papers)."""
+    return site.source(paper)
+
+
+def first_sentences(abstract: str) -> str:
+    """The first sentence or two, cut at a word boundary if still long: what the email
+    shows of an abstract it must shorten, and what an issue page shows until opened."""
+    sentences = _split_sentences(abstract.strip(), SHORT_SENTENCES)
+    short = " ".join(sentences[:SHORT_SENTENCES])
+    if len(short) > SHORT_MAX_CHARS:
+        short = short[:SHORT_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    elif len(sentences) > SHORT_SENTENCES:
+        short += " …"
+    return short
+
+
+def _split_sentences(text: str, count: int) -> list[str]:
+    """``_SENTENCE_BREAK.split(text, maxsplit=count)``, in half the time: every issue page
+    asks it of each abstract, and the regex tries its look-behind at every character; here
+    C-speed ``find`` jumps from one ".", "!" or "?" to the next."""
+    parts: list[str] = []
+    start = 0
+    dot, bang, ask = text.find("."), text.find("!"), text.find("?")
+    while len(parts) < count:
+        end = dot
+        if bang >= 0 and (end < 0 or bang < end):
+            end = bang
+        if ask >= 0 and (end < 0 or ask < end):
+            end = ask
+        if end < 0:
+            break
+        after = _AFTER_SENTENCE.match(text, end + 1)
+        if after:
+            parts.append(text[start : end + 1])
+            start = after.end()
+        mark = text[end]
+        if mark == ".":
+            dot = text.find(".", end + 1)
+        elif mark == "!":
+            bang = text.find("!", end + 1)
+        else:
+            ask = text.find("?", end + 1)
+    parts.append(text[start:])
+    return parts
+
+
+def nowrap_votes(text: str) -> Markup:
+    """HTML of ``text`` (escaped) with "▲ 14" and "▲ 2 → 40" kept on one line: a count
+    split from its arrow reads as a stray number. (Escaping leaves those characters as
+    they are, so they are found in the escaped text.)"""
+    escaped = str(escape(text))
+    if "▲" not in escaped:
+        return Markup(escaped)
+    return Markup(_VOTES.sub(_VOTES_SPAN, escaped))
+
+
+def meta_html(paper: Paper) -> Markup:
+    """:func:`meta_line` as HTML, its upvotes kept on one line (see nowrap_votes)."""
+    line = escape(meta_line(paper, votes=False))
+    if paper.upvotes is None:
+        return line
+    votes = f'<span class="votes">▲ {paper.upvotes:,}</span>'
+    return Markup(f"{line} · {votes}" if line else votes)
+
+
+def meta_line(paper: Paper, votes: bool = True) -> str:
     """``NAVER AI Lab · published June 15, 2020 · ▲ 2``: what the listing said of it."""
     who = _who(paper)
     parts = [who] if who else []
     if paper.published is not None:
         parts.append(f"published {long_date(paper.published)}")
-    if paper.upvotes is not None:
+    if votes and paper.upvotes is not None:
         parts.append(f"▲ {paper.upvotes:,}")
     return " · ".join(parts)
 
@@ -211,9 +251,19 @@ class Templates:
                 link_kind=link_kind,
                 summary_line=summary_line,
                 slug=slug,
+                href=href,
+                first_sentences=first_sentences,
+                source=_source,
             )
             env.globals.update(version=__version__)
-        self.markdown.filters.update(link=markdown_link, autolink=markdown_autolink)
+        self.html.filters.update(nowrap_votes=nowrap_votes, meta_html=meta_html)
+        self.markdown.filters.update(
+            link=markdown_link,
+            autolink=markdown_autolink,
+            linked=markdown_linked,
+            paper_link=markdown_paper_link,
+            verbatim=MarkdownSafe,  # the editor's note: Markdown as written
+        )
 
     def environment(self, name: str) -> jinja2.Environment:
         if name.endswith((".html", ".xml")):
@@ -309,8 +359,9 @@ def issue_markdown(
     papers: Iterable[Paper],
     summary: IssueSummary,
     rising: Rising | None = None,
+    editorial: Any = None,  # notes.Editorial: the editor's note and picks
 ) -> Iterator[str]:
-    return _issue("issue.md", templates, site, issue, papers, summary, rising)
+    return _issue("issue.md", templates, site, issue, papers, summary, rising, editorial=editorial)
 
 
 def issue_page(
@@ -321,10 +372,29 @@ def issue_page(
     older: Issue | None,
     summary: IssueSummary,
     rising: Rising | None = None,
+    editorial: Any = None,
 ) -> Iterator[str]:
     """The issue's web page. It links to the older issue, not the newer one, so that
-    publishing an issue never has to rewrite the pages before it."""
-    return _issue("issue.html", templates, site, issue, papers, summary, rising, older=older)
+    publishing an issue never has to rewrite the pages before it. Its contents list every
+    title, by section, when the issue has at most CONTENTS_MAX papers (read ahead, so
+    the page can open with them); a larger one lists its sections only."""
+    papers = iter(papers)
+    ahead = list(islice(papers, CONTENTS_MAX + 1))
+    contents = None
+    if len(ahead) <= CONTENTS_MAX:
+        contents = [(section, list(group)) for section, group in by_section(iter(ahead))]
+    return _issue(
+        "issue.html",
+        templates,
+        site,
+        issue,
+        chain(ahead, papers),
+        summary,
+        rising,
+        older=older,
+        contents=contents,
+        editorial=editorial,
+    )
 
 
 def _issue(
@@ -338,6 +408,9 @@ def _issue(
     **extra: Any,
 ) -> Iterator[str]:
     """An issue template streamed, with its papers both as they come and by section."""
+    from digest.notes import NO_EDITORIAL
+
+    extra["editorial"] = extra.get("editorial") or NO_EDITORIAL
     papers = iter(papers)
     return templates.stream(
         name,

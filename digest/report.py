@@ -33,11 +33,15 @@ class RunReport:
     rising: int = 0
     completed: int = 0  # papers whose cut-off abstract a later listing completed
     finished: list[str] = field(default_factory=list)  # issues of earlier runs made live now
+    backfilled: list[str] = field(default_factory=list)  # a backfill's issues, oldest first
+    advice: str | None = None  # a backlog made one huge issue: what else there is
     sent_to: list[str] = field(default_factory=list)
     sent_issue: str | None = None
     refused_recipients: list[RefusedRecipient] = field(default_factory=list)
     in_doubt: list[str] = field(default_factory=list)
     delivery_error: str | None = None
+    posted_to: list[str] = field(default_factory=list)  # chat channels
+    post_error: str | None = None
 
     @property
     def files_skipped(self) -> int:
@@ -51,7 +55,23 @@ class RunReport:
 
     @property
     def delivery_failed(self) -> bool:
-        return bool(self.delivery_error or self.refused_recipients or self.in_doubt)
+        return bool(self.delivery_error or self.refused_recipients or self.in_doubt
+                    or self.post_error)  # fmt: skip
+
+    def one_line(self) -> str:
+        """The run in one line: a ping's body, a log line."""
+        what = (f"published issue {self.issue_id}" if self.issue_id
+                else f"{self.marked_seen:,} papers marked as seen" if self.marked_seen
+                else "nothing new")  # fmt: skip
+        parts = [what, f"{len(self.files_read)} file(s) read, {self.papers_parsed:,} papers, "
+                 f"{self.new_papers:,} new"]  # fmt: skip
+        if self.files_rejected:
+            parts.append(f"{len(self.files_rejected)} rejected")
+        if self.files_waiting:
+            parts.append(f"{len(self.files_waiting)} waiting")
+        if self.finished:
+            parts.append(f"finished {', '.join(self.finished)}")
+        return "; ".join(parts)
 
     @property
     def result(self) -> RunResult:
@@ -81,6 +101,8 @@ class RunReport:
             "rising": self.rising,
             "completed": self.completed,
             "finished": self.finished,
+            "backfilled": self.backfilled,
+            "advice": self.advice,
             "written": self.written,
             "new": [{"id": p.id, "title": p.title} for p in self.new] if self.dry_run else None,
             "sent_to": self.sent_to,
@@ -89,6 +111,8 @@ class RunReport:
                         for r in self.refused_recipients],
             "in_doubt": self.in_doubt,
             "delivery_error": self.delivery_error,
+            "posted_to": self.posted_to,
+            "post_error": self.post_error,
         }  # fmt: skip
 
     def summary(self) -> dict[str, Any]:

@@ -6,6 +6,10 @@ chart) is allowed, but not the SVG elements that run or fetch anything; this che
 template (ours or a user's) did not let any through. It parses the HTML as it is
 written, chunk by chunk, and refuses the file. It looks only at tags: the scan skips text
 at C speed, so checking a 100 MB page costs about as much as writing it.
+
+One ``data:`` URL is allowed: a page's icon, ``<link rel="icon">`` with an SVG or PNG
+image (so that no page asks the server for a favicon it does not have). A browser shows
+an icon as an image, which runs nothing; anywhere else ``data:`` is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ FORBIDDEN_TAGS = frozenset({"script", "iframe", "object", "embed", "applet", "fr
 URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "poster", "cite", "background",
                             "longdesc", "usemap", "data", "srcset", "xlink:href"})  # fmt: skip
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", ""})
+ICON_DATA = ("data:image/svg+xml,", "data:image/png;base64,")
 
 
 # A start tag: its name, then its attributes up to the closing ">". Text between tags is
@@ -35,8 +40,8 @@ _TAG = re.compile("<" + _TAG_BODY)
 # one, and the scan passes over them inside the regex engine; their values hold no "<"
 # or ">", so skipping one is the same as checking it and moving past it.
 _PLAIN_TAG = (
-    r"(?:a|article|b|br|code|div|em|footer|h[1-6]|header|hr|i|li|main|nav|ol|p|section"
-    r"|small|span|strong|time|ul)"
+    r"(?:a|article|b|br|code|details|div|em|figcaption|figure|footer|h[1-6]|header|hr|i|li"
+    r"|main|nav|ol|p|section|small|span|strong|summary|time|ul)"
     r"(?:\s+(?:class|id|rel|lang|dir|title)=\"[^\"<>]*\""
     r"|\s+href=\"(?:https?://|#|/|\.\./)[^\"<>]*\")*"
     r"\s*/?>"
@@ -94,9 +99,11 @@ class _Checker:
                         break  # look closer, below
             else:
                 return
-        for match in _ATTRIBUTE.finditer(attributes):
-            name = match.group(1).lower()
-            value = next((v for v in match.group(2, 3, 4) if v is not None), None)
+        found = [
+            (match.group(1).lower(), next((v for v in match.group(2, 3, 4) if v is not None), None))
+            for match in _ATTRIBUTE.finditer(attributes)
+        ]
+        for name, value in found:
             if name.startswith("on"):
                 self.fail(f"an event handler {name}= on <{tag}>", text, offset)
             if value is None:
@@ -106,8 +113,16 @@ class _Checker:
                 self.fail(f"a style with url() or expression() on <{tag}>", text, offset)
             if name in URL_ATTRIBUTES:
                 scheme = urlsplit("".join(value.split())).scheme.lower()
-                if scheme not in SAFE_SCHEMES:
+                if scheme not in SAFE_SCHEMES and not _is_icon(tag, name, value, found):
                     self.fail(f"a {scheme}: link in {name}= on <{tag}>", text, offset)
+
+
+def _is_icon(tag: str, name: str, value: str, found: list[tuple[str, str | None]]) -> bool:
+    """``<link rel="icon" href="data:image/svg+xml,...">``, and nothing else."""
+    if tag != "link" or name != "href" or not value.startswith(ICON_DATA):
+        return False
+    rels = [html.unescape(v or "").lower().split() for n, v in found if n == "rel"]
+    return len(rels) == 1 and rels[0] == ["icon"] and [n for n, _ in found] == ["rel", "href"]
 
 
 def checked(name: str, chunks: Iterable[str]) -> Iterator[str]:

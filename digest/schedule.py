@@ -19,20 +19,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import signal
+import socket
 import threading
+import time
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
 from digest.config import Config, ScheduleConfig
-from digest.errors import ConfigError, DigestError, LockBusy
+from digest.errors import ConfigError, DigestError, LockBusy, Unavailable
 
 log = logging.getLogger("digest")
 
 DEFAULT_CRON = "0 8 * * mon"
+HEARTBEAT_SECONDS = 60.0
+STANDBY_POLL = 2.0  # seconds a standby daemon waits for the lock between checks for a stop
 
 
 class Cancelled(Exception):
@@ -120,6 +125,17 @@ def describe(config: Config, now: dt.datetime) -> dict[str, Any]:
     return {"description": text, "next_run": upcoming.isoformat() if upcoming else None}
 
 
+def slot_seconds(config: Config, now: dt.datetime) -> float:
+    """How long one schedule slot lasts now: the interval, or the time between the next
+    two cron slots (a week for a weekly digest)."""
+    trigger = trigger_for(config.schedule)
+    if config.schedule.every:
+        return config.schedule.every
+    first = trigger.get_next_fire_time(None, now.astimezone(zone(config.schedule)))
+    second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1)) if first else None
+    return (second - first).total_seconds() if first and second else 7 * 86400.0
+
+
 def should_catch_up(trigger: Any, last_success: dt.datetime | None, now: dt.datetime) -> bool:
     """True if a slot passed since the last successful run (one catch-up run, not one per slot).
 
@@ -146,6 +162,7 @@ class Daemon:
         self.reload_wanted = threading.Event()
         self.running = threading.Event()
         self.scheduler: Any = None
+        self.lost_state = False
 
     # -- one scheduled run ------------------------------------------------------------------
 
@@ -238,36 +255,69 @@ class Daemon:
         self._add_job(dt.datetime.now(dt.UTC))
         log.info("config reloaded")
 
-    def serve(self) -> int:
+    def serve(self, *, standby: bool = False) -> int:
+        """Run the schedule. With ``standby``, wait while another daemon holds the state's
+        daemon lock (on another machine, say), and take over when it stops or dies."""
         from digest.store import open_store
 
         trigger_for(self.config.schedule)  # a bad schedule fails now, not at the first slot
-        with open_store(self.config) as store:
-            try:
-                with store.lock("daemon", 0):
-                    return self._serve()
-            except LockBusy as exc:
-                if self.scheduler is not None:
-                    raise
-                raise LockBusy(
-                    f"another digest daemon is already running for {self.config.state} "
-                    f"({exc.holder or 'pid unknown'})",
-                    "stop it first (kill PID / systemctl stop digest), or use another --state",
-                ) from None
-
-    def _serve(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
+        with open_store(self.config) as store:
+            said = False
+            while not self.stop.is_set():
+                try:
+                    with store.lock("daemon", STANDBY_POLL if standby else 0):
+                        return self._serve(store)
+                except LockBusy as exc:
+                    if self.scheduler is not None:
+                        raise
+                    if not standby:
+                        raise LockBusy(
+                            f"another digest daemon is already running for {self.config.state} "
+                            f"({exc.holder or 'pid unknown'})",
+                            "stop it first (kill PID / systemctl stop digest), use another "
+                            "--state, or start this one with --standby to take over when it "
+                            "stops",
+                        ) from None
+                    if not said:
+                        log.info("standing by: another daemon runs (%s)", exc.holder or "?")
+                        said = True
+        return 0
+
+    def _heartbeat(self, store: Any) -> None:
+        """Say in the state that the daemon is alive: ``digest check`` raises the alarm
+        when the last heartbeat is older than two slots."""
+        beat = {"at": dt.datetime.now(dt.UTC).isoformat(), "pid": os.getpid(),
+                "host": socket.gethostname()}  # fmt: skip
+        try:
+            store.set_setting("daemon_heartbeat", json.dumps(beat))
+        except Unavailable as exc:
+            # The database went away, and with it the daemon lock (a server restart drops
+            # it silently): stop, so that the supervisor restarts a daemon that locks anew.
+            log.error("lost the state (%s); stopping", exc.message)
+            self.lost_state = True
+            self.stop.set()
+        except DigestError as exc:  # a long run may hold the state: the next beat will do
+            log.debug("heartbeat not recorded: %s", exc.message)
+
+    def _serve(self, store: Any) -> int:
         self.scheduler = self._scheduler(self.config)
         try:
+            self._heartbeat(store)
             self.scheduler.start()
             self._add_job(dt.datetime.now(dt.UTC))
             log.info("daemon started (pid %d)", os.getpid())
+            every = min(HEARTBEAT_SECONDS, slot_seconds(self.config, dt.datetime.now(dt.UTC)) / 4)
+            last_beat = time.monotonic()
             while not self.stop.wait(0.5):
                 if self.reload_wanted.is_set():
                     self._reload()
+                if time.monotonic() - last_beat >= every:
+                    self._heartbeat(store)
+                    last_beat = time.monotonic()
             log.info("stopping%s", ": waiting for the current run" if self.running.is_set() else "")
         finally:
             self.scheduler.shutdown(wait=True)
         log.info("daemon stopped")
-        return 0
+        return Unavailable.exit_code if self.lost_state else 0

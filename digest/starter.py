@@ -1,8 +1,11 @@
-"""The commented config ``digest init`` writes."""
+"""The commented config ``digest init`` writes. Every key is explained in the README's
+section "Configuration" (and "Email", "Daemon"), which the file names by section: a
+link would point at one copy of the README, and go stale with it."""
 
 STARTER = """\
 # digest configuration. Paths are relative to this file.
-# Reference: https://github.com/ (see README.md, "Configuration").
+# Every key is explained in digest's README.md, section "Configuration" (the email in
+# "Email", the schedule in "Daemon"). Unknown keys are errors, so a typo says so.
 
 title = "{title}"
 description = "New research papers, once each."
@@ -18,6 +21,10 @@ output = "output"
 state = ".digest/state.sqlite"
 # Your own templates; any file here overrides the built-in one of the same name.
 # templates = "templates"
+# Where a paper's title links when its text names no arXiv id (an id such as
+# arXiv:2401.01234, or an arxiv.org link, always links to https://arxiv.org/abs/<id>).
+# {{title}} is the title, URL-encoded. The default searches arXiv by title:
+# paper_link = "https://arxiv.org/search/?query={{title}}&searchtype=title"
 
 # How many papers the RSS/Atom feeds carry, newest first.
 feed_size = 100
@@ -35,7 +42,9 @@ workers = "auto"
 # security = "starttls"        # "starttls", "tls" or "none"
 # username = "digest@example.org"
 # password_env = "DIGEST_SMTP_PASSWORD"   # the password itself never goes here
-# list_unsubscribe = "mailto:team-unsubscribe@example.org"
+# Gmail and Yahoo expect bulk mail to say how to unsubscribe (List-Unsubscribe); an
+# https URL that unsubscribes on a POST makes it one click (RFC 8058), or a mailto: address.
+# list_unsubscribe = "https://example.org/unsubscribe?list=digest"
 # send_after_run = false
 
 # Sections, in order: a paper goes in the first whose phrases it contains (word

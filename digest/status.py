@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from digest.config import Config
+from digest.errors import NoState
 from digest.inbox import list_inbox
 from digest.model import DeliveryStatus, RunResult
 from digest.reading import size_limit_message
 from digest.store import RunRecord, Store, open_store
 from digest.text import shown_name
+
+CHANNEL_PREFIX = "channel:"  # chat posts are recorded as deliveries to "channel:<name>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +27,11 @@ class LatestIssue:
     published_at: dt.datetime
     delivered_to: list[str]
     in_doubt: list[str]  # sent, or being sent, with no answer: never resent without --force
-    refused: list[tuple[str, str]]
+    refused: list[tuple[str, str]]  # refused for good, with the server's reason
     outputs_pending: bool
+    failed: list[tuple[str, str]] = field(default_factory=list)  # still failing after retries
+    posted_to: list[str] = field(default_factory=list)  # chat channels
+    awaiting_review: bool = False  # email.review: published, not sent until told
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +73,10 @@ class Status:
                 "delivered_to": latest.delivered_to,
                 "in_doubt": latest.in_doubt,
                 "refused": [{"recipient": r, "reason": why} for r, why in latest.refused],
+                "failed": [{"recipient": r, "reason": why} for r, why in latest.failed],
+                "posted_to": latest.posted_to,
                 "outputs_pending": latest.outputs_pending,
+                "awaiting_review": latest.awaiting_review,
             },
             "last_run": run and {
                 "started_at": run.started_at.isoformat(),
@@ -94,6 +103,11 @@ class Status:
         if latest:
             sent = ", ".join(latest.delivered_to) or "not sent"
             lines.append(f"latest:   issue {latest.id}, {latest.papers:,} papers ({sent})")
+            if latest.awaiting_review:
+                lines.append(
+                    "          waiting for review: read it, edit notes/"
+                    f"{latest.id}.md, 'digest rebuild {latest.id}', then 'digest send'"
+                )
             if latest.in_doubt:
                 lines.append(
                     f"          in doubt (sent, no answer; 'digest send --force' resends): "
@@ -101,6 +115,10 @@ class Status:
                 )
             for recipient, reason in latest.refused:
                 lines.append(f"          refused: {recipient}: {reason}")
+            for recipient, reason in latest.failed:
+                lines.append(f"          failed: {recipient}: {reason}")
+            if latest.posted_to:
+                lines.append(f"          posted to: {', '.join(latest.posted_to)}")
         for issue_id in self.pending:
             lines.append(f"pending:  issue {issue_id}: files not all written; the next run does")
         run = self.last_run
@@ -148,7 +166,10 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
         "output": str(config.output),
         "schedule": schedule.describe(config, now),
     }
-    if isinstance(config.state, Path) and not config.state.exists():
+    try:
+        with open_store(config, create=False) as store:
+            return _collect(config, store, base)
+    except NoState:
         waiting, rejected = _inbox(config, set())
         hint = None
         if config.source is None:
@@ -158,8 +179,6 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
             )
         return Status(**base, state_exists=False, waiting=waiting, rejected=sorted(rejected),
                       hint=hint)  # fmt: skip
-    with open_store(config, create=False) as store:
-        return _collect(config, store, base)
 
 
 def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
@@ -171,17 +190,28 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
     latest = store.issue(None)
     latest_issue = None
     if latest is not None:
-        deliveries = store.deliveries(latest.id).values()
+        deliveries = list(store.deliveries(latest.id).values())
+
+        def who(*statuses: DeliveryStatus) -> list[str]:
+            return [d.recipient for d in deliveries if d.status in statuses]
+
+        def why(status: DeliveryStatus) -> list[tuple[str, str]]:
+            return [(d.recipient, d.reason or "") for d in deliveries if d.status is status]
+
+        emails = [r for r in who(DeliveryStatus.SENT) if not r.startswith(CHANNEL_PREFIX)]
         latest_issue = LatestIssue(
             latest.id,
             latest.paper_count,
             latest.published_at,
-            [d.recipient for d in deliveries if d.status is DeliveryStatus.SENT],
-            [d.recipient for d in deliveries
-             if d.status in (DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT)],
-            [(d.recipient, d.reason or "") for d in deliveries
-             if d.status is DeliveryStatus.REFUSED],
+            emails,
+            who(DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT),
+            why(DeliveryStatus.REFUSED),
             latest.outputs_pending,
+            why(DeliveryStatus.FAILED),
+            [r.removeprefix(CHANNEL_PREFIX) for r in who(DeliveryStatus.SENT)
+             if r.startswith(CHANNEL_PREFIX)],
+            config.email.review and not any(not d.recipient.startswith(CHANNEL_PREFIX)
+                                            for d in deliveries),
         )  # fmt: skip
     rejected = [(shown_name(path), reason) for path, reason in store.rejections()] + refused
     return Status(

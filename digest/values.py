@@ -69,22 +69,29 @@ def choice(value: object, kind: type[enum.StrEnum], key: str) -> Any:
         raise ConfigError(f"{key}: {value!r}", f"use {choices}") from None
 
 
-def check_url(url: str) -> None:
-    """The whole URL, not only its start: pages, feeds and emails put it in links."""
+def check_url(url: str, *, key: str = "url", folder: bool = True) -> None:
+    """The whole URL, not only its start: pages, feeds and emails put it in links. A
+    ``folder`` (the site's address) has no query or fragment."""
     parts = urlsplit(url) if not re.search(r"[\s\"'<>`\\{}|^\x00-\x1f\x7f]", url) else None
     if (
         parts is None
         or parts.scheme not in ("http", "https")
         or not parts.hostname
-        or parts.query
-        or parts.fragment
+        or (folder and (parts.query or parts.fragment))
         or parts.username is not None
     ):
+        what = "an http(s) URL of a folder" if folder else "an http(s) URL"
         raise ConfigError(
-            f"url: {url!r} is not an http(s) URL of a folder",
-            "e.g. https://example.org/digest/ (no spaces, quotes, query or fragment)",
+            f"{key}: {url!r} is not {what}",
+            "e.g. https://example.org/digest/ (no spaces, quotes, query or fragment)"
+            if folder
+            else "e.g. https://hc-ping.com/your-uuid",
         )
     try:
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
-        raise ConfigError(f"url: {url!r} has a port that is not a number") from None
+        raise ConfigError(f"{key}: {url!r} has a port that is not a number") from None
+
+
+def unknown_key(key: str, known: Any) -> ConfigError:
+    return ConfigError(f"unknown key {key}", f"known keys: {', '.join(known)}")

@@ -15,6 +15,8 @@ import pytest
 
 from digest import cli
 
+pytest_plugins = ["pg_server"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "digests"
 DATA = Path(__file__).resolve().parent / "data"
@@ -35,15 +37,41 @@ class Result:
     err: str
 
 
+BACKENDS = ("sqlite", "postgres")
+# On both backends: the same tests, the same outputs (for pipeline, fault, trust tests).
+both_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
+
 @dataclass
 class Site:
-    """A config, an inbox, an output folder and a state, all under tmp_path."""
+    """A config, an inbox, an output folder and a state, all under tmp_path; the state
+    is a SQLite file, or (``backend`` "postgres") a fresh PostgreSQL database."""
 
     root: Path
     inbox: Path
     out: Path
     state: Path
     config: Path
+    dsn: str | None = None  # the PostgreSQL state, when the backend is PostgreSQL
+
+    @property
+    def state_arg(self) -> str:
+        """What --state takes for this site's state."""
+        return self.dsn or str(self.state)
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a query on the site's state, either backend (test inspection only)."""
+        if self.dsn is None:
+            import sqlite3
+
+            with sqlite3.connect(self.state) as db:
+                return db.execute(sql, params).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as db:
+            db.execute("SET search_path TO digest_default")
+            cursor = db.execute(sql.replace("?", "%s"), params)
+            return cursor.fetchall() if cursor.description else []
 
     def drop(self, source: Path, name: str | None = None) -> Path:
         target = self.inbox / (name or source.name)
@@ -60,15 +88,23 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Site:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backend a test runs on: SQLite unless parametrised (``both_backends``)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def site(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Site:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
+    state = f'"{dsn}"' if dsn else '"state/digest.sqlite"'
     config = tmp_path / "digest.toml"
     config.write_text(
         'title = "Test digest"\n'
         'url = "https://example.org/digest/"\n'
         'author = "Tester"\n'
-        'inbox = "inbox"\noutput = "out"\nstate = "state/digest.sqlite"\n'
+        f'inbox = "inbox"\noutput = "out"\nstate = {state}\n'
         "settle = 0  # the tests drop whole files\n"
         "[email]\n"
         'sender = "Digest <digest@example.org>"\n'
@@ -76,7 +112,8 @@ def site(tmp_path: Path) -> Site:
         "retry_wait = 0.01\n",
         encoding="utf-8",
     )
-    return Site(tmp_path, inbox, tmp_path / "out", tmp_path / "state" / "digest.sqlite", config)
+    state_path = tmp_path / "state" / "digest.sqlite"
+    return Site(tmp_path, inbox, tmp_path / "out", state_path, config, dsn)
 
 
 @pytest.fixture

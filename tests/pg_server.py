@@ -34,8 +34,10 @@ import pytest
 
 PG_DSN_ENV = "DIGEST_TEST_PG_DSN"
 BIN_ROOT = Path("/usr/lib/postgresql")
-SERVER_SETTINGS = ("-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
-                   "-c max_connections=60")  # fmt: skip
+# Test data only: nothing waits for the disk. A server that is to be stopped as if it
+# crashed keeps synchronous commits, so that what was committed survives the crash.
+SERVER_SETTINGS = "-c fsync=off -c full_page_writes=off -c max_connections=60"
+FAST_COMMITS = "-c synchronous_commit=off"
 
 
 def find_bin_dir() -> Path | None:
@@ -70,15 +72,18 @@ class PgServer:
     """A running server: one this module started (``base`` set), or a given one."""
 
     def __init__(self, admin_dsn: str, *, base: Path | None = None, bin_dir: Path | None = None,
-                 port: int | None = None) -> None:  # fmt: skip
+                 port: int | None = None, settings: str = "") -> None:  # fmt: skip
         self.admin_dsn = admin_dsn
-        self.base, self.bin_dir, self.port = base, bin_dir, port
+        self.base, self.bin_dir, self.port, self.settings = base, bin_dir, port, settings
 
     # -- starting and stopping a server of our own ----------------------------------------
 
     @classmethod
-    def launch(cls) -> PgServer:
-        """initdb and start a new server; pytest.skip (with why) if that cannot be done."""
+    def launch(cls, *, crash_safe: bool = False, durable: bool = False) -> PgServer:
+        """initdb and start a new server; pytest.skip (with why) if that cannot be done.
+        ``crash_safe``: commits survive ``stop()`` (slower, for a test that stops it).
+        ``durable``: a realistic server for the benchmarks: its data on disk, with
+        PostgreSQL's own fsync, full-page writes and synchronous commits."""
         pytest.importorskip("psycopg", reason="psycopg is not installed (digest[postgres])")
         bin_dir = find_bin_dir()
         if bin_dir is None:
@@ -86,7 +91,7 @@ class PgServer:
                         f"and {PG_DSN_ENV} is not set")  # fmt: skip
         if os.geteuid() == 0 and shutil.which("runuser") is None:
             pytest.skip("running as root, and runuser (to run PostgreSQL as postgres) is missing")
-        base = Path(tempfile.mkdtemp(prefix="digest-pg-", dir=_memory_dir()))
+        base = Path(tempfile.mkdtemp(prefix="digest-pg-", dir=None if durable else _memory_dir()))
         try:
             if os.geteuid() == 0:
                 shutil.chown(base, "postgres", "postgres")
@@ -98,11 +103,13 @@ class PgServer:
             )  # fmt: skip
             if init.returncode != 0:
                 raise RuntimeError(f"initdb failed: {init.stderr.strip()[-500:]}")
-            server = cls("", base=base, bin_dir=bin_dir, port=_free_port())
+            settings = SERVER_SETTINGS if crash_safe else f"{SERVER_SETTINGS} {FAST_COMMITS}"
+            settings = "-c max_connections=60" if durable else settings
+            server = cls("", base=base, bin_dir=bin_dir, port=_free_port(), settings=settings)
             server.admin_dsn = server.url("postgres")
             server.start()
             return server
-        except (OSError, RuntimeError, subprocess.SubprocessError, KeyError) as exc:
+        except (OSError, RuntimeError, subprocess.SubprocessError, LookupError) as exc:
             shutil.rmtree(base, ignore_errors=True)
             pytest.skip(f"could not start a PostgreSQL server for the tests: {exc}")
 
@@ -115,7 +122,7 @@ class PgServer:
 
     def start(self) -> None:
         assert self.base is not None
-        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 {SERVER_SETTINGS}"
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 {self.settings}"
         done = self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.base / "log"), "-o", options)
         if done.returncode != 0:
             log = self.base / "log"
@@ -198,6 +205,6 @@ def pg_dsn(pg_server: PgServer) -> Iterator[str]:
 @pytest.fixture
 def pg_private_server() -> Iterator[PgServer]:
     """A server of this test's own (never DIGEST_TEST_PG_DSN's), free to stop and start."""
-    server = PgServer.launch()
+    server = PgServer.launch(crash_safe=True)
     yield server
     server.destroy()

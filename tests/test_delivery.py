@@ -11,7 +11,7 @@ import json
 import signal
 
 import pytest
-from conftest import NOW, digest_process, digest_text
+from conftest import NOW, both_backends, digest_process, digest_text
 from smtp_misbehave import MisbehavingServer
 from smtp_server import SMTPServer
 from test_daemon import DigestProcess
@@ -73,6 +73,7 @@ def test_no_answer_after_the_body_is_one_copy_in_doubt_never_resent_unasked(
     assert status(run_cli, site)["delivered_to"] == [READER]
 
 
+@both_backends
 def test_a_send_killed_after_its_claim_is_in_doubt_and_not_resent(issue, run_cli):
     site = issue
     with SMTPServer() as server:
@@ -141,6 +142,7 @@ def test_tls_against_a_server_that_does_not_speak_it_is_one_plain_failure(issue,
         assert len(server.sessions()) == 1, "a permanent error is not retried"
 
 
+@both_backends
 def test_two_sends_at_once_deliver_one_copy(issue):
     site = issue
     with SMTPServer() as server:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import html5lib
 import pytest
-from conftest import PLAIN, PLAIN_2, WITH_META, digest_process
+from conftest import PLAIN, PLAIN_2, WITH_META, both_backends, digest_process
 from lxml import etree
 from test_daemon import DigestProcess
 
@@ -39,10 +39,11 @@ def published_anchors(out: Path) -> list[str]:
 
 
 def assert_invariants(site, expected_keys: set[str]) -> None:
-    with sqlite3.connect(site.state) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        keys = {row[0] for row in db.execute("SELECT key FROM papers WHERE issue_seq IS NOT NULL")}
-        issues = {row[0] for row in db.execute("SELECT id FROM issues")}
+    if site.dsn is None:
+        assert site.rows("PRAGMA integrity_check") == [("ok",)]
+    keys = {row[0] for row in site.rows("SELECT key FROM papers WHERE issue_seq IS NOT NULL")}
+    issues = {row[0] for row in site.rows("SELECT id FROM issues")}
+    assert site.rows("SELECT count(*) FROM issues WHERE outputs_pending = 1") == [(0,)]
     assert keys == expected_keys
     anchors = published_anchors(site.out)
     assert len(anchors) == len(set(anchors)) == len(expected_keys), "each paper exactly once"
@@ -54,6 +55,7 @@ def assert_invariants(site, expected_keys: set[str]) -> None:
     assert not [p for p in site.out.rglob("*") if p.name.startswith(TEMP_PREFIX)]
 
 
+@both_backends
 @pytest.mark.parametrize("step", STEPS)
 def test_kill_9_at_any_step_then_rerun_publishes_exactly_once(site, step):
     site.drop(PLAIN)
@@ -84,6 +86,7 @@ def test_kill_9_at_any_step_then_rerun_publishes_exactly_once(site, step):
     assert_invariants(site, inbox_keys(PLAIN, PLAIN_2))
 
 
+@both_backends
 def test_two_runs_at_once_are_serialized_and_publish_each_paper_once(site):
     for path in (PLAIN, WITH_META, PLAIN_2):
         site.drop(path)
@@ -112,6 +115,7 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", str(mount_point)], check=False)
 
 
+@both_backends
 def test_full_disk_fails_clearly_and_the_next_run_publishes_the_same_papers(
     site, tiny_disk, run_cli
 ):
@@ -121,8 +125,7 @@ def test_full_disk_fails_clearly_and_the_next_run_publishes_the_same_papers(
     assert "No space left on device" in result.err and "nothing was published" in result.err
     left = [p for p in tiny_disk.rglob("*") if p.is_file() and p.name != OWNER_FILE]
     assert not left, "no partial or temp file left"
-    with sqlite3.connect(site.state) as db:
-        assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
+    assert site.rows("SELECT count(*) FROM papers") == [(0,)]
     again = run_cli("run", "--config", site.config, "--json")
     assert again.code == 0 and json.loads(again.out)["new_papers"] == 80
 
@@ -156,6 +159,7 @@ def test_state_of_an_older_schema_is_migrated_keeping_its_data(site, run_cli):
     assert [t.text for t in titles][-1] == "Old paper" and len(titles) == 81
 
 
+@both_backends
 def test_kill_9_at_random_moments_never_loses_or_repeats_a_paper(site):
     """Runs killed at random moments (not only at the named points), day after day, then
     one run to the end: every paper is published exactly once, no temp file is left, and
@@ -183,6 +187,7 @@ def test_kill_9_at_random_moments_never_loses_or_repeats_a_paper(site):
             run.wait()
             killed += 1
         status = digest_process("status", "--config", site.config, "--json")
+        assert status.returncode == 0, status.stderr
         last = json.loads(status.stdout)["last_run"]
         assert last is None or last["result"] != "running", "a dead run shows as running"
     assert killed >= 5, "the delays must catch runs in the middle"

@@ -225,8 +225,11 @@ def test_issue_page_summary_line_and_link_kinds(site, run_cli):
     assert (
         lede == "3 new papers · 1 with code (33%) · most from: NAVER AI Lab (2) · issue 2026-11-24"
     )
-    kinds = [
-        ("".join(li.find("span").itertext()), li.find("a").get("href")) for li in tree.iter("li")
+    kinds = [  # the papers' links (the contents list every title too)
+        ("".join(li.find("span").itertext()), li.find("a").get("href"))
+        for ul in tree.iter("ul")
+        if ul.get("class") == "links"
+        for li in ul
     ]
     assert kinds == [
         ("code", "https://github.com/a/b"),

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import published_files
 
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
-import regenerate  # noqa: E402
+import regenerate
 
 
 def test_the_examples_publish_exactly_the_golden_tree(tmp_path):

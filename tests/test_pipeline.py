@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import PLAIN, PLAIN_2, WITH_META, digest_text, papers_from
+from conftest import PLAIN, PLAIN_2, WITH_META, both_backends, digest_text, papers_from
 
 
 def run_json(run_cli, site, *extra):
@@ -18,15 +18,11 @@ def run_json(run_cli, site, *extra):
 
 
 def published_titles(site) -> list[str]:
-    with sqlite3.connect(site.state) as db:
-        return [
-            row[0]
-            for row in db.execute(
-                "SELECT title FROM papers WHERE issue_seq IS NOT NULL ORDER BY id"
-            )
-        ]
+    return [row[0] for row in site.rows(
+        "SELECT title FROM papers WHERE issue_seq IS NOT NULL ORDER BY id")]  # fmt: skip
 
 
+@both_backends
 def test_day_by_day_only_new_papers_are_published(site, run_cli):
     pairs = papers_from(PLAIN)
     day1 = site.write("day1.txt", digest_text("Mar 11", pairs[:30]))
@@ -61,6 +57,7 @@ def test_day_by_day_only_new_papers_are_published(site, run_cli):
     assert published_titles(site) == [t for t, _ in pairs[:50]]
 
 
+@both_backends
 def test_a_renamed_copy_is_not_read_again_and_an_edited_file_is(site, run_cli):
     pairs = papers_from(PLAIN)
     original = site.write("a.txt", digest_text("Mar 11", pairs[:5]))
@@ -78,6 +75,7 @@ def test_a_renamed_copy_is_not_read_again_and_an_edited_file_is(site, run_cli):
     assert report["issue"] == "2026-03-12"
 
 
+@both_backends
 def test_a_paper_in_several_new_files_is_published_once(site, run_cli):
     pairs = papers_from(PLAIN)
     site.write("x.txt", digest_text("Mar 11", pairs[:10]))
@@ -87,6 +85,7 @@ def test_a_paper_in_several_new_files_is_published_once(site, run_cli):
     assert published_titles(site) == [t for t, _ in pairs[:15]]
 
 
+@both_backends
 def test_files_are_taken_in_digest_date_order_then_name(site, run_cli):
     site.write("a-late.txt", digest_text("Mar 14", [("Late paper", "Late.")]))
     site.write("b-early.txt", digest_text("Mar 2", [("Early paper", "Early.")]))
@@ -100,6 +99,7 @@ def test_files_are_taken_in_digest_date_order_then_name(site, run_cli):
     assert published_titles(site) == ["Early paper", "Early too", "Late paper"]
 
 
+@both_backends
 def test_second_and_third_issue_the_same_day(site, run_cli):
     ids = []
     for number in range(3):
@@ -112,6 +112,7 @@ def test_second_and_third_issue_the_same_day(site, run_cli):
     assert table.index("2026-03-04-3") < table.index("2026-03-04-2")
 
 
+@both_backends
 def test_upvotes_and_last_seen_follow_the_latest_listing(site, run_cli):
     meta1 = ["  • 3 authors\n·\nMar 1, 2026 4"]
     meta2 = ["  • 3 authors\n·\nMar 1, 2026 40"]
@@ -119,17 +120,17 @@ def test_upvotes_and_last_seen_follow_the_latest_listing(site, run_cli):
     run_json(run_cli, site, "--now", "2026-03-04T08:00:00Z")
     site.write("two.txt", digest_text("Mar 5", [("Popular", "Text.")], meta=meta2))
     run_json(run_cli, site, "--now", "2026-03-05T08:00:00Z")
-    with sqlite3.connect(site.state) as db:
-        upvotes, first_file, first_seen, last_seen = db.execute(
-            "SELECT upvotes, first_file, first_seen, last_seen FROM papers"
-        ).fetchone()
-        sightings = db.execute("SELECT count(*) FROM sightings").fetchone()[0]
+    ((upvotes, first_file, first_seen, last_seen),) = site.rows(
+        "SELECT upvotes, first_file, first_seen, last_seen FROM papers"
+    )
+    ((sightings,),) = site.rows("SELECT count(*) FROM sightings")
     assert upvotes == 40
     assert first_file.endswith("one.txt")
     assert first_seen.startswith("2026-03-04") and last_seen.startswith("2026-03-05")
     assert sightings == 2
 
 
+@both_backends
 def test_the_real_digests_overlap_and_are_counted_right(site, run_cli):
     for path in (PLAIN, WITH_META, PLAIN_2):
         site.drop(path)
@@ -156,6 +157,7 @@ def test_dry_run_shows_what_is_new_and_touches_nothing(site, run_cli):
     assert site.state.read_bytes() == state_bytes
 
 
+@both_backends
 def test_unwritable_output_fails_and_the_next_run_publishes_the_same_papers(site, run_cli):
     if os.geteuid() == 0:
         # root ignores permissions: make the output path a file instead of a folder.
@@ -167,9 +169,8 @@ def test_unwritable_output_fails_and_the_next_run_publishes_the_same_papers(site
     result = run_cli("run", "--config", site.config)
     assert result.code == 3
     assert "cannot write" in result.err and "nothing was published" in result.err
-    with sqlite3.connect(site.state) as db:
-        assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
-        assert db.execute("SELECT result FROM runs").fetchone()[0] == "failed"
+    assert site.rows("SELECT count(*) FROM papers") == [(0,)]
+    assert site.rows("SELECT result FROM runs") == [("failed",)]
     if site.out.is_file():
         site.out.unlink()
     else:
@@ -211,6 +212,7 @@ def test_a_foreign_sqlite_file_is_not_taken_for_a_state(site, run_cli):
     assert result.code == 2 and "not a digest state" in result.err
 
 
+@both_backends
 def test_a_rejected_file_taken_out_of_the_inbox_is_no_longer_reported(site, run_cli):
     pairs = papers_from(PLAIN)
     site.write("good.txt", digest_text("Mar 11", pairs[:3]))
@@ -230,6 +232,7 @@ def test_a_rejected_file_taken_out_of_the_inbox_is_no_longer_reported(site, run_
     assert code == 1 and [r["file"] for r in third["files"]["rejected"]] == [str(broken)]
 
 
+@both_backends
 def test_old_files_of_every_kind_are_told_apart_without_reading_them(site, run_cli):
     """Taken in, duplicate, rejected and edited files side by side in one inbox."""
     pairs = papers_from(PLAIN)
@@ -252,6 +255,7 @@ def test_old_files_of_every_kind_are_told_apart_without_reading_them(site, run_c
     assert report["new_papers"] == 1
 
 
+@both_backends
 def test_the_index_lists_the_newest_issues_and_a_page_per_year_lists_the_rest(
     site, run_cli, monkeypatch
 ):
@@ -302,6 +306,7 @@ def test_the_index_lists_the_newest_issues_and_a_page_per_year_lists_the_rest(
     assert (site.out / "archive" / "2025.html").read_bytes() == before
 
 
+@both_backends
 def test_an_edited_file_and_a_new_one_with_the_same_content_are_taken_in_once(site, run_cli):
     pairs = papers_from(PLAIN)
     edited = site.write("b.txt", digest_text("Mar 11", pairs[:3]))
@@ -317,6 +322,7 @@ def test_an_edited_file_and_a_new_one_with_the_same_content_are_taken_in_once(si
     assert report["new_papers"] == 3
 
 
+@both_backends
 def test_mark_seen_takes_a_backlog_in_without_publishing_it(site, run_cli):
     site.drop(PLAIN)
     code, report = run_json(run_cli, site, "--mark-seen", "--now", "2026-03-11T08:00:00Z")

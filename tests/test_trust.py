@@ -12,7 +12,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import NOW, PLAIN, PLAIN_2, WITH_META, digest_process, digest_text, published_files
+from conftest import (
+    NOW,
+    PLAIN,
+    PLAIN_2,
+    WITH_META,
+    both_backends,
+    digest_process,
+    digest_text,
+    published_files,
+)
 from test_daemon import DigestProcess
 
 from digest.faults import PAUSE_ENV
@@ -130,6 +139,7 @@ def test_runs_remove_nothing_they_did_not_write(published, run_cli):
 # -- 2. recorded first, then written: a killed run's issue is finished, never redone ------------
 
 
+@both_backends
 def test_an_issue_recorded_but_not_written_is_finished_by_the_next_run(site, run_cli):
     site.drop(PLAIN)
     victim = DigestProcess(

@@ -195,6 +195,15 @@ class Store(ABC):
     @abstractmethod
     def forget_rejections_of_absent_files(self) -> None: ...
 
+    @abstractmethod
+    def newest_file_taken(self) -> dt.datetime | None:
+        """When the newest file was taken in."""
+
+    @abstractmethod
+    def recent_file_sizes(self, count: int) -> list[int]:
+        """Papers listed by each of the newest ``count`` files taken in (by digest date,
+        then the order taken in), newest first: a short one is a partial scrape."""
+
     # -- papers ---------------------------------------------------------------------------
 
     @abstractmethod
@@ -252,6 +261,10 @@ class Store(ABC):
     def newest_papers(self, limit: int, section: str | None = None) -> list[Paper]: ...
 
     @abstractmethod
+    def issue_papers_with_keys(self, issue_seq: int, keys: Iterable[str]) -> list[Paper]:
+        """Those of an issue's papers whose identity is one of ``keys`` (editor's picks)."""
+
+    @abstractmethod
     def issue_summary(self, issue_seq: int) -> IssueSummary: ...
 
     # -- issues ---------------------------------------------------------------------------
@@ -287,6 +300,13 @@ class Store(ABC):
     @abstractmethod
     def issue(self, issue_id: str | None) -> Issue | None:
         """One issue by id; the newest when ``issue_id`` is None."""
+
+    @abstractmethod
+    def note(self, issue_seq: int) -> str | None:
+        """The editor's note of an issue, as published (Markdown)."""
+
+    @abstractmethod
+    def set_note(self, issue_seq: int, source: str) -> None: ...
 
     # -- runs -----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("issue_order", "issue_seq, position"),
     ("runs", "id"),
     ("deliveries", "issue_id, recipient"),
+    ("notes", "issue_seq"),
 )
 OWN_SETTINGS = ("state_id", "site")  # what makes a state itself: never copied
 BATCH = 5000  # rows held at a time

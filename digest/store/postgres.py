@@ -1,22 +1,15 @@
 """The server store: a PostgreSQL database, for several digests, machines or sites.
 
-Each site lives in a schema of its own (site ``lab_x`` in ``digest_lab_x``), and the
-shared schema ``digest`` lists them (``digest.sites``). A schema per site, rather than
-a site column in every table, because then the shared SQL stays exactly SQLite's (no
-site in every query and index), sites cannot see each other's rows by construction,
-and one site can be dumped, restored or dropped alone (``pg_dump -n digest_lab_x``).
-Every connection sets ``search_path`` to its site's schema, so the shared SQL's
-unqualified names resolve there, and ``application_name`` to who it is
-(``digest pid 12 on host-a``), which the lock messages show.
-
-A site is created on first use, in a transaction holding a fixed advisory lock and
-checking again once it holds it, so two first runs at once never both create it. Locks
-are session advisory locks on the store's own connection: the server lets go of them
-when the holder dies, even by ``kill -9`` or a lost network. Passwords come only from
-libpq's own places (PGPASSWORD, ~/.pgpass, a service file) and are never shown: every
-message names the state by its password-free location.
-
-Needs psycopg 3 (``pip install 'digest[postgres]'``); only a PostgreSQL state imports it.
+Each site lives in a schema of its own (``lab_x`` in ``digest_lab_x``), listed in the shared
+``digest.sites``: the shared SQL stays exactly SQLite's (no site in every query and index),
+sites cannot see each other's rows, and one site can be dumped, restored or dropped alone
+(``pg_dump -n digest_lab_x``). Every connection sets ``search_path`` to its site's schema,
+and ``application_name`` to who it is (``digest pid 12 on host-a``; the lock messages show
+it). A site is created on first use under a fixed advisory lock, checked again once held,
+so two first runs never both create it. Locks are session advisory locks: the server lets
+go of them when the holder dies, even by ``kill -9``. Passwords come only from libpq's own
+places (PGPASSWORD, ~/.pgpass, a service file) and are never shown. Needs psycopg 3
+(``pip install 'digest[postgres]'``); only a PostgreSQL state imports it.
 """
 
 from __future__ import annotations
@@ -34,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-from digest.errors import ConfigError, DigestError, LockBusy, StateError, Unavailable
+from digest.errors import ConfigError, DigestError, LockBusy, NoState, StateError, Unavailable
 
 try:
     import psycopg
@@ -52,11 +45,13 @@ from digest.dates import moment_text
 from digest.lock import POLL_SECONDS, log
 from digest.store import schema_postgres as ddl
 from digest.store.base import LockKind
+from digest.store.copy import TABLES
 from digest.store.sql import SqlStore
 from digest.store.sql_base import Row
 
 CONNECT_TIMEOUT = 10  # seconds; a cron run must not hang on a host that never answers
-STREAM_BATCH = 2000  # rows a stream fetches at a time
+FIRST_BATCH, STREAM_BATCH = 64, 2000  # rows a stream fetches first, and at most at a time
+ANALYZE_ROWS = 10_000  # rows stored in a transaction, after which a stream analyses first
 
 
 def lock_key(name: str) -> int:
@@ -69,6 +64,12 @@ CREATE_KEY = lock_key("digest: create sites")
 # The shared SQL's "?" become "%s"; a literal "%" (in quotes or not) must be "%%".
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[?%]")
 _DRAWS_IDS = re.compile(r"\s*INSERT INTO (?:files|runs)\b", re.IGNORECASE)
+# Abstracts of over 2 kB are compressed when stored: lz4 (PostgreSQL 14+, if built with
+# it) writes them in 60% of the time the default pglz takes, and reads them faster.
+_FAST_TOAST = ("DO $$ BEGIN SET default_toast_compression = 'lz4'; "
+               "EXCEPTION WHEN OTHERS THEN NULL; END $$")  # fmt: skip
+_TABLES = {name for name, _order in TABLES}
+_READS = re.compile(r"\b(?:FROM|JOIN)\s+(\w+)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=512)
@@ -93,8 +94,9 @@ class PostgresStore(SqlStore):
         self.schema = f"digest_{site}"
         self.location = f"{shown_location(self.state)}#{site}"
         self._names = itertools.count(1)
-        self._abandoned: list[Any] = []  # streams left unfinished, closed before the next use
+        self._abandoned: list[Any] = []  # streams left in the garbage collector, to close
         self._drew_ids = False  # the open transaction inserted into an identity table
+        self._copied = 0  # rows stored by COPY in the open transaction
         self.conn = self._connect()
         try:
             self._check_and_migrate(create)
@@ -117,7 +119,8 @@ class PostgresStore(SqlStore):
             if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
                 options["connect_timeout"] = CONNECT_TIMEOUT
             conn = psycopg.connect(self.state.dsn, **options)
-            conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema)))
+            conn.execute(pgsql.SQL("SET search_path TO {}; {}").format(
+                pgsql.Identifier(self.schema), pgsql.SQL(_FAST_TOAST)))  # fmt: skip
         except psycopg.Error as exc:
             raise self._error(exc, connecting=True) from None
         return conn
@@ -187,20 +190,16 @@ class PostgresStore(SqlStore):
         if has_version:
             return int(self._raw_scalar("SELECT coalesce(max(version), 0) FROM schema_version"))
         if relations:
-            raise StateError(
-                f"the schema {self.schema} in {shown_location(self.state)} holds tables, but "
-                f"not a digest site",
-                f"use another site name, or another database; digest left {self.schema} alone",
-            )
+            raise StateError(f"the schema {self.schema} in {shown_location(self.state)} holds "
+                             "tables, but not a digest site", "use another site name, or another "
+                             f"database; digest left {self.schema} alone")  # fmt: skip
         return None
 
     def _refuse_newer(self, version: int | None) -> None:
         if version is not None and version > ddl.SCHEMA_VERSION:
-            raise StateError(
-                f"the state {self.location} has schema version {version}; this digest knows "
-                f"up to {ddl.SCHEMA_VERSION}",
-                "upgrade digest (pip install -U digest) to read it; it was left untouched",
-            )
+            raise StateError(f"the state {self.location} has schema version {version}; this "
+                             f"digest knows up to {ddl.SCHEMA_VERSION}", "upgrade digest (pip "
+                             "install -U digest) to read it; it was left untouched")  # fmt: skip
 
     def _check_and_migrate(self, create: bool) -> None:
         version = self._site_version()
@@ -208,10 +207,9 @@ class PostgresStore(SqlStore):
             return
         self._refuse_newer(version)
         if version is None and not create:
-            raise StateError(
-                f"no state at {self.location}: the database has no site {self.site!r}",
-                "run 'digest run' first, or check --state and the config's site",
-            )
+            raise NoState(f"no state at {self.location}: the database has no site "
+                          f"{self.site!r}", "run 'digest run' first, or check --state and the "
+                          "config's site")  # fmt: skip
         # Each migration in its own transaction, under the create lock, the version read
         # again inside it: two processes opening a new site at once do not both migrate.
         while True:
@@ -220,9 +218,7 @@ class PostgresStore(SqlStore):
                 version = self._site_version()
                 self._refuse_newer(version)
                 if version is None:
-                    name = pgsql.Identifier(self.schema)
-                    self._raw(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
-                    self._raw(ddl.VERSION_TABLE, None)
+                    self._raw(ddl.NEW_SITE.format(schema=self.schema), None)
                     version = 0
                 if version >= ddl.SCHEMA_VERSION:
                     return
@@ -240,33 +236,27 @@ class PostgresStore(SqlStore):
         self.set_setting("state_id", state_id)
         self.set_setting("site", site)
         self._raw(ddl.REGISTRY, None)
-        self._raw(
-            "INSERT INTO digest.sites (name, schema, state_id, created_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE "
-            "SET schema = excluded.schema, state_id = excluded.state_id",
-            (self.site, self.schema, state_id, moment_text(dt.datetime.now(dt.UTC))),
-        )
+        now = moment_text(dt.datetime.now(dt.UTC))
+        self._raw("INSERT INTO digest.sites (name, schema, state_id, created_at) VALUES (%s, %s, "
+                  "%s, %s) ON CONFLICT (name) DO UPDATE SET schema = excluded.schema, state_id = "
+                  "excluded.state_id", (self.site, self.schema, state_id, now))  # fmt: skip
         return state_id, site
 
     def _identity(self) -> str:
         state_id, site, registry = self._raw(
-            "SELECT max(value) FILTER (WHERE name = 'state_id'), "
-            "max(value) FILTER (WHERE name = 'site'), to_regclass('digest.sites') IS NOT NULL "
-            "FROM settings"
+            "SELECT max(value) FILTER (WHERE name = 'state_id'), max(value) FILTER (WHERE name "
+            "= 'site'), to_regclass('digest.sites') IS NOT NULL FROM settings"
         ).fetchone()
-        listed = registry and self._raw_scalar(
-            "SELECT state_id FROM digest.sites WHERE name = %s", (self.site,)
-        )
+        listed = registry and self._raw_scalar("SELECT state_id FROM digest.sites WHERE name = %s",
+                                               (self.site,))  # fmt: skip
         if state_id is None or site is None or listed != state_id:
             with self.transaction():
                 self._raw("SELECT pg_advisory_xact_lock(%s)", (CREATE_KEY,))
                 state_id, site = self._adopt_identity()
         if site != self.site:
-            raise StateError(
-                f"the schema {self.schema} in {shown_location(self.state)} holds the site "
-                f"{site!r}, not {self.site!r}",
-                "it was renamed by hand: rename it back, or set site to match",
-            )
+            raise StateError(f"the schema {self.schema} in {shown_location(self.state)} holds the "
+                             f"site {site!r}, not {self.site!r}", "it was renamed by hand: rename "
+                             "it back, or set site to match")  # fmt: skip
         return str(state_id)
 
     @property
@@ -287,7 +277,7 @@ class PostgresStore(SqlStore):
                 raise self._error(exc) from exc
             raise
         if outer:
-            self._drew_ids = False
+            self._drew_ids, self._copied = False, 0
 
     @contextlib.contextmanager
     def rehearsal(self) -> Iterator[None]:
@@ -301,6 +291,7 @@ class PostgresStore(SqlStore):
             self._rolled_back(outer)
 
     def _rolled_back(self, outer: bool) -> None:
+        self._copied = 0
         self._forget_cached_ids()
         if outer and self._drew_ids:
             # Sequences do not roll back; SQLite's rowids do. Set them back, so that both
@@ -364,9 +355,7 @@ class PostgresStore(SqlStore):
         pid, name, address, start = row
         who = name[7:] if name and name.startswith("digest pid ") else f"backend {pid}"
         who += f", from {address}" if address else ""
-        return who + (
-            f", connected {start.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" if start else ""
-        )
+        return who + (f", connected {start:%Y-%m-%d %H:%M:%S %z}" if start else "")
 
     def lock_is_free(self, kind: LockKind) -> bool:
         _key, high, low = self._lock_tag(kind)
@@ -396,27 +385,38 @@ class PostgresStore(SqlStore):
         return list(self._execute(sql.format(keys="= ANY(?)"), [*before, list(keys)]))
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Row]:
-        """A server-side cursor, fetched in batches. Outside a transaction it is WITH
-        HOLD (the server keeps the result; the client still holds one batch)."""
+        """A server-side cursor, fetched in batches growing from FIRST_BATCH (a caller may
+        want a few rows). Outside a transaction it is WITH HOLD (the server keeps it all)."""
+        tables = ", ".join(sorted(set(_READS.findall(sql)) & _TABLES))
+        if self._copied >= ANALYZE_ROWS and tables:  # fresh statistics before it is planned
+            self._copied = 0  # (without, 80,000 new papers are thought 40, and sorted on disk)
+            self._raw(f"SET LOCAL default_statistics_target = 10; ANALYZE {tables}", None)
         self._close_abandoned()
         cursor = self.conn.cursor(f"digest_stream_{next(self._names)}", withhold=self._idle())
         try:
             cursor.execute(_placeholders(sql), params)
-            while rows := cursor.fetchmany(STREAM_BATCH):
+            size = FIRST_BATCH
+            while rows := cursor.fetchmany(size):
                 yield from rows
+                size = min(size * 8, STREAM_BATCH)
         except psycopg.Error as exc:
             raise self._error(exc) from exc
         finally:
-            # Closed before the next statement, not here: a stream left unfinished (islice)
-            # ends in the garbage collector, which may run within another psycopg call.
-            self._abandoned.append(cursor)
+            # A stream left unfinished (islice) may end in the garbage collector, within
+            # another psycopg call that holds the connection's lock: then it waits.
+            lock = getattr(self.conn, "lock", None)
+            if lock is not None and not lock.locked():
+                with contextlib.suppress(psycopg.Error):
+                    cursor.close()
+            else:
+                self._abandoned.append(cursor)
 
     def _close_abandoned(self) -> None:
-        """Close the streams finished or left since the last statement."""
-        while self._abandoned:
-            cursor = self._abandoned.pop()
+        """Close the streams that had to wait, outside any transaction, where closing one
+        that died with its transaction asks the server nothing (which would abort it)."""
+        while self._abandoned and self._idle():
             with contextlib.suppress(psycopg.Error):
-                cursor.close()
+                self._abandoned.pop().close()
 
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         if not rows:
@@ -431,6 +431,7 @@ class PostgresStore(SqlStore):
                     copy.write_row(row)
         except psycopg.Error as exc:
             raise self._error(exc) from exc
+        self._copied += 0 if self._idle() else len(rows)
         if table in ddl.IDENTITY_TABLES and "id" in columns:  # ids given: move the sequence on
             self._drew_ids = True
             self._reset_identity(table)

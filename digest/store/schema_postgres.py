@@ -16,21 +16,31 @@ from __future__ import annotations
 
 # The sites of a database: which schema holds each, and its state id. The only table
 # outside the sites' own schemas; made (once) by the first site, under the create lock.
+# Only what is missing is created: a role may use schemas a DBA made for it without the
+# right to create any ("IF NOT EXISTS" would still ask for that right).
 REGISTRY = """
-CREATE SCHEMA IF NOT EXISTS digest;
-CREATE TABLE IF NOT EXISTS digest.sites (
-    name text PRIMARY KEY COLLATE "C",
-    schema text NOT NULL COLLATE "C",
-    state_id text NOT NULL COLLATE "C",
-    created_at text NOT NULL COLLATE "C"
-);
+DO $$ BEGIN
+    IF to_regnamespace('digest') IS NULL THEN CREATE SCHEMA digest; END IF;
+    IF to_regclass('digest.sites') IS NULL THEN
+        CREATE TABLE digest.sites (
+            name text PRIMARY KEY COLLATE "C",
+            schema text NOT NULL COLLATE "C",
+            state_id text NOT NULL COLLATE "C",
+            created_at text NOT NULL COLLATE "C"
+        );
+    END IF;
+END $$;
 """
 
-# A site's version: one row, in its own schema, so that it travels with the site
-# (``pg_dump -n digest_<site>``) and is never copied between states as a setting is.
-VERSION_TABLE = """
-CREATE TABLE schema_version (version integer NOT NULL);
-INSERT INTO schema_version VALUES (0);
+# A new site's schema (unless a DBA made it) and its version: one row, in the site's
+# own schema, so that it travels with the site (``pg_dump -n digest_<site>``) and is
+# never copied between states as a setting would be. ``{schema}`` is a checked name.
+NEW_SITE = """
+DO $$ BEGIN
+    IF to_regnamespace('{schema}') IS NULL THEN CREATE SCHEMA {schema}; END IF;
+END $$;
+CREATE TABLE {schema}.schema_version (version integer NOT NULL);
+INSERT INTO {schema}.schema_version VALUES (0);
 """
 
 MIGRATIONS: tuple[str, ...] = (
@@ -135,6 +145,13 @@ MIGRATIONS: tuple[str, ...] = (
         message_id text COLLATE "C" NOT NULL,
         reason text COLLATE "C",
         PRIMARY KEY (issue_id, recipient)
+    );
+    """,
+    # 2: the editor's note of an issue, as published (SQLite's version 8)
+    """
+    CREATE TABLE notes (
+        issue_seq bigint PRIMARY KEY,
+        source text COLLATE "C" NOT NULL
     );
     """,
 )

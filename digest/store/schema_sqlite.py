@@ -172,5 +172,13 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # paper knows whether its abstract was cut off, when a later listing completed it,
     # and whether it has code (by the rule in digest.links); a run knows its host and pid.
     _trust,
+    # 8: the editor's note of an issue, as published (the file may change; the issue renders
+    # from the state)
+    """
+    CREATE TABLE notes (
+        issue_seq INTEGER PRIMARY KEY,
+        source TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -118,6 +118,31 @@ class SqlStore(PaperQueries):
             for path, reason in self._execute("SELECT path, reason FROM rejections ORDER BY path")
         ]
 
+    def note(self, issue_seq: int) -> str | None:
+        source: str | None = self._scalar(
+            "SELECT source FROM notes WHERE issue_seq = ?", (issue_seq,)
+        )
+        return source
+
+    def set_note(self, issue_seq: int, source: str) -> None:
+        self._execute(
+            "INSERT INTO notes (issue_seq, source) VALUES (?, ?) "
+            "ON CONFLICT (issue_seq) DO UPDATE SET source = excluded.source",
+            (issue_seq, source),
+        )
+
+    def newest_file_taken(self) -> dt.datetime | None:
+        newest = self._scalar("SELECT max(taken_at) FROM files")
+        return parse_moment(newest) if newest else None
+
+    def recent_file_sizes(self, count: int) -> list[int]:
+        rows = self._execute(
+            "SELECT paper_count FROM files ORDER BY coalesce(digest_date, taken_at) DESC, id DESC "
+            "LIMIT ?",
+            (count,),
+        )
+        return [int(size) for (size,) in rows]
+
     def forget_rejections_of_absent_files(self) -> None:
         self._execute("DELETE FROM rejections WHERE hash NOT IN (SELECT hash FROM inbox_files)")
 

@@ -21,7 +21,7 @@ _PAPERS_IN_ORDER = (
 _PAPER_COLUMNS = (
     "p.key, p.title, p.abstract, p.authors, p.org_id, p.org_name, p.published, p.upvotes, "
     "p.links, p.digest_date, p.first_file, p.first_line, i.published_at, o.position, i.id, "
-    "p.section, p.reason, p.abstract_cut, p.updated_at"
+    "p.section, p.reason, p.abstract_cut, p.updated_at, p.first_seen"
 )
 _ISSUE_COLUMNS = "seq, id, date, published_at, paper_count, outputs_pending"
 
@@ -37,10 +37,13 @@ def _links_text(links: tuple[str, ...]) -> str:
 def paper_from_row(row: Row) -> Paper:
     (key, title, abstract, authors, org_id, org_name, published, upvotes, links, digest_date,
      first_file, first_line, published_at, position, issue_id, section, reason, cut,
-     updated) = row  # fmt: skip
-    # A published paper was first seen when its issue was published; a millisecond apart
-    # in page order, so that newest-first feeds and the timestamps agree.
-    first_seen = parse_moment(published_at) - dt.timedelta(milliseconds=position)
+     updated, seen) = row  # fmt: skip
+    # A published paper was first seen when its issue was published (or, backfilled, on
+    # its own digest's day, before it); a millisecond apart in page order, so that
+    # newest-first feeds and the timestamps agree.
+    first_seen = min(parse_moment(published_at), parse_moment(seen)) - dt.timedelta(
+        milliseconds=position
+    )
     return Paper(
         title=title,
         abstract=abstract,
@@ -208,6 +211,15 @@ class PaperQueries(SqlBase):
             (issue_seq,),
         ):
             yield paper_from_row(row)
+
+    def issue_papers_with_keys(self, issue_seq: int, keys: Iterable[str]) -> list[Paper]:
+        rows = self._with_keys(
+            f"SELECT {_PAPER_COLUMNS} FROM {_PAPERS_IN_ORDER} WHERE o.issue_seq = ? "
+            "AND p.key {keys}",
+            sorted(set(keys)),
+            before=(issue_seq,),
+        )
+        return [paper_from_row(row) for row in rows]
 
     def newest_papers(self, limit: int, section: str | None = None) -> list[Paper]:
         papers: list[Paper] = []

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from digest.errors import StateError
+from digest.errors import NoState, StateError
 from digest.lock import RunLock
 from digest.store.base import LockKind
 from digest.store.schema_sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
@@ -84,7 +84,7 @@ class SqliteStore(SqlStore):
         in_memory = str(path) == ":memory:"
         if not in_memory and not path.exists():
             if not create:
-                raise StateError(
+                raise NoState(
                     f"no state at {path}", "run 'digest run' first, or check --state / the config"
                 )
             try:

@@ -1,0 +1,184 @@
+"""The results as a table, one line per backend, with the targets and whether they are met."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLD_TARGET = 1.3  # PostgreSQL's cold import within 1.3x SQLite's
+INCREMENTAL_TARGET = 0.15  # PostgreSQL's incremental run within +0.15 s of SQLite's
+MEMORY_TARGET = 1.2  # PostgreSQL's peak memory within 1.2x SQLite's
+
+
+def _row(*cells: object, widths: tuple[int, ...]) -> str:
+    return "  ".join(
+        f"{cell:<{width}}" for cell, width in zip(cells, widths, strict=False)
+    ).rstrip()
+
+
+def _range(samples: list[float]) -> str:
+    return f"{min(samples):.2f}-{max(samples):.2f}"
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def _ratio(value: float, target: float, what: str) -> str:
+    return f"{value:.2f}x (target <= {target}x{what}: {_met(value <= target)})"
+
+
+def _cold(cold: dict, names: list[str]) -> list[str]:
+    wide = (10, 9, 8, 11, 9, 7, 7, 8, 9, 9, 7)
+    lines = [
+        f"cold import: {cold['entries']:,} entries, {cold['new_papers']:,} new papers "
+        f"(median of {len(cold[names[0]]['runs_seconds'])}); read-and-split floor "
+        f"{cold['floor_seconds']:.2f} s; I/O floor = that + writing the bytes it left, "
+        "fsync'ed (best of 3)",
+        _row("", "backend", "seconds", "range", "papers/s", "peak MB", "MB out", "floor s",
+             "x floor", "I/O fl s", "x I/O", widths=wide),
+    ]  # fmt: skip
+    for name in names:
+        row = cold[name]
+        lines.append(
+            _row("", name, f"{row['seconds']:.2f}", _range(row["runs_seconds"]),
+                 f"{row['papers_per_second']:,.0f}", f"{row['peak_rss_mb']:.0f}",
+                 f"{row['bytes_written'] / 2**20:.0f}", f"{cold['floor_seconds']:.2f}",
+                 f"{row['times_floor']:.1f}", f"{row['io_floor_seconds']:.2f}",
+                 f"{row['times_io_floor']:.1f}", widths=wide)
+        )  # fmt: skip
+    for name in names:
+        row = cold[name]
+        lines.append(
+            f"  {name:<9}--workers 0: {row['one_process_seconds']:.2f} s, peak "
+            f"{row['one_process_peak_rss_mb']:.0f} MB; --mark-seen: "
+            f"{row['mark_seen_seconds']:.2f} s ({row['mark_seen_times_floor']:.1f}x floor, "
+            f"{row['mark_seen_times_io_floor']:.1f}x its I/O floor of "
+            f"{row['mark_seen_io_floor_seconds']:.2f} s, "
+            f"{row['mark_seen_bytes_written'] / 2**20:.0f} MB), "
+            f"peak {row['mark_seen_peak_rss_mb']:.0f} MB"
+        )
+    for name in names:
+        row = cold[name]
+        stream = row.get("stream")
+        cursor = ""
+        if stream is not None:
+            cursor = "; stream is a server-side cursor: " + (
+                "yes" if stream["server_side"] else "NO"
+            )
+        lines.append(
+            f"  {name:<9}render the {cold['new_papers']:,}-paper issue alone (digest rebuild): "
+            f"{row['render_issue_seconds']:.2f} s, peak {row['render_issue_peak_rss_mb']:.0f} MB"
+            + cursor
+        )
+    versus = cold.get("postgres_vs_sqlite")
+    if versus:
+        lines.append(
+            "  postgres/sqlite: time "
+            + _ratio(versus["seconds"], COLD_TARGET, "")
+            + f"; --workers 0 {versus['one_process_seconds']:.2f}x; --mark-seen "
+            f"{versus['mark_seen_seconds']:.2f}x"
+        )
+        lines.append(
+            "  postgres/sqlite: peak memory, import "
+            + _ratio(versus["peak_rss"], MEMORY_TARGET, "")
+            + "; render alone "
+            + _ratio(versus["render_issue_peak_rss"], MEMORY_TARGET, "")
+        )
+    return lines
+
+
+def _incremental(rows: list[dict], names: list[str]) -> list[str]:
+    wide = (10, 9, 9, 9, 4, 8, 8, 11, 7)
+    lines = [
+        "incremental run: one new 100-paper file; the inbox keeps every old file, the output "
+        f"folder every old issue (median of {len(rows[0][names[0]]['runs_seconds'])})",
+        _row("", "store", "old files", "backend", "new", "median", "fastest", "range",
+             "peak MB", widths=wide),
+    ]  # fmt: skip
+    for row in rows:
+        for name in names:
+            cell = row[name]
+            lines.append(
+                _row("", f"{row['store_papers']:,}", f"{row['old_files']:,}", name,
+                     cell["new_papers"], f"{cell['seconds']:.3f}", f"{cell['fastest_seconds']:.3f}",
+                     _range(cell["runs_seconds"]), f"{cell['peak_rss_mb']:.0f}", widths=wide)
+            )  # fmt: skip
+    for name in names:
+        if len(rows) > 1:
+            first, last = rows[0][name], rows[-1][name]
+            lines.append(
+                f"  {name:<9}largest/smallest store: {last['seconds'] / first['seconds']:.2f}x "
+                f"(fastest runs: {last['fastest_seconds'] / first['fastest_seconds']:.2f}x)"
+            )
+    if "postgres" in names:
+        parts = [
+            f"{row['store_papers']:,}: {row['postgres_minus_sqlite_seconds']:+.3f} s "
+            f"({_met(row['postgres_minus_sqlite_seconds'] <= INCREMENTAL_TARGET)}), memory "
+            f"{row['postgres_vs_sqlite_peak_rss']:.2f}x "
+            f"({_met(row['postgres_vs_sqlite_peak_rss'] <= MEMORY_TARGET)})"
+            for row in rows
+        ]
+        lines.append(
+            f"  postgres-sqlite (target <= +{INCREMENTAL_TARGET} s, memory <= "
+            f"{MEMORY_TARGET}x): " + "; ".join(parts)
+        )
+    return lines
+
+
+def _render(rows: list[dict], names: list[str]) -> list[str]:
+    wide = (10, 9, 9, 9, 9, 11)
+    lines = [
+        "render (issue pages, email, feeds; staged in a transaction, put in place; in-process)",
+        _row("", "papers", "backend", "seconds", "ms/paper", "range", widths=wide),
+    ]
+    for row in rows:
+        for name in names:
+            cell = row[name]
+            lines.append(
+                _row("", f"{row['papers']:,}", name, f"{cell['seconds']:.3f}",
+                     f"{cell['per_paper_ms']:.2f}", _range(cell["runs_seconds"]), widths=wide)
+            )  # fmt: skip
+    return lines
+
+
+def _startup(start: dict, names: list[str]) -> list[str]:
+    statuses = [f"digest status ({name})" for name in names]
+    heavy = ", ".join(start["heavy_imports_in_help"]) or "none"
+    shown = ["python -c pass", "python -c 'import psycopg'", "digest --help", "digest status",
+             *statuses]  # fmt: skip
+    return [
+        "start-up (median ms): "
+        + "; ".join(f"{name} {start[name] * 1000:.0f}" for name in shown if name in start)
+        + " (status: with no state yet, then of a state holding one issue)",
+        f"  --help = {start['help_times_python']:.1f}x python (target <= 4x: "
+        f"{_met(start['help_times_python'] <= 4)}); heavy imports in --help: {heavy}",
+    ]
+
+
+def table(results: dict[str, Any]) -> str:
+    names = results["backends"]
+    lines = [f"digest benchmarks — {results['machine']}"]
+    if results.get("postgres"):
+        pg = results["postgres"]
+        lines.append(
+            f"PostgreSQL {pg['version']} on this machine's disk: fsync {pg['fsync']}, "
+            f"synchronous_commit {pg['synchronous_commit']}, full_page_writes "
+            f"{pg['full_page_writes']}, shared_buffers {pg['shared_buffers']}"
+        )
+    sections = [
+        ("cold_import", _cold),
+        ("incremental", _incremental),
+        ("render", _render),
+        ("startup", _startup),
+    ]
+    for key, function in sections:
+        if key in results:
+            lines += ["", *function(results[key], names)]
+        if key == "incremental" and "incremental" in results and "startup" in results:
+            lines.append(
+                "  (of which the PostgreSQL driver's import alone, 'import psycopg' less "
+                f"'python -c pass': {results['startup']['psycopg_import_seconds']:.3f} s)"
+            )
+    if "suite_seconds" in results:
+        lines += ["", f"suite: {results['suite_seconds'] / 60:.1f} min"]
+    return "\n".join(lines)

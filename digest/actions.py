@@ -1,0 +1,101 @@
+"""What a user asks for besides a run, each under the state's lock: send an issue, post
+it to chat, render everything again, copy a state. (``pipeline.run`` is the run.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from digest import delivery, notify
+from digest.config import Config
+from digest.errors import NotFound
+from digest.notes import NotesFolder, parse
+from digest.publish import Publisher, check_output, writer_for
+from digest.store import open_store
+from digest.store.copy import CopyReport, copy_state
+
+
+def post(
+    config: Config,
+    issue_id: str | None,
+    *,
+    channel: str | None = None,
+    force: bool = False,
+    wait: float = 60.0,
+) -> notify.PostOutcome:
+    """``digest post``: an issue to each chat channel that has not had it, under the lock."""
+    with open_store(config, create=False) as store, store.lock("run", wait):
+        publisher = Publisher.for_config(config, store, writer_for(config, store))
+        return notify.post_issue(
+            config, publisher, issue_id, channel=channel, force=force, now=dt.datetime.now(dt.UTC)
+        )
+
+
+def send(
+    config: Config,
+    issue_id: str | None,
+    *,
+    recipients: list[str] | None = None,
+    smtp: str | None = None,
+    force: bool = False,
+    wait: float = 60.0,
+    now: dt.datetime | None = None,
+) -> delivery.SendOutcome:
+    """``digest send``: an issue to each recipient who has not had it, under the lock."""
+    with open_store(config, create=False) as store, store.lock("run", wait):
+        publisher = Publisher.for_config(config, store, writer_for(config, store))
+        return delivery.send_issue(
+            config,
+            publisher,
+            issue_id,
+            recipients=recipients,
+            smtp=smtp,
+            force=force,
+            now=now or dt.datetime.now(dt.UTC),
+        )
+
+
+def copy(source: Config, target: Config) -> CopyReport:
+    """``digest state copy``: one site's whole state into an empty one, both locked."""
+    with (
+        open_store(source, create=False) as src,
+        src.lock("run", 60.0),
+        open_store(target) as dst,
+        dst.lock("run", 60.0),
+    ):
+        return copy_state(src, dst)
+
+
+def rebuild(
+    config: Config,
+    issue_id: str | None = None,
+    *,
+    wait: float = 0.0,
+    adopt_output: bool = False,
+) -> list[str]:
+    """Render every output again from the state (after a template change), or one issue's
+    (after its note was edited: ``notes/<id>.md`` as it is now is taken in first)."""
+    with open_store(config, create=False) as store, store.lock("run", wait):
+        writer = writer_for(config, store)
+        check_output(store, writer, adopt=adopt_output)
+        publisher = Publisher.for_config(config, store, writer)
+        folder = NotesFolder(config.notes)
+        if issue_id is None:
+            issues = store.issues()
+        else:
+            one = store.issue(issue_id)
+            if one is None:
+                raise NotFound(f"no issue {issue_id!r}", "'digest status' lists the issues")
+            issues = [one]
+        if not issues:
+            raise NotFound("nothing published yet", "run 'digest run' first")
+        with store.transaction(), writer.staging_only():
+            for issue in issues:
+                edited = folder.own(issue.id)
+                if edited is not None and edited != store.note(issue.seq):
+                    parse(edited, f"notes/{issue.id}.md")  # a broken edit fails here
+                    store.set_note(issue.seq, edited)
+            if issue_id is None:
+                publisher.stage_everything()
+            else:
+                publisher.stage(issues)
+        return [str(path) for path in publisher.put_in_place(issues)]

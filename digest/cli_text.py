@@ -1,0 +1,101 @@
+"""The command line's text: what a run, a parse or a send says to a person.
+
+Part of the CLI (only the CLI prints): kept apart so that cli.py stays the commands.
+Every line that carries text from outside (a file name, a title) goes through
+``one_line``, so it is one line and shows what it is.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from digest.text import one_line
+
+
+class Progress:
+    """One updating line on a terminal: files done of total, papers per second, time left."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, papers: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2 and done < total:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-6)
+        left = elapsed / done * (total - done)
+        sys.stderr.write(
+            f"\r  {done:,}/{total:,} files · {papers:,} papers · "
+            f"{papers / elapsed:,.0f} papers/s · {left:,.0f}s left   "
+        )
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def print_run(report: Any, cfg: Any) -> None:
+    read, skipped, rejected = (
+        len(report.files_read),
+        report.files_skipped,
+        len(report.files_rejected),
+    )
+    print(
+        f"{read} new file(s) read, {skipped} already taken in, {rejected} rejected; "
+        f"{report.papers_parsed:,} papers parsed, {report.new_papers:,} new."
+    )
+    if report.filtered:
+        counts = ", ".join(f"{kind}: {count:,}" for kind, count in sorted(report.filtered.items()))
+        total = sum(report.filtered.values())
+        print(f"{total:,} new papers filtered out ({counts}); remembered as seen.")
+    if report.rising:
+        print(f"{report.rising:,} earlier papers rising (shown, not new).")
+    if report.completed:
+        print(f"{report.completed:,} cut-off abstracts completed by a later listing.")
+    for path, reason in report.files_rejected:
+        print(one_line(f"rejected {path}: {reason}"))
+    for path in report.files_waiting:
+        print(f"waiting: {path} (still being written; the next run takes it)")
+    for issue_id in report.finished:
+        print(f"finished issue {issue_id}: an earlier run recorded it; its files are written now")
+    if report.dry_run:
+        for paper in report.new:
+            print(one_line(f"  new: {paper.title}"))
+        print("dry run: nothing was written.")
+    elif report.backfilled:
+        print(
+            f"published {len(report.backfilled):,} issues, {report.backfilled[0]} to "
+            f"{report.backfilled[-1]}: {cfg.output / 'index.html'}"
+        )
+    elif report.issue_id:
+        page = cfg.output / "issues" / f"{report.issue_id}.html"
+        print(f"published issue {report.issue_id}: {page}")
+    if report.advice:
+        print(f"note: {report.advice}")
+    elif report.marked_seen:
+        print(f"{report.marked_seen:,} new papers marked as seen; nothing published.")
+    elif not report.finished:
+        print("nothing new: no issue published, outputs untouched.")
+    if report.sent_to:
+        print(f"sent issue {report.sent_issue} to {', '.join(report.sent_to)}")
+    if report.delivery_error:
+        print(f"not sent: {report.delivery_error}", file=sys.stderr)
+
+
+def paper_json(paper: Any) -> dict:
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": paper.authors,
+        "organization": {"id": paper.organization.id, "name": paper.organization.name}
+        if paper.organization
+        else None,
+        "published": paper.published.isoformat() if paper.published else None,
+        "upvotes": paper.upvotes,
+        "links": list(paper.links),
+        "line": paper.line,
+    }

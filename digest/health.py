@@ -1,0 +1,270 @@
+"""Is the digest healthy? What ``digest check`` tells a monitor, and ``status`` a person.
+
+A quiet week and a broken pipeline look alike from outside: no new issue. These checks
+tell them apart, each with a level in the Nagios/Icinga plugin convention that monitoring
+tools understand (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN):
+
+* the last run failed, or died before it finished (CRITICAL);
+* an issue was recorded but its files are not all written (CRITICAL);
+* no new digest file for longer than ``expect_new_every`` (WARNING; CRITICAL at twice);
+* the newest file lists far fewer papers than the files before it (a partial scrape, not
+  a quiet day: WARNING);
+* rejected files wait in the inbox (WARNING);
+* the newest issue's email or chat posts are in doubt (WARNING) or failed (CRITICAL);
+* with a schedule configured, the daemon's last heartbeat is older than two slots
+  (CRITICAL): it is not running;
+* the last ping to the push monitor failed (WARNING).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from digest.config import Config
+from digest.model import RunResult
+from digest.status import Status, collect
+from digest.store import Store, open_store
+
+
+class Level(enum.IntEnum):
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    level: Level
+    check: str  # a short name: last-run, freshness, short-listing, rejected, delivery, ...
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    findings: list[Finding]
+    metrics: dict[str, float]
+
+    @property
+    def level(self) -> Level:
+        return max((finding.level for finding in self.findings), default=Level.OK)
+
+    def summary(self) -> str:
+        """The plugin's first line: the worst findings, then performance data."""
+        worst = [f.message for f in self.findings if f.level == self.level and f.level]
+        text = "; ".join(worst) if worst else "healthy"
+        perf = " ".join(f"{name}={value:g}" for name, value in self.metrics.items())
+        return f"DIGEST {self.level.name} - {text}" + (f" | {perf}" if perf else "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level.name,
+            "code": int(self.level),
+            "summary": self.summary(),
+            "findings": [
+                {"level": f.level.name, "check": f.check, "message": f.message}
+                for f in self.findings
+            ],
+            "metrics": self.metrics,
+        }
+
+
+def _age(now: dt.datetime, then: dt.datetime) -> str:
+    seconds = (now - then).total_seconds()
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 60:.0f} minutes"
+
+
+def check(config: Config, now: dt.datetime | None = None, status: Status | None = None) -> Health:
+    now = now or dt.datetime.now(dt.UTC)
+    status = status or collect(config, now)
+    findings: list[Finding] = []
+    metrics: dict[str, float] = {"issues": status.issues, "papers": status.papers}
+    if not status.state_exists:
+        findings.append(
+            Finding(Level.WARNING, "last-run", f"no run yet (no state at {status.state})")
+        )
+        _freshness(config, now, findings, metrics, None)
+        return Health(findings, metrics)
+    with open_store(config, create=False) as store:  # status found it: it exists
+        _last_run(status, findings)
+        _pending(status, findings)
+        _freshness(config, now, findings, metrics, store)
+        _short_listing(config, store, findings)
+        _deliveries(status, findings)
+        _daemon(config, store, now, findings)
+        _ping(store, findings)
+    if status.rejected:
+        names = ", ".join(Path(name).name for name, _ in status.rejected[:3])
+        more = f" and {len(status.rejected) - 3} more" if len(status.rejected) > 3 else ""
+        findings.append(
+            Finding(
+                Level.WARNING,
+                "rejected",
+                f"{len(status.rejected)} rejected file(s) in the inbox: {names}{more}",
+            )
+        )
+    return Health(findings, metrics)
+
+
+def _last_run(status: Status, findings: list[Finding]) -> None:
+    run = status.last_run
+    if run is None:
+        findings.append(Finding(Level.WARNING, "last-run", "no run yet"))
+    elif run.result is RunResult.FAILED:
+        findings.append(
+            Finding(
+                Level.CRITICAL,
+                "last-run",
+                f"the last run failed ({run.started_at:%Y-%m-%d %H:%M}): {run.error}",
+            )
+        )
+    elif run.result is RunResult.INTERRUPTED:
+        findings.append(
+            Finding(
+                Level.CRITICAL,
+                "last-run",
+                f"the last run ({run.started_at:%Y-%m-%d %H:%M}, pid {run.pid}) "
+                "died before it finished",
+            )
+        )
+    else:
+        findings.append(Finding(Level.OK, "last-run", f"the last run: {run.result.value}"))
+
+
+def _pending(status: Status, findings: list[Finding]) -> None:
+    for issue_id in status.pending:
+        findings.append(
+            Finding(
+                Level.CRITICAL,
+                "pending",
+                f"issue {issue_id} is recorded but its files are not all written",
+            )
+        )
+
+
+def _freshness(
+    config: Config,
+    now: dt.datetime,
+    findings: list[Finding],
+    metrics: dict[str, float],
+    store: Store | None,
+) -> None:
+    """When the newest digest file arrived: the newest in the inbox, or taken in."""
+    from digest.inbox import list_inbox
+
+    entries, _ = list_inbox(config.inbox)
+    times = [dt.datetime.fromtimestamp(e.mtime_ns / 1e9, dt.UTC) for e in entries]
+    if store is not None:
+        taken = store.newest_file_taken()
+        if taken is not None:
+            times.append(taken)
+    limit = config.monitor.expect_new_every
+    if not times:
+        if limit:
+            findings.append(Finding(Level.WARNING, "freshness", "no digest file has arrived yet"))
+        return
+    newest = max(times)
+    age = (now - newest).total_seconds()
+    metrics["newest_file_age"] = round(max(age, 0))
+    if not limit:
+        return
+    wanted = (
+        f"expected one every {limit / 86400:g} days"
+        if limit >= 86400
+        else (f"expected one every {limit / 3600:g} hours")
+    )
+    if age > 2 * limit:
+        level = Level.CRITICAL
+    elif age > limit:
+        level = Level.WARNING
+    else:
+        level = Level.OK
+    findings.append(
+        Finding(level, "freshness", f"the newest digest file is {_age(now, newest)} old ({wanted})")
+    )
+
+
+def _short_listing(config: Config, store: Store, findings: list[Finding]) -> None:
+    window, ratio = config.monitor.short_listing_window, config.monitor.short_listing
+    counts = store.recent_file_sizes(window + 1)  # newest first
+    if len(counts) < 3 or not ratio:
+        return
+    newest, before = counts[0], counts[1:]
+    median = statistics.median(before)
+    if median and newest < ratio * median:
+        findings.append(
+            Finding(
+                Level.WARNING,
+                "short-listing",
+                f"the newest file lists {newest} papers, under {ratio:.0%} of the {median:g} "
+                f"that the {len(before)} files before it list (a partial scrape?)",
+            )
+        )
+
+
+def _deliveries(status: Status, findings: list[Finding]) -> None:
+    latest = status.latest_issue
+    if latest is None:
+        return
+    if latest.in_doubt:
+        findings.append(
+            Finding(
+                Level.WARNING,
+                "delivery",
+                f"issue {latest.id}: delivery in doubt for {', '.join(latest.in_doubt)}",
+            )
+        )
+    if latest.refused or latest.failed:
+        who = [name for name, _ in latest.refused + latest.failed]
+        findings.append(
+            Finding(Level.CRITICAL, "delivery", f"issue {latest.id} did not reach {', '.join(who)}")
+        )
+
+
+def _daemon(config: Config, store: Store, now: dt.datetime, findings: list[Finding]) -> None:
+    schedule = config.schedule
+    if not (schedule.cron or schedule.every):
+        return
+    from digest.schedule import slot_seconds
+
+    beat = store.setting("daemon_heartbeat")
+    if beat is None:
+        findings.append(Finding(Level.CRITICAL, "daemon", "the daemon has never run"))
+        return
+    record = json.loads(beat)
+    at = dt.datetime.fromisoformat(record["at"])
+    slot = slot_seconds(config, now)
+    if (now - at).total_seconds() > 2 * slot:
+        findings.append(
+            Finding(
+                Level.CRITICAL,
+                "daemon",
+                f"the daemon's last heartbeat is {_age(now, at)} old "
+                f"(pid {record.get('pid')} on {record.get('host')}): is it running?",
+            )
+        )
+
+
+def _ping(store: Store, findings: list[Finding]) -> None:
+    last = store.setting("last_ping")
+    if last is None:
+        return
+    record = json.loads(last)
+    if not record.get("ok"):
+        findings.append(
+            Finding(
+                Level.WARNING,
+                "ping",
+                f"the last ping to {record.get('to')} failed: {record.get('error')}",
+            )
+        )

@@ -1,0 +1,282 @@
+"""The editor's voice: a note and picks at the top of an issue, written in Markdown.
+
+``notes/next.md`` is taken by the next issue published; ``notes/<issue-id>.md`` belongs to
+that issue (written ahead, or edited after a run for a rebuild). A note may open with a
+TOML header between ``+++`` lines (as Hugo's front matter) listing the editor's picks:
+
+    +++
+    [[picks]]
+    title = "Densing Law of LLMs"
+    comment = "Why capacity density matters."
+    +++
+    Two lines on what mattered this week.
+
+The note is the owner's text, but it passes the same checks as everything else: raw HTML
+in it is escaped (shown as written, never run), and a link that is not http(s) or mailto
+refuses the note, failing the run with exit code 3 before anything is published. It is
+kept in the state with its issue, so the issue renders the same from the state alone; the
+file ``next.md`` is renamed to ``<issue-id>.md`` once the issue is committed, so it is
+never used twice, and a run killed before that leaves it to be renamed by the next.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import textwrap
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.errors import TemplateProblem
+from digest.model import Issue, Paper, Problem, Severity, title_key
+from digest.store import Store
+
+NEXT = "next.md"
+_FRONT = re.compile(r"\A\+\+\+[ \t]*\r?\n(.*?)\r?\n\+\+\+[ \t]*(?:\r?\n|\Z)", re.S)
+EXTENSIONS = ("sane_lists",)  # python-markdown's own; no raw HTML (see ``to_html``)
+SAFE_SCHEMES = ("http", "https", "mailto", "")
+
+
+class NoteProblem(TemplateProblem):
+    """A note that cannot be published as written (exit code 3, like a template)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    title: str
+    comment: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    source: str  # the file as written: the issue's Markdown carries it verbatim
+    body: str  # without the front matter
+    html: str
+    text: str  # for the email's text part: readable, wrapped, links written out
+    picks: tuple[Pick, ...]
+
+
+def parse(source: str, where: str) -> Note:
+    body: str = source
+    picks: tuple[Pick, ...] = ()
+    front = _FRONT.match(source)
+    if front:
+        try:
+            header = tomllib.loads(front.group(1))
+        except tomllib.TOMLDecodeError as exc:
+            raise NoteProblem(
+                f"the note {where}: its +++ header is not valid TOML: {exc}",
+                "fix the header, or remove it",
+            ) from None
+        picks = _picks(header, where)
+        body = source[front.end() :]
+    rendered = to_html(body, where)
+    return Note(source, body, rendered, to_text(rendered), picks)
+
+
+def _picks(header: dict[str, Any], where: str) -> tuple[Pick, ...]:
+    unknown = set(header) - {"picks"}
+    if unknown:
+        raise NoteProblem(
+            f"the note {where}: unknown key {sorted(unknown)[0]!r} in its header",
+            "the header knows [[picks]] with title and comment",
+        )
+    found = []
+    for number, item in enumerate(header.get("picks", []), start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("title"), str):
+            raise NoteProblem(
+                f"the note {where}: pick {number} needs a title",
+                'e.g. [[picks]] title = "…" comment = "…"',
+            )
+        comment = item.get("comment", "")
+        if not isinstance(comment, str):
+            raise NoteProblem(f"the note {where}: pick {number}'s comment is not text")
+        found.append(Pick(item["title"], comment, title_key(item["title"])))
+    return tuple(found)
+
+
+def to_html(markdown_text: str, where: str) -> str:
+    import markdown
+
+    converter = markdown.Markdown(extensions=list(EXTENSIONS))
+    # Raw HTML is text here: a note shows "<script>" as written, as scraped text does.
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    rendered = converter.convert(markdown_text)
+    for attribute, value in re.findall(r'\s(href|src)="([^"]*)"', rendered):
+        scheme = urlsplit(html.unescape(value).strip()).scheme.lower()
+        if scheme not in SAFE_SCHEMES:
+            raise NoteProblem(
+                f"the note {where}: a {scheme}: link ({attribute}) is not allowed",
+                "links in a note must be http(s) or mailto; nothing was published",
+            )
+    return rendered
+
+
+class _Text(HTMLParser):
+    """HTML of a note as plain text: paragraphs, list items, links written out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.current: list[str] = []
+        self.links: list[str] = []
+        self.prefix = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("p", "li", "h1", "h2", "h3", "h4", "blockquote", "pre"):
+            self.flush()
+            self.prefix = "- " if tag == "li" else ""
+        if tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.links:
+            href = self.links.pop().removeprefix("mailto:")
+            if href and href not in "".join(self.current):
+                self.current.append(f" <{href}>")
+        if tag in ("p", "li", "h1", "h2", "h3", "h4", "blockquote", "pre"):
+            self.flush()
+
+    def handle_data(self, data: str) -> None:
+        self.current.append(data)
+
+    def flush(self) -> None:
+        text = " ".join("".join(self.current).split())
+        if text:
+            if self.prefix and self.blocks and self.blocks[-1].startswith("- "):
+                self.blocks[-1] += "\n" + textwrap.fill(
+                    text, 72, initial_indent="- ", subsequent_indent="  ",
+                    break_long_words=False, break_on_hyphens=False,
+                )  # fmt: skip
+                self.current, self.prefix = [], ""
+                return
+            indent = "  " if self.prefix else ""
+            self.blocks.append(
+                textwrap.fill(
+                    text,
+                    72,
+                    initial_indent=self.prefix,
+                    subsequent_indent=indent,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+        self.current, self.prefix = [], ""
+
+
+def to_text(rendered: str) -> str:
+    parser = _Text()
+    parser.feed(rendered)
+    parser.close()
+    parser.flush()
+    return "\n\n".join(parser.blocks)
+
+
+@dataclass
+class NotesFolder:
+    """The notes folder (``notes`` beside the config). Writes only there: it renames
+    ``next.md`` once its issue is committed, nothing else."""
+
+    root: Path
+
+    def for_issue(self, issue_id: str) -> tuple[str, Path] | None:
+        """The note an issue being published takes: its own file, else next.md."""
+        for name in (f"{issue_id}.md", NEXT):
+            path = self.root / name
+            text = self._read(path)
+            if text is not None:
+                return text, path
+        return None
+
+    def own(self, issue_id: str) -> str | None:
+        """An issue's own note file, as the editor last left it (a rebuild takes it)."""
+        return self._read(self.root / f"{issue_id}.md")
+
+    def consume(self, path: Path, source: str, issue_id: str) -> None:
+        """next.md has been published with ``issue_id``: rename it, so it is never taken
+        twice (unless it changed since it was read: then it is a new note, and stays)."""
+        if path.name != NEXT or self._read(path) != source:
+            return
+        target = self.root / f"{issue_id}.md"
+        if target.exists():
+            return
+        os.replace(path, target)
+
+    @staticmethod
+    def _read(path: Path) -> str | None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NoteProblem(
+                f"cannot read the note {path}: {exc}", "save it as UTF-8 text"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Editorial:
+    """What the editor added to an issue: the note, and the picks matched to its papers
+    (with each pick's comment), in the editor's order."""
+
+    note: Note | None = None
+    picks: tuple[tuple[Paper, str], ...] = ()
+
+    @property
+    def picked(self) -> frozenset[str]:
+        return frozenset(paper.key for paper, _ in self.picks)
+
+
+NO_EDITORIAL = Editorial()
+
+
+def unmatched(note: Note, papers: Iterable[Paper]) -> list[str]:
+    """The picks that match no paper of the issue, by title (a warning, not an error)."""
+    keys = {paper.key for paper in papers}
+    return [pick.title for pick in note.picks if pick.key not in keys]
+
+
+def take(
+    store: Store, folder: NotesFolder, issues: list[Issue], newest: str | None
+) -> tuple[list[tuple[Path, str, str]], list[Problem]]:
+    """The note of each new issue: its own file, or next.md for the newest. Each is kept
+    in the state with its issue (a note that cannot be published raises, failing the run
+    before the commit). Returns what to rename once committed, and warnings (picks that
+    match no paper of the issue)."""
+    taken, warnings = [], []
+    for issue in issues:
+        own = folder.own(issue.id)
+        found = (own, folder.root / f"{issue.id}.md") if own is not None else None
+        if found is None and issue.id == newest:
+            found = folder.for_issue(issue.id)
+        if found is None:
+            continue
+        source, path = found
+        note = parse(source, str(path))
+        store.set_note(issue.seq, source)
+        papers = store.issue_papers_with_keys(issue.seq, [pick.key for pick in note.picks])
+        for title in unmatched(note, papers):
+            warnings.append(Problem(
+                str(path), None, f"the pick {title!r} matches no paper of issue {issue.id}",
+                Severity.WARNING,
+            ))  # fmt: skip
+        taken.append((path, source, issue.id))
+    return taken, warnings
+
+
+def finish(store: Store, folder: NotesFolder) -> None:
+    """A run killed after its commit, before it renamed next.md: rename it now."""
+    newest = store.issue(None)
+    found = folder.for_issue(newest.id) if newest is not None else None
+    if newest is None or found is None or found[1].name != NEXT:
+        return
+    if store.note(newest.seq) == found[0]:  # it is the note that issue was published with
+        folder.consume(found[1], found[0], newest.id)

@@ -1,0 +1,259 @@
+"""Telling others: a ping to a push monitor after each run, and each issue posted to chat.
+
+Pings follow the convention of healthchecks.io and Uptime Kuma push monitors: the URL
+after a successful run, ``<url>/fail`` after a failed one, ``<url>/start`` when a run
+starts (if asked), with the run's one-line summary as the body. A ping is short and
+retried twice; a failed ping never fails the run: it is logged, recorded, and shown by
+``status`` and ``check``.
+
+Chat channels are Apprise URLs (Slack, Discord, Telegram, Matrix, Mattermost, ntfy, JSON
+webhooks, ...), read only from the environment variable each channel names, because they
+carry secrets; they are never printed. Each issue is posted once per channel, recorded in
+the state as email deliveries are (a claim first; a post that timed out is in doubt and
+never repeated unasked), within the channel's message limits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.config import ChannelConfig, Config
+from digest.dates import long_date
+from digest.errors import ConfigError, NotFound, PendingOutputs
+from digest.faults import pause_point
+from digest.model import DeliveryStatus, Issue
+from digest.publish import Publisher
+from digest.render import markdown_escape
+from digest.report import RefusedRecipient
+from digest.status import CHANNEL_PREFIX
+from digest.store import DeliveryUpdate, Store
+
+log = logging.getLogger("digest")
+
+PING_TIMEOUT = 10.0
+PING_ATTEMPTS = 3
+
+
+def masked(url: str) -> str:
+    """A URL fit to show: scheme and host, never the path or query that holds the key."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}/…" if parts.scheme else "(a URL)"
+
+
+@dataclass(frozen=True, slots=True)
+class PingResult:
+    to: str  # masked
+    kind: str
+    ok: bool
+    error: str | None = None
+
+
+def ping(url: str, kind: str, body: str, *, sleep: Any = time.sleep) -> PingResult:
+    """POST ``body`` to the URL for ``kind`` ("success", "fail" or "start")."""
+    target = url.rstrip("/") + {"success": "", "fail": "/fail", "start": "/start"}[kind]
+    error = "not tried"
+    for attempt in range(PING_ATTEMPTS):
+        request = urllib.request.Request(
+            target,
+            data=body.encode("utf-8"),
+            method="POST",
+            headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "digest"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=PING_TIMEOUT) as response:
+                response.read(1024)
+            return PingResult(masked(url), kind, True)
+        except urllib.error.HTTPError as exc:
+            error = f"HTTP {exc.code}"
+            if exc.code < 500 and exc.code != 429:
+                break  # the monitor said no: asking again will not change that
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            error = str(getattr(reason, "strerror", None) or reason).lower()
+        if attempt + 1 < PING_ATTEMPTS:
+            sleep(1.0 * 2**attempt)
+    log.warning("ping to %s (%s) failed: %s", masked(url), kind, error)
+    return PingResult(masked(url), kind, False, error)
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    issue_id: str
+    posted_to: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)
+    failed: list[RefusedRecipient] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        parts = [f"{f.recipient}: {f.reason}" for f in self.failed]
+        parts += [
+            f"{name}: no answer in time; it may have been posted ('digest post --force' "
+            "posts it again)"
+            for name in self.in_doubt
+        ]
+        return ("issue " + self.issue_id + " not posted to " + "; ".join(parts)) if parts else None
+
+
+def _message(
+    publisher: Publisher, issue: Issue, channel: ChannelConfig, limit: int
+) -> tuple[str, str]:
+    """Title and Markdown body: the top papers of the channel's sections with their
+    links, then the issue's web page; as many papers as the channel's limit allows."""
+    site = publisher.site
+    title = f"{site.title}: {long_date(issue.date)}, {issue.paper_count:,} new papers"
+    footer = f"\n\nThe whole issue: <{site.issue_url(issue.id)}>"
+    papers = publisher.store.issue_papers(issue.seq)
+    if channel.sections:
+        papers = (p for p in papers if p.section in channel.sections)
+    lines: list[str] = []
+    for number, paper in enumerate(islice(papers, channel.max_papers), start=1):
+        line = f"{number}. {markdown_escape(paper.title)} <{site.paper_url(paper)}>"
+        if len("\n".join([*lines, line])) + len(footer) > limit:
+            break
+        lines.append(line)
+    return title, "\n".join(lines) + footer
+
+
+def _apprise() -> Any:
+    try:
+        import apprise  # 0.3 s to import: only a run that posts pays for it
+    except ImportError:
+        raise ConfigError(
+            "chat channels are configured, but apprise (what posts to them) is not installed",
+            "pip install 'digest[chat]'",
+        ) from None
+    return apprise
+
+
+def _notify(url: str, title: str, body: str, retries: int, wait: float) -> DeliveryStatus:
+    apprise = _apprise()
+
+    logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)  # its messages name the URL
+    client = apprise.Apprise()
+    if not client.add(url):
+        raise ConfigError("not an Apprise URL")
+    status = DeliveryStatus.FAILED
+    for attempt in range(max(1, retries)):
+        result = client.notify(title=title, body=body, body_format=apprise.NotifyFormat.MARKDOWN)
+        if result:
+            return DeliveryStatus.SENT
+        if result.status == apprise.AppriseResultStatus.TIMEOUT:
+            return DeliveryStatus.IN_DOUBT  # it may have gone through: never twice unasked
+        if attempt + 1 < retries:
+            time.sleep(wait * 2**attempt)
+    return status
+
+
+def _limit(url: str) -> int:
+    """Characters the body may have on this service (less the title, where the service
+    puts it in the body)."""
+    apprise = _apprise()
+
+    client = apprise.Apprise()
+    client.add(url)
+    plugin = client[0] if len(client) else None
+    body = min(getattr(plugin, "body_maxlen", 4000) or 4000, 32_000)
+    return body - (300 if not getattr(plugin, "title_maxlen", 1) else 0) - 64
+
+
+def post_issue(
+    config: Config,
+    publisher: Publisher,
+    issue_id: str | None,
+    *,
+    channel: str | None = None,
+    force: bool = False,
+    now: dt.datetime,
+    automatic: bool = False,
+) -> PostOutcome:
+    """Post an issue to each configured channel (or the one named) that has not had it."""
+    store: Store = publisher.store
+    issue = store.issue(issue_id)
+    if issue is None:
+        raise NotFound(
+            "no issue has been published yet" if issue_id is None else f"no issue {issue_id!r}",
+            "'digest status' lists the issues",
+        )
+    if issue.outputs_pending:
+        raise PendingOutputs(
+            f"issue {issue.id} is recorded, but its files are not all written",
+            "'digest run' (or 'digest rebuild') writes them; then post it",
+        )
+    chosen = [c for c in config.channels if channel is None or c.name == channel]
+    if channel is not None and not chosen:
+        names = ", ".join(c.name for c in config.channels) or "none configured"
+        raise ConfigError(f"no channel {channel!r}", f"channels: {names}")
+    if automatic:
+        chosen = [c for c in chosen if c.send_after_run]
+    known = store.deliveries(issue.id)
+    outcome = PostOutcome(issue.id)
+    for item in chosen:
+        key = CHANNEL_PREFIX + item.name
+        past = known.get(key)
+        if past is not None and past.status.may_have_arrived and not force:
+            (outcome.already if past.status is DeliveryStatus.SENT else outcome.in_doubt).append(
+                item.name
+            )
+            continue
+        _post_one(config, publisher, issue, item, key, force, now, outcome)
+    return outcome
+
+
+def _post_one(
+    config: Config,
+    publisher: Publisher,
+    issue: Issue,
+    item: ChannelConfig,
+    key: str,
+    force: bool,
+    now: dt.datetime,
+    outcome: PostOutcome,
+) -> None:
+    store = publisher.store
+    url = os.environ.get(item.url_env, "")
+    reason: str | None
+    if not url:
+        reason = f"the environment variable {item.url_env} (its URL) is not set"
+        outcome.failed.append(RefusedRecipient(item.name, reason))
+        log.error("channel %s: %s", item.name, reason)
+        return
+    if not store.claim_deliveries(issue.id, [key], "chat", now, force=force):
+        outcome.in_doubt.append(item.name)
+        return
+    pause_point("posting")
+    try:
+        title, body = _message(publisher, issue, item, _limit(url))
+        status = _notify(url, title, body, config.email.retries, config.email.retry_wait)
+        reason = None if status is DeliveryStatus.SENT else "the service did not accept it"
+    except Exception as exc:  # a broken channel never stops the others, nor the run
+        status = DeliveryStatus.FAILED
+        reason = re.sub(r"\S+://\S+", "(the channel's URL)", f"{type(exc).__name__}: {exc}")
+    store.settle_deliveries(
+        issue.id, [DeliveryUpdate(key, status, reason)], dt.datetime.now(dt.UTC)
+    )
+    if status is DeliveryStatus.SENT:
+        outcome.posted_to.append(item.name)
+        log.info("posted issue %s to %s", issue.id, item.name)
+    elif status is DeliveryStatus.IN_DOUBT:
+        outcome.in_doubt.append(item.name)
+        log.error(
+            "channel %s: no answer in time; issue %s may have been posted", item.name, issue.id
+        )
+    else:
+        outcome.failed.append(RefusedRecipient(item.name, reason or "failed"))
+        log.error("channel %s: issue %s not posted: %s", item.name, issue.id, reason)

@@ -1,0 +1,115 @@
+"""Units where a unit is clearer than a whole run: the inbox scan, the config, the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from conftest import PLAIN, PLAIN_2, TODAY
+
+from digest.backfill import Backfill, Period, PeriodIssue, moment
+from digest.config import PostgresState, from_mapping, state_location
+from digest.errors import ConfigError
+from digest.inbox import list_inbox, scan_inbox
+from digest.store import SqliteStore
+from digest.text import one_line, shown_name
+
+
+@pytest.fixture
+def store(tmp_path):
+    with SqliteStore(tmp_path / "state.sqlite") as opened:
+        yield opened
+
+
+def snapshot(store) -> list:
+    return [
+        store.remembered_inbox_count(),
+        sorted(store.inbox_fingerprints()),
+        store.rejections(),
+        store.counts(),
+    ]
+
+
+def test_the_scan_only_looks(tmp_path, store):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.txt").write_bytes(PLAIN.read_bytes())
+    (inbox / "b.txt").write_bytes(PLAIN_2.read_bytes())
+    (inbox / "gone.txt").write_bytes(b"x")
+    store.remember_inbox_file(str(inbox / "gone.txt"), 1, 1, "h")
+    (inbox / "gone.txt").unlink()
+    before = snapshot(store)
+    scan = scan_inbox(inbox, store, TODAY, 10**6)
+    assert snapshot(store) == before, "a scan writes nothing"
+    assert [c.path.name for c in scan.candidates] == ["a.txt", "b.txt"]  # by digest date
+    assert scan.forgotten == [str(inbox / "gone.txt")]
+
+
+def test_the_scan_leaves_files_still_being_written(tmp_path, store):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "new.txt").write_bytes(PLAIN.read_bytes())
+    (inbox / "old.txt").write_bytes(PLAIN_2.read_bytes())
+    os.utime(inbox / "old.txt", (1_700_000_000, 1_700_000_000))
+    scan = scan_inbox(inbox, store, TODAY, 10**6, settle=3600)
+    assert [c.path.name for c in scan.candidates] == ["old.txt"]
+    assert scan.settling == [str(inbox / "new.txt")] and scan.settles_at is not None
+
+
+def test_hidden_partial_and_backup_files_are_not_inbox_files(tmp_path):
+    for name in (".hidden.txt", "~backup.txt", "page.crdownload", "page.part", "real.txt"):
+        (tmp_path / name).write_text("x")
+    entries, refused = list_inbox(tmp_path)
+    assert [Path(e.path).name for e in entries] == ["real.txt"] and refused == []
+
+
+def test_names_are_shown_on_one_line_and_as_what_they_are():
+    assert one_line("a\nb\x1b[31m\u202e") == "a\\x0ab\\x1b[31m\\u202e"
+    assert shown_name(os.fsdecode(b"/in/bad\xff.txt")) == "/in/bad\\xff.txt"
+
+
+def test_a_state_is_a_path_or_a_postgresql_url_never_with_a_password(tmp_path):
+    assert state_location("s.db", tmp_path) == (tmp_path / "s.db").resolve()
+    url = state_location("postgresql://digest@db/d", tmp_path)
+    assert isinstance(url, PostgresState) and str(url) == "postgresql://digest@db/d"
+    assert isinstance(state_location("service=digest", tmp_path), PostgresState)
+    for bad in ("postgresql://digest:hunter2@db/d", "service=x password=hunter2"):
+        with pytest.raises(ConfigError, match="a password does not belong") as error:
+            state_location(bad, tmp_path)
+        assert "hunter2" not in str(error.value)
+
+
+def test_config_defaults_and_what_each_key_becomes(tmp_path):
+    config = from_mapping({}, tmp_path)
+    assert (config.settle, config.site, config.feed_size, config.backfill) == (
+        5.0, "default", 100, None
+    )  # fmt: skip
+    config = from_mapping(
+        {"settle": "0", "backfill": "day", "monitor": {"expect_new_every": "2d"}}, tmp_path
+    )
+    assert config.settle == 0 and config.backfill is Period.DAY
+    assert config.monitor.expect_new_every == 2 * 86400
+    with pytest.raises(ConfigError, match="backfill: 'month'"):
+        from_mapping({"backfill": "month"}, tmp_path)
+
+
+def test_periods_close_in_order_and_skip_ones_without_papers():
+    closed: list[PeriodIssue] = []
+    clock = dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC)
+    plan = Backfill(Period.WEEK, 7, clock, closed.append)
+    days = [dt.date(2026, 11, 2), dt.date(2026, 11, 4), dt.date(2026, 11, 10), None]
+    for day in days:
+        issue = plan.enter(day, "f.txt")
+        if day != dt.date(2026, 11, 10):
+            issue.papers += 1
+    plan.enter(dt.date(2026, 11, 17), "f.txt").papers += 1
+    plan.finish()
+    assert [(i.seq, i.last_date) for i in closed] == [
+        (7, dt.date(2026, 11, 4)),  # Monday 2 and Wednesday 4: one week
+        (8, dt.date(2026, 11, 10)),  # the undated file joined it
+        (9, dt.date(2026, 11, 17)),
+    ]
+    assert moment(dt.date(2026, 11, 4), clock) == dt.datetime(2026, 11, 4, 8, tzinfo=dt.UTC)
+    assert moment(dt.date(2026, 12, 4), clock) == clock, "never later than the run"
