@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest import delivery, notes, notify
+from digest import delivery, notes, notify, render_pool
 from digest.backfill import Backfill, Period, PeriodIssue, moment
 from digest.config import Config
 from digest.errors import (
@@ -199,11 +199,16 @@ def _publish_run(context: RunContext) -> RunReport:
                 pause_point("recorded")
                 pending = _record_issue(context, intake, issue_id, issue_seq)
                 taken = _take_notes(context, pending)
-                if pending:
+                if pending and backfill is None:
                     publisher.stage(pending)  # publish: every file, staged whole
                 pause_point("rendered")
             pause_point("committed")
-            written = publisher.put_in_place(pending)
+            written = []
+            if pending and backfill is not None:  # its issues on every core, from the state
+                publisher.claim()
+                written = render_pool.render(config, publisher, pending)
+                publisher.stage_site(changed_years={issue.date.year for issue in pending})
+            written += publisher.put_in_place(pending)
             for path, source, taker in taken:
                 context.notes.consume(path, source, taker)
         finally:

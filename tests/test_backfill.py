@@ -154,3 +154,18 @@ def test_a_day_or_a_digest_per_issue(site, run_cli, period):
         "2026-11-02", "2026-11-04", "2026-11-10", "2026-11-18", "2026-11-24"
     ]  # fmt: skip
     assert published_files(site.out)
+
+
+def test_issues_rendered_on_every_core_are_byte_identical_to_one_process(site, run_cli):
+    pairs = papers_from(PLAIN) + papers_from(PLAIN_2)
+    for day in range(1, 13):
+        site.write(f"{day:02}.txt", digest_text(f"Nov {day}", pairs[(day - 1) * 6 : day * 6]))
+    outputs = []
+    for workers in ("0", "2"):
+        out, state = site.root / f"out-{workers}", site.root / f"state-{workers}.db"
+        result = run_cli("run", "--config", site.config, "--out", out, "--state", state,
+                         "--now", NOW, "--backfill", "day", "--workers", workers, "-v")  # fmt: skip
+        assert result.code == 0, result.err
+        assert ("rendering 12 issues in 3 processes" in result.err) == (workers == "2")
+        outputs.append(published_files(out))
+    assert len(outputs[0]) > 12 * 3 and outputs[0] == outputs[1]
