@@ -193,6 +193,7 @@ class _FileReader:
         self.today = today
         self.problems: list[Problem] = []
         self.digest_date: dt.date | None = None
+        self.has_bidi = False
 
     def problem(self, line: int | None, message: str, severity: Severity = Severity.ERROR) -> None:
         self.problems.append(Problem(self.path, line, message, severity))
@@ -203,6 +204,9 @@ class _FileReader:
         return text.count("\n", 0, first.start()) + 1
 
     def read(self, text: str, known_clean: bool = False) -> DigestFile:
+        # One C-speed search of the whole file tells whether any title or abstract may
+        # hold a bidirectional control to close; most files hold none.
+        self.has_bidi = BIDI_CONTROLS.search(text) is not None
         cleaned = text if known_clean else clean_text(text)
         if len(cleaned) != len(text):
             removed = len(text) - len(cleaned)
@@ -305,8 +309,10 @@ class _FileReader:
         self, line: int, title: str, abstract: str, meta: _Paragraph | None
     ) -> Paper | None:
         key = title_key(title)
-        title, closed_title = close_bidi(title)
-        abstract, closed_abstract = close_bidi(abstract)
+        closed_title = closed_abstract = 0
+        if self.has_bidi:
+            title, closed_title = close_bidi(title)
+            abstract, closed_abstract = close_bidi(abstract)
         if closed_title or closed_abstract:
             self.problem(
                 line,

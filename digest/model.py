@@ -67,6 +67,9 @@ class RunResult(enum.StrEnum):
     INTERRUPTED = "interrupted"  # the process died (a kill, a power cut) before it finished
 
 
+CHANNEL_PREFIX = "channel:"  # a chat post is recorded as a delivery to "channel:<name>"
+
+
 class DeliveryStatus(enum.StrEnum):
     """Where one recipient's copy of an issue stands.
 

@@ -31,11 +31,10 @@ from digest.config import ChannelConfig, Config
 from digest.dates import long_date
 from digest.errors import ConfigError, NotFound, PendingOutputs
 from digest.faults import pause_point
-from digest.model import DeliveryStatus, Issue
+from digest.model import CHANNEL_PREFIX, DeliveryStatus, Issue
 from digest.publish import Publisher
 from digest.render import markdown_escape
 from digest.report import RefusedRecipient
-from digest.status import CHANNEL_PREFIX
 from digest.store import DeliveryUpdate, Store
 
 log = logging.getLogger("digest")

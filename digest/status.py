@@ -12,12 +12,10 @@ from typing import Any
 from digest.config import Config
 from digest.errors import NoState
 from digest.inbox import list_inbox
-from digest.model import DeliveryStatus, RunResult
+from digest.model import CHANNEL_PREFIX, DeliveryStatus, RunResult
 from digest.reading import size_limit_message
 from digest.store import RunRecord, Store, open_store
 from digest.text import shown_name
-
-CHANNEL_PREFIX = "channel:"  # chat posts are recorded as deliveries to "channel:<name>"
 
 
 @dataclass(frozen=True, slots=True)
