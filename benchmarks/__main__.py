@@ -9,6 +9,8 @@ per measurement (``--sqlite-only`` leaves it out):
 * cold import: a 1,000-file, 100,000-entry inbox into an empty state; the floors are
   reading the same files and splitting them into entries with ``re.split``, and that
   plus durably writing as many bytes as the import left (outputs, the state's growth);
+* backfill import: ``digest run --backfill week`` of the same inbox into an empty state
+  (an issue per week of its digests), beside the same two floors;
 * incremental run: one new 100-paper file against stores of 10k, 100k and 1M papers
   whose inbox still holds every old file;
 * render: the issue pages, email and feeds for issues of 100 and 1,000 new papers;
@@ -36,7 +38,7 @@ from typing import Any
 from benchmarks.harness import CACHE, RESULTS, ROOT, compile_package
 from benchmarks.table import table
 
-STEPS = ("cold", "incremental", "render", "startup")
+STEPS = ("cold", "backfill", "incremental", "render", "startup")
 
 
 def main() -> None:
@@ -79,6 +81,7 @@ def main() -> None:
         results["backends"] = [backend.name for backend in backends]
         steps = {
             "cold": ("cold_import", measure.cold_import),
+            "backfill": ("backfill", measure.backfill),
             "incremental": ("incremental", measure.incremental),
             "render": ("render", measure.render),
             "startup": ("startup", measure.startup),

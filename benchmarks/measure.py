@@ -56,7 +56,8 @@ def _import(backend: Any, inbox: Path, scratch: Path, *extra: str, memory: bool 
         settle_disk()
         seconds, peak, report = digest_run(inbox, work / "out", state.arg, *extra, env=state.env)
         sizes = output_sizes(work / "out") + backend.state_sizes(state)
-        done = {"seconds": seconds, "peak": peak, "report": report, "sizes": sizes}
+        done = {"seconds": seconds, "peak": peak, "report": report, "sizes": sizes,
+                "issue_pages": len(list((work / "out" / "issues").glob("*.html")))}  # fmt: skip
         if memory:
             settle_disk()
             done["rebuild"] = timed_process(
@@ -167,6 +168,71 @@ def cold_import(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
             / lite["render_issue_peak_rss_mb"],
             "mark_seen_seconds": pg["mark_seen_seconds"] / lite["mark_seen_seconds"],
             "one_process_seconds": pg["one_process_seconds"] / lite["one_process_seconds"],
+        }
+    return result
+
+
+# -- backfill import --------------------------------------------------------------------
+
+
+def backfill(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
+    """``digest run --backfill week`` of the cold import's backlog into empty states: an
+    issue per week of its digests; median of three per backend (one when quick), beside
+    the cold import's floors: reading and splitting the inbox, and that plus durably
+    writing as many bytes as the backfill left (best of three)."""
+    files = 100 if quick else 1000
+    inbox = make_corpus(f"cold-{files}", files, 100)
+    repeats = 1 if quick else 3
+    names = [backend.name for backend in backends]
+    split: list[float] = []
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    floors: dict[str, list[float]] = {name: [] for name in names}
+    for number in range(repeats):
+        split.append(read_and_split_floor(inbox)[0])
+        for backend in _order(backends, number):
+            runs[backend.name].append(_import(backend, inbox, scratch, "--backfill", "week"))
+    for number in range(3):
+        split.append(read_and_split_floor(inbox)[0])
+        for backend in _order(backends, number):
+            floors[backend.name].append(write_floor(runs[backend.name][0]["sizes"], scratch))
+    split_floor = median(split)
+    report = runs[names[0]][0]["report"]
+    result: dict[str, Any] = {
+        "period": "week",
+        "entries": report["papers_parsed"],
+        "new_papers": report["new_papers"],
+        "floor_seconds": split_floor,
+        "floor_runs_seconds": split,
+    }
+    for name in names:
+        seconds = median(run["seconds"] for run in runs[name])
+        write = min(floors[name])
+        first = runs[name][0]
+        issues = first["report"]["backfilled"]
+        result[name] = {
+            "seconds": seconds,
+            "runs_seconds": [run["seconds"] for run in runs[name]],
+            "papers_per_second": first["report"]["papers_parsed"] / seconds,
+            "peak_rss_mb": max(run["peak"] for run in runs[name]) / MB,
+            "bytes_written": sum(first["sizes"]),
+            "files_written": len(first["sizes"]),
+            "new_papers": first["report"]["new_papers"],
+            "issues_published": len(issues),
+            "issues_published_runs": [len(run["report"]["backfilled"]) for run in runs[name]],
+            "issue_pages": first["issue_pages"],  # out/issues/*.html
+            "first_issue": issues[0] if issues else None,
+            "last_issue": issues[-1] if issues else None,
+            "write_floor_seconds": write,
+            "write_floor_runs_seconds": floors[name],
+            "io_floor_seconds": split_floor + write,
+            "times_floor": seconds / split_floor,
+            "times_io_floor": seconds / (split_floor + write),
+        }
+    if "postgres" in result:
+        pg, lite = result["postgres"], result["sqlite"]
+        result["postgres_vs_sqlite"] = {
+            "seconds": pg["seconds"] / lite["seconds"],
+            "peak_rss": pg["peak_rss_mb"] / lite["peak_rss_mb"],
         }
     return result
 

@@ -73,12 +73,12 @@ def print_run(report: Any, cfg: Any) -> None:
     elif report.issue_id:
         page = cfg.output / "issues" / f"{report.issue_id}.html"
         print(f"published issue {report.issue_id}: {page}")
-    if report.advice:
-        print(f"note: {report.advice}")
     elif report.marked_seen:
         print(f"{report.marked_seen:,} new papers marked as seen; nothing published.")
     elif not report.finished:
         print("nothing new: no issue published, outputs untouched.")
+    if report.advice:
+        print(f"note: {report.advice}")
     if report.sent_to:
         print(f"sent issue {report.sent_issue} to {', '.join(report.sent_to)}")
     if report.delivery_error:

@@ -130,6 +130,7 @@ class EmailRenderer:
         self.total = total
         self.rising = rising or Rising()
         self._inliner: Any = None
+        self._tried: dict[Plan, tuple[bool, str]] = {}
 
     def context(self, plan: Plan) -> dict[str, Any]:
         return {
@@ -158,14 +159,25 @@ class EmailRenderer:
         return self.templates.render("email.txt", **self.context(plan))
 
     def fits(self, plan: Plan) -> tuple[bool, str]:
-        html = self.html(plan)
-        return html_part_size(html) < self.email.max_html_bytes, html
+        if plan not in self._tried:  # the search asks for some plans twice
+            html = self.html(plan)
+            self._tried[plan] = (html_part_size(html) < self.email.max_html_bytes, html)
+        return self._tried[plan]
 
     def best(self) -> tuple[Plan, str]:
         """The plan that shows the most, in the order of shortening the module describes."""
         total, listed = self.total, len(self.papers)
         if listed == total:
-            for plan in (Plan(total, 0, 0, total), Plan(0, total, 0, total)):
+            whole, shortened = Plan(total, 0, 0, total), Plan(0, total, 0, total)
+            # The whole plan shows more than the shortened one, so where the shortened one
+            # does not fit, neither does the whole. When the abstracts alone outgrow the
+            # budget, that is the likely case: asking it first saves a render.
+            abstracts = sum(len(paper.abstract) for paper in self.papers)
+            order = (whole, shortened)
+            if abstracts > self.email.max_html_bytes:
+                ok, html = self.fits(shortened)
+                order = (whole, shortened) if ok else ()
+            for plan in order:
                 ok, html = self.fits(plan)
                 if ok:
                     return plan, html
@@ -186,8 +198,9 @@ class EmailRenderer:
 
     def _largest(self, make: Callable[[int], Plan], low: int, high: int) -> tuple[Plan, str] | None:
         """The largest n in [low, high] whose plan fits. Size grows about linearly with n,
-        so guesses interpolate (alternating with bisection, to bound the worst case):
-        about four renders instead of a binary search's seven or more."""
+        so each guess interpolates between the two nearest sizes known, which lands within
+        a paper or two of the answer; a guess that leaves most of the range twice in a row
+        is followed by a bisection, which bounds the worst case."""
         ok, html = self.fits(make(low))
         if not ok:
             return None
@@ -198,19 +211,20 @@ class EmailRenderer:
         if ok:
             return make(high), html
         size_high, budget = html_part_size(html), self.email.max_html_bytes
-        for step in range(64):
-            if high - low <= 1:
-                break
-            if step % 2 == 0 and size_high > size_low:
-                guess = low + int((budget - size_low) / (size_high - size_low) * (high - low))
+        slow = 0  # interpolations in a row that kept more than half of the range
+        while high - low > 1:
+            width = high - low
+            if slow < 2 and size_high > size_low:
+                guess = low + int((budget - size_low) / (size_high - size_low) * width)
             else:
-                guess = (low + high) // 2
+                guess, slow = (low + high) // 2, 0
             guess = min(max(guess, low + 1), high - 1)
             ok, html = self.fits(make(guess))
             if ok:
                 low, best, size_low = guess, (make(guess), html), html_part_size(html)
             else:
                 high, size_high = guess, html_part_size(html)
+            slow = slow + 1 if high - low > width // 2 else 0
         return best
 
 

@@ -169,3 +169,13 @@ def test_issues_rendered_on_every_core_are_byte_identical_to_one_process(site, r
         assert ("rendering 12 issues in 3 processes" in result.err) == (workers == "2")
         outputs.append(published_files(out))
     assert len(outputs[0]) > 12 * 3 and outputs[0] == outputs[1]
+
+
+def test_a_backfill_says_what_it_published_and_nothing_else(site, run_cli):
+    backlog(site)
+    result = run_cli("run", "--config", site.config, "--now", NOW, "--backfill")
+    assert result.code == 0, result.err
+    assert f"published 4 issues, 2026-11-04 to 2026-11-24: {site.out / 'index.html'}" in (
+        result.out
+    )
+    assert "nothing new" not in result.out

@@ -58,8 +58,9 @@ def test_run_text_output_names_rejected_files_and_the_issue(site, run_cli):
     )
     assert f"rejected {site.inbox / 'empty.txt'}: empty file" in result.out
     assert "published issue 2026-11-24" in result.out
+    assert "nothing new" not in result.out, "a run that published must not say it did not"
     again = run_cli("run", "--config", site.config, "--now", NOW)
-    assert "nothing new" in again.out
+    assert "nothing new" in again.out and "published issue" not in again.out
     assert again.code == 1, "a rejected file still in the inbox is reported on every run"
 
 

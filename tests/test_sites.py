@@ -146,9 +146,10 @@ def test_a_standby_daemon_takes_over_when_the_first_dies(tmp_path, pg_dsn):
     first = machine(tmp_path, pg_dsn, "lab", name="host-a")
     second = machine(tmp_path, pg_dsn, "lab", name="host-b")
     active = DigestProcess("daemon", "--config", first, "--every", "1h")
-    standby = DigestProcess("daemon", "--config", second, "--every", "1h", "--standby")
+    standby = None
     try:
-        active.wait_for("daemon started")
+        active.wait_for("daemon started")  # before the standby starts: it would take the lock
+        standby = DigestProcess("daemon", "--config", second, "--every", "1h", "--standby")
         standby.wait_for(f"standing by: another daemon runs \\(pid {active.process.pid} on ")
         twin = digest_process("daemon", "--config", second, "--every", "1h", timeout=30)
         assert twin.returncode == 75 and "--standby" in twin.stderr
@@ -158,4 +159,5 @@ def test_a_standby_daemon_takes_over_when_the_first_dies(tmp_path, pg_dsn):
         assert standby.stop() == 0
     finally:
         active.kill()
-        standby.kill()
+        if standby is not None:
+            standby.kill()

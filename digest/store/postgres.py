@@ -40,10 +40,10 @@ except ImportError:
         "pip install 'digest[postgres]'",
     ) from None
 
+import digest.store.schema_postgres as ddl
 from digest.config import SITE_NAME, PostgresState
 from digest.dates import moment_text
 from digest.lock import POLL_SECONDS, log
-from digest.store import schema_postgres as ddl
 from digest.store.base import LockKind
 from digest.store.copy import TABLES
 from digest.store.sql import SqlStore
