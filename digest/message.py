@@ -173,7 +173,7 @@ class EmailRenderer:
             # does not fit, neither does the whole. When the abstracts alone outgrow the
             # budget, that is the likely case: asking it first saves a render.
             abstracts = sum(len(paper.abstract) for paper in self.papers)
-            order = (whole, shortened)
+            order: tuple[Plan, ...] = (whole, shortened)
             if abstracts > self.email.max_html_bytes:
                 ok, html = self.fits(shortened)
                 order = (whole, shortened) if ok else ()
