@@ -7,10 +7,10 @@ import datetime as dt
 
 from digest import delivery, notify
 from digest.config import Config
-from digest.errors import NotFound
+from digest.errors import NoteNotRebuilt, NotFound
 from digest.notes import NotesFolder, parse
 from digest.publish import Publisher, check_output, writer_for
-from digest.store import open_store
+from digest.store import Store, open_store
 from digest.store.copy import CopyReport, copy_state
 
 
@@ -42,6 +42,7 @@ def send(
 ) -> delivery.SendOutcome:
     """``digest send``: an issue to each recipient who has not had it, under the lock."""
     with open_store(config, create=False) as store, store.lock("run", wait):
+        _refuse_an_unbuilt_edit(config, store, issue_id)
         publisher = Publisher.for_config(config, store, writer_for(config, store))
         return delivery.send_issue(
             config,
@@ -51,6 +52,23 @@ def send(
             smtp=smtp,
             force=force,
             now=now or dt.datetime.now(dt.UTC),
+        )
+
+
+def _refuse_an_unbuilt_edit(config: Config, store: Store, issue_id: str | None) -> None:
+    """An editor who changed ``notes/<id>.md`` after the run expects the change in what
+    is sent; the issue's email is built from the note the state holds, so until a rebuild
+    takes the edit in, sending would mail the old text. (The page would disagree too.)"""
+    issue = store.issue(issue_id)
+    if issue is None:
+        return  # send_issue says that there is no such issue
+    edited = NotesFolder(config.notes).own(issue.id)
+    if edited is not None and edited != store.note(issue.seq):
+        raise NoteNotRebuilt(
+            f"notes/{issue.id}.md changed after issue {issue.id} was built: "
+            "sending now would send the old note",
+            f"'digest rebuild {issue.id}' puts the edit on the page and in the email; "
+            "read it there, then 'digest send'",
         )
 
 

@@ -89,3 +89,10 @@ class PendingOutputs(DigestError):
     """An issue is recorded but its files are not all written yet."""
 
     exit_code = 3
+
+
+class NoteNotRebuilt(DigestError):
+    """An issue's note was edited after the issue was built: sending now would send the
+    old text, which is not what the editor read and changed."""
+
+    exit_code = 3

@@ -136,6 +136,10 @@ def test_with_review_nothing_is_sent_until_told_and_the_edit_is_what_is_sent(sit
         ids = [e.id for e in feedparser.parse((site.out / "atom.xml").read_bytes()).entries]
         own = site.root / "notes" / "2026-11-24.md"
         own.write_text("The edited note, after a careful read.\n", encoding="utf-8")
+        early = run_cli("send", "--config", site.config)
+        assert early.code == 3 and server.mailbox.received == [], "the old note would go out"
+        assert "notes/2026-11-24.md changed after issue 2026-11-24 was built" in early.err
+        assert "'digest rebuild 2026-11-24'" in early.err
         rebuilt = run_cli("rebuild", "2026-11-24", "--config", site.config)
         assert rebuilt.code == 0, rebuilt.err
         page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
