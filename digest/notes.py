@@ -115,7 +115,7 @@ def to_html(markdown_text: str, where: str) -> str:
         if scheme not in SAFE_SCHEMES:
             raise NoteProblem(
                 f"the note {where}: a {scheme}: link ({attribute}) is not allowed",
-                "links in a note must be http(s) or mailto; nothing was published",
+                "links in a note must be http(s) or mailto",
             )
     return rendered
 

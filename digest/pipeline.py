@@ -172,6 +172,11 @@ def _rehearse(context: RunContext) -> RunReport:
     context.report.dry_run = True
     with context.store.rehearsal():
         _take_in(context, _scan(context), issue_seq=None)
+        if context.report.new_papers:  # the note the issue would take must publish too
+            issue_id, _seq = context.store.next_issue_id(context.options.day, set())
+            found = context.notes.for_issue(issue_id)
+            if found is not None:
+                notes.parse(found[0], str(found[1]))
     return context.report
 
 

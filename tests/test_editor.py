@@ -96,7 +96,10 @@ def test_a_note_with_a_javascript_link_fails_the_run_and_publishes_nothing(site,
     result = run_cli("run", "--config", site.config, "--now", NOW)
     assert result.code == 3
     assert "a javascript: link (href) is not allowed" in result.err
-    assert "nothing was published" in result.err
+    assert result.err.count("nothing was published") == 1
+    rehearsal = run_cli("run", "--config", site.config, "--now", NOW, "--dry-run")
+    assert rehearsal.code == 3, "a dry run must find what the run would fail on"
+    assert "a javascript: link (href) is not allowed" in rehearsal.err
     assert not (site.out / "issues").exists() or not list((site.out / "issues").iterdir())
     assert note.exists(), "the note stays for the next run"
 
