@@ -19,7 +19,11 @@ CODE_HOSTS = ("github.com", "gitlab.com", "gitee.com", "bitbucket.org", "codeber
 # (and the quote): TeX leftovers such as "url{https://a}" or "\href{https://a}{https://a}"
 # then give the URL that was meant, not one with "{...}" inside that leads to a 404.
 LINK = re.compile(r"[hH][tT][tT][pP][sS]?://[^\s<>\"'`{}|\\^]+")  # not re.I: "ſ" is no "s"
-_URL_REST = re.compile(r"[^\s<>\"'`{}|\\^]+")
+# A URL ends where RFC 3986 allows no character, and at the quotation marks, brackets
+# and punctuation of other scripts (“…”, «…», 「…」, 。, ，, —), which quote or close it.
+_URL_REST = re.compile(r"[^\s<>\"'`{}|\\^\u201c\u201d\u2018\u2019\u00ab\u00bb\u2039\u203a"
+                       r"\u300c-\u300f\u3001\u3002\u3008-\u3011\uff08\uff09\uff0c\uff1a\uff1b"
+                       r"\uff01\uff1f\u2013\u2014\u2026]+")  # fmt: skip
 _TRAILING_PUNCT = ".,;:!?'\"*_~"
 _BRACKETS = {")": "(", "]": "[", "}": "{", ">": "<"}
 
@@ -48,8 +52,9 @@ _BARE_HINT = re.compile(r"\.\d{4,5}v\d")
 _BARE_ARXIV = re.compile(rf"(?<![\w./])({_NEW_STYLE}v\d+)(?![\w/])")
 # The characters an href may carry as they are; others are percent-encoded (as UTF-8).
 _HREF_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]|%(?![0-9A-Fa-f]{2})|&(?=#?\w+;)")
-# What href() leaves as it is, in runs (a character at a time would cost several times more).
-_HREF_OK = re.compile(r"(?:[A-Za-z0-9\-._~:/?#@!$'()*+,;=]+|%[0-9A-Fa-f]{2}|&(?!#?\w+;))*")
+# The scheme and host of a URL: an IP literal's brackets are RFC 3986's own (kept), and a
+# host in another script is written as IDNA ("xn--"), the name a browser looks up.
+_AUTHORITY = re.compile(r"(https?://)([^/?#]*)")
 _TITLE_SAFE = re.compile(r"[A-Za-z0-9\-._~%]*")
 
 
@@ -99,9 +104,36 @@ def href(url: str) -> str:
     set (non-ASCII, ``[``, ``]``), a ``%`` that starts no escape and an ``&`` that would
     read as an HTML entity are percent-encoded. A plain URL comes back unchanged, and so
     CommonMark, GitHub's renderer and python-markdown all give the same href for it."""
-    if _HREF_OK.fullmatch(url):
+    # One search for anything to encode (no nested repetition: a long run of safe
+    # characters before an unsafe one must cost linear time, never backtrack).
+    if _HREF_UNSAFE.search(url) is None:
         return url
-    return _HREF_UNSAFE.sub(lambda m: quote(m.group(), safe=""), url)
+    start = _AUTHORITY.match(url)
+    if start is None:
+        return _encoded(url)
+    scheme, authority = start.groups()
+    return scheme + _host(authority) + _encoded(url[start.end() :])
+
+
+def _encoded(part: str) -> str:
+    return _HREF_UNSAFE.sub(lambda m: quote(m.group(), safe=""), part)
+
+
+def _host(authority: str) -> str:
+    """user@host:port as a browser would ask for it: ``[::1]`` stays, ``例え.jp`` becomes
+    ``xn--r8jz45g.jp``; a host IDNA cannot write is percent-encoded like the rest."""
+    user, at, hostport = authority.rpartition("@")
+    if hostport.startswith("[") and "]" in hostport:
+        literal, _, rest = hostport.partition("]")
+        if re.fullmatch(r"\[[0-9A-Fa-f:.]+", literal):
+            return _encoded(user) + at + literal + "]" + _encoded(rest)
+    host, colon, port = hostport.partition(":")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    return _encoded(user) + at + _encoded(host) + colon + _encoded(port)
 
 
 def quote_title(title: str) -> str:

@@ -24,9 +24,9 @@ from digest.errors import OutputError
 FORBIDDEN_TAGS = frozenset({"script", "iframe", "object", "embed", "applet", "frame", "frameset",
                             "base", "form", "input", "button", "textarea", "select", "math",
                             "foreignobject", "animate", "set", "animatetransform", "animatemotion",
-                            "use", "handler", "template", "noscript"})  # fmt: skip
+                            "use", "handler", "template", "noscript", "portal"})  # fmt: skip
 URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "poster", "cite", "background",
-                            "longdesc", "usemap", "data", "srcset", "xlink:href"})  # fmt: skip
+                            "longdesc", "usemap", "data", "srcset", "xlink:href", "ping"})  # fmt: skip
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", ""})
 ICON_DATA = ("data:image/svg+xml,", "data:image/png;base64,")
 
@@ -49,7 +49,8 @@ _PLAIN_TAG = (
 _TAG_TO_CHECK = re.compile("<(?!" + _PLAIN_TAG + ")" + _TAG_BODY)
 _ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 _RISKY = re.compile(
-    r"(?i)[\s/\"']on|href|src|action|poster|cite|background|longdesc|usemap|data|style"
+    r"(?i)[\s/\"']on|href|src|action|poster|cite|background|longdesc|usemap|data|style|ping"
+    r"|http-equiv"
 )
 _EVENT_HANDLER = re.compile(r"(?i)(?:^|[\s/\"'])on[a-z0-9_-]*\s*=")
 _SAFE_URL_START = ("https://", "http://", "#", "/", "../", "mailto:")
@@ -89,20 +90,30 @@ class _Checker:
             self.fail("an unfinished tag", text, cut)
 
     def check_attributes(self, tag: str, attributes: str, text: str, offset: int) -> None:
-        if not _EVENT_HANDLER.search(attributes) and "style" not in attributes.lower():
+        lowered = attributes.lower()
+        if (
+            not _EVENT_HANDLER.search(attributes)
+            and "style" not in lowered
+            and ("http-equiv" not in lowered)
+        ):
             # The common case, a link: check only the URL-valued attributes.
             for match in _ATTRIBUTE.finditer(attributes):
                 name = match.group(1).lower()
                 if name in URL_ATTRIBUTES:
                     value = next((v for v in match.group(2, 3, 4) if v is not None), "")
-                    if not value.startswith(_SAFE_URL_START) and ":" in value:
-                        break  # look closer, below
+                    if "&" in value or (not value.startswith(_SAFE_URL_START) and ":" in value):
+                        break  # look closer, below (a reference may spell the colon)
             else:
                 return
         found = [
             (match.group(1).lower(), next((v for v in match.group(2, 3, 4) if v is not None), None))
             for match in _ATTRIBUTE.finditer(attributes)
         ]
+        if tag == "meta" and any(
+            name == "http-equiv" and html.unescape(value or "").strip().lower() == "refresh"
+            for name, value in found
+        ):  # a redirect, to anywhere (javascript: too), before the reader sees the page
+            self.fail("a <meta http-equiv=refresh>", text, offset)
         for name, value in found:
             if name.startswith("on"):
                 self.fail(f"an event handler {name}= on <{tag}>", text, offset)

@@ -29,7 +29,7 @@ from readers import (
 )
 
 from digest.errors import OutputError
-from digest.links import extract_links
+from digest.links import extract_links, href
 from digest.safety import check
 
 SITE_URL = "http://localhost:8000/"
@@ -87,6 +87,26 @@ def test_tex_leftovers_end_a_link_and_a_duplicate_is_one():
         "http://a.org/x", "https://b.org/y", "https://c.org/z", "https://d.org/w",
         "https://e.org/v",
     )  # fmt: skip
+
+
+def test_a_link_before_a_curly_quote_publishes_at_once(site):
+    """A URL followed by a character outside RFC 3986 (a curly quote, a dash, CJK) once
+    sent the href check into exponential backtracking: the run never ended, holding the
+    lock. The timeout guards against that hang; it is not a measure of speed."""
+    url = "https://github.com/LZY-the-boys/Twin-Merging-and-some-more-of-its-long-name"
+    site.write("a.txt", digest_text("Nov 24", [("Twin merging", f"Code at \u201c{url}\u201d.")]))
+    done = digest_process("run", "--config", site.config, "--now", NOW, timeout=120)
+    assert done.returncode == 0, done.stderr
+    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    assert f'<a href="{url}"' in page
+    markdown = (site.out / "issues" / "2026-11-24.md").read_text(encoding="utf-8")
+    assert f"<{url}>" in markdown
+
+
+def test_hosts_are_written_as_a_browser_asks_for_them():
+    assert href("http://[::1]:8080/p") == "http://[::1]:8080/p"
+    assert href("https://例え.jp/パス?q=1") == "https://xn--r8jz45g.jp/%E3%83%91%E3%82%B9?q=1"
+    assert href("https://x.org/a\u201c" + "b" * 60) == "https://x.org/a%E2%80%9C" + "b" * 60
 
 
 def test_every_link_in_every_output_is_a_url_the_abstract_meant(published):

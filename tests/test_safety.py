@@ -33,6 +33,16 @@ UNSAFE = [
     '<a href=" javascript:x" class="y">',
     '<span class="kind"><script>x</script></span>',
     '<li id="x"><a href="#y">y</a><a href=javascript:x>z</a></li>',
+    # A colon spelled as a character reference: browsers decode it, and run the script.
+    '<a href="javascript&#58;alert(document.domain)">Click for the PDF</a>',
+    '<a href="javascript&#x3a;alert(1)">x</a>',
+    '<a href="javascript&#0000058alert(1)">x</a>',
+    '<a href="javascript&colon;alert(1)">x</a>',
+    '<a href="java&Tab;script&colon;alert(1)">x</a>',
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<META HTTP-EQUIV=Refresh CONTENT="0; URL=https://evil.example/">',
+    '<portal src="https://evil.example/"></portal>',
+    '<a href="https://example.org/" ping="javascript:x">x</a>',
 ]
 
 SAFE = [
