@@ -7,6 +7,7 @@ link ends, whether it leads to code, and which link leads to the paper.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,10 +130,8 @@ def _host(authority: str) -> str:
             return _encoded(user) + at + literal + "]" + _encoded(rest)
     host, colon, port = hostport.partition(":")
     if not host.isascii():
-        try:
+        with contextlib.suppress(UnicodeError):  # then percent-encoded, as before
             host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass
     return _encoded(user) + at + _encoded(host) + colon + _encoded(port)
 
 

@@ -26,7 +26,8 @@ FORBIDDEN_TAGS = frozenset({"script", "iframe", "object", "embed", "applet", "fr
                             "foreignobject", "animate", "set", "animatetransform", "animatemotion",
                             "use", "handler", "template", "noscript", "portal"})  # fmt: skip
 URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "poster", "cite", "background",
-                            "longdesc", "usemap", "data", "srcset", "xlink:href", "ping"})  # fmt: skip
+                            "longdesc", "usemap", "data", "srcset", "xlink:href",
+                            "ping"})  # fmt: skip
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", ""})
 ICON_DATA = ("data:image/svg+xml,", "data:image/png;base64,")
 
