@@ -308,7 +308,9 @@ def cmd_send(args: argparse.Namespace) -> int:
                   "not sent again (use --force to send it anyway)")  # fmt: skip
         if outcome.error:
             print(f"digest: error: {outcome.error}", file=sys.stderr)
-    return EXIT_DELIVERY if outcome.failed else EXIT_OK
+    # In doubt is not delivered: until --force (or a look in the mail log) settles it, a
+    # cron line's "digest send || alert" must keep saying so.
+    return EXIT_DELIVERY if outcome.failed or outcome.in_doubt_before else EXIT_OK
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
