@@ -22,6 +22,7 @@ class MonitorConfig:
     short_listing_window: int = 10  # files the median is taken over
     ping_url: str = ""  # a healthchecks.io / Uptime Kuma push URL
     ping_start: bool = False  # also ping <url>/start when a run starts
+    max_run_time: float = 2 * 3600  # seconds a run may hold the lock; 0: no such check
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def monitor(table: dict[str, Any]) -> MonitorConfig:
     values: dict[str, Any] = {}
     for key, value in table.items():
         name = f"monitor.{key}"
-        if key == "expect_new_every":
+        if key in ("expect_new_every", "max_run_time"):
             values[key] = 0.0 if value in (0, "0", "off") else parse_duration(value, name)
         elif key == "short_listing":
             share = float(expect(value, (int, float), name))
@@ -56,7 +57,7 @@ def monitor(table: dict[str, Any]) -> MonitorConfig:
             raise ConfigError(
                 f"unknown key {name}",
                 "known keys: expect_new_every, short_listing, short_listing_window, ping_url, "
-                "ping_start",
+                "ping_start, max_run_time",
             )
     return MonitorConfig(**values)
 

@@ -13,7 +13,9 @@ tools understand (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN):
 * the newest issue's email or chat posts are in doubt (WARNING) or failed (CRITICAL);
 * with a schedule configured, the daemon's last heartbeat is older than two slots
   (CRITICAL): it is not running;
-* the last ping to the push monitor failed (WARNING).
+* the last ping to the push monitor failed (WARNING);
+* a run has held the lock for longer than ``max_run_time`` (CRITICAL): it is stuck, and
+  every later run waits behind it.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def check(config: Config, now: dt.datetime | None = None, status: Status | None 
         return Health(findings, metrics)
     with open_store(config, create=False) as store:  # status found it: it exists
         _last_run(status, findings)
+        _stuck(config, store, status, now, findings)
         _pending(status, findings)
         _freshness(config, now, findings, metrics, store)
         _short_listing(config, store, findings)
@@ -139,6 +142,27 @@ def _last_run(status: Status, findings: list[Finding]) -> None:
         )
     else:
         findings.append(Finding(Level.OK, "last-run", f"the last run: {run.result.value}"))
+
+
+def _stuck(
+    config: Config, store: Store, status: Status, now: dt.datetime, findings: list[Finding]
+) -> None:
+    """A run that holds the lock far longer than any run takes is stuck, not busy: every
+    later run waits for it, and without this check all would look well."""
+    limit = config.monitor.max_run_time
+    run = status.last_run
+    if not limit or run is None or run.result is not RunResult.RUNNING:
+        return
+    since = store.lock_held_since("run")
+    if since is not None and (now - since).total_seconds() > limit:
+        findings.append(
+            Finding(
+                Level.CRITICAL,
+                "last-run",
+                f"a run (pid {run.pid} on {run.host}) has held the lock for "
+                f"{_age(now, since)}, over max_run_time: is it stuck?",
+            )
+        )
 
 
 def _pending(status: Status, findings: list[Finding]) -> None:

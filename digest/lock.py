@@ -6,9 +6,11 @@ dies, even by ``kill -9``: a crashed run never leaves a lock that needs cleaning
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import logging
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -67,9 +69,21 @@ class RunLock:
                     ) from None
                 time.sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
-        since = time.strftime("%Y-%m-%d %H:%M:%S")
+        since = time.strftime("%Y-%m-%d %H:%M:%S %z")
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
         self._fd = fd
+
+    def held_since(self) -> dt.datetime | None:
+        """When the holder took the lock, as it wrote (None when free or unknown)."""
+        if self.is_free():
+            return None
+        found = re.search(r" since (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)( [+-]\d{4})?", self.holder())
+        if found is None:
+            return None
+        moment = dt.datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S")
+        if found[2]:
+            return moment.replace(tzinfo=dt.datetime.strptime(found[2].strip(), "%z").tzinfo)
+        return moment.astimezone()  # written by an older digest: local time
 
     def is_free(self) -> bool:
         """Whether nobody holds the lock now. (Taken and let go at once, if free.)"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -66,6 +67,27 @@ def test_a_run_that_died_is_critical(site):
     victim.process.wait()
     code, out = check(site)
     assert code == 2 and "died before it finished" in out.splitlines()[0]
+
+
+def test_a_run_stuck_for_hours_is_critical_and_a_busy_one_is_not(site):
+    site.drop(PLAIN)
+    busy = DigestProcess("run", "--config", site.config, env={PAUSE_ENV: "recorded"})
+    try:
+        busy.wait_for("paused at recorded")
+        code, out = check(site)
+        assert "is it stuck" not in out, out
+        lock = site.state.with_name(site.state.name + ".lock")
+        holder = lock.read_text(encoding="utf-8")
+        three_hours_ago = time.strftime(
+            "%Y-%m-%d %H:%M:%S %z", time.localtime(time.time() - 3 * 3600)
+        )
+        lock.write_text(re.sub(r"since .*", f"since {three_hours_ago}", holder), encoding="utf-8")
+        code, out = check(site)
+        assert code == 2, out
+        assert f"a run (pid {busy.process.pid} on " in out
+        assert "has held the lock for 3.0 hours, over max_run_time: is it stuck?" in out
+    finally:
+        busy.kill()
 
 
 @pytest.mark.parametrize(("days", "code", "level"), [(3, 0, "OK"), (10, 1, "WARNING"),

@@ -367,11 +367,15 @@ def test_deliveries_are_claimed_once_unless_forced(store: Store):
 
 
 def test_a_second_holder_is_refused_after_waiting(opener: Opener):
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1)
     first, second = opener(), opener()
     assert first.lock_is_free("run") and second.lock_is_free("run")
+    assert second.lock_held_since("run") is None
     with first.lock("run", 0):
         assert not second.lock_is_free("run") and not first.lock_is_free("run")
         assert second.lock_is_free("daemon")
+        since = second.lock_held_since("run")  # by the clock, for a stuck run's check
+        assert since is not None and before <= since <= dt.datetime.now(dt.UTC)
         started = time.monotonic()
         with pytest.raises(LockBusy) as refused, second.lock("run", 0.3):
             pass

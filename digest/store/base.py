@@ -135,6 +135,11 @@ class Store(ABC):
         """Whether nobody holds the lock now (a 'running' run then died)."""
 
     @abstractmethod
+    def lock_held_since(self, kind: LockKind) -> dt.datetime | None:
+        """When the lock's holder took it, by the clock (a run's own time may be --now):
+        ``digest check`` tells a stuck run from a long one by it. None when free."""
+
+    @abstractmethod
     def setting(self, name: str) -> str | None: ...
 
     @abstractmethod

@@ -1,15 +1,11 @@
 """The server store: a PostgreSQL database, for several digests, machines or sites.
 
-Each site lives in a schema of its own (``lab_x`` in ``digest_lab_x``), listed in the shared
-``digest.sites``: the shared SQL stays exactly SQLite's (no site in every query and index),
-sites cannot see each other's rows, and one site can be dumped, restored or dropped alone
-(``pg_dump -n digest_lab_x``). Every connection sets ``search_path`` to its site's schema,
-and ``application_name`` to who it is (``digest pid 12 on host-a``; the lock messages show
-it). A site is created on first use under a fixed advisory lock, checked again once held,
-so two first runs never both create it. Locks are session advisory locks: the server lets
-go of them when the holder dies, even by ``kill -9``. Passwords come only from libpq's own
-places (PGPASSWORD, ~/.pgpass, a service file) and are never shown. Needs psycopg 3
-(``pip install 'digest[postgres]'``); only a PostgreSQL state imports it.
+Each site has a schema of its own (``digest_lab_x``), listed in ``digest.sites``: the SQL
+stays SQLite's, sites cannot see each other's rows, and one can be dumped alone. Each
+connection sets ``search_path`` to its site and ``application_name`` to who it is (lock
+messages show it). A site is created under a fixed advisory lock, so two first runs never
+both do. Session advisory locks die with their holder, even by ``kill -9``. Passwords come
+only from libpq's places and are never shown; only a PostgreSQL state imports psycopg.
 """
 
 from __future__ import annotations
@@ -360,6 +356,10 @@ class PostgresStore(SqlStore):
     def lock_is_free(self, kind: LockKind) -> bool:
         _key, high, low = self._lock_tag(kind)
         return not self._raw_scalar(f"SELECT EXISTS (SELECT 1 {self._HELD})", (high, low))
+
+    def lock_held_since(self, kind: LockKind) -> dt.datetime | None:
+        since = self._raw_scalar(f"SELECT a.backend_start {self._HELD}", self._lock_tag(kind)[1:])
+        return since if isinstance(since, dt.datetime) else None
 
     # -- hooks ----------------------------------------------------------------------------
 

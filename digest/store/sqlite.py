@@ -9,6 +9,7 @@ changed.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import sqlite3
 import uuid
@@ -222,6 +223,9 @@ class SqliteStore(SqlStore):
 
     def lock_is_free(self, kind: LockKind) -> bool:
         return self._lock_file(kind).is_free()
+
+    def lock_held_since(self, kind: LockKind) -> dt.datetime | None:
+        return self._lock_file(kind).held_since()
 
     # -- hooks ----------------------------------------------------------------------------
 
