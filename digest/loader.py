@@ -193,6 +193,7 @@ class _FileReader:
         self.today = today
         self.problems: list[Problem] = []
         self.digest_date: dt.date | None = None
+        self.saw_header = False  # a line of the Daily Papers page header
         self.has_bidi = False
 
     def problem(self, line: int | None, message: str, severity: Severity = Severity.ERROR) -> None:
@@ -221,6 +222,16 @@ class _FileReader:
         paragraphs = _paragraphs(cleaned)
         body = self.skip_header(paragraphs)
         papers = self.read_entries(body)
+        if papers and not self.saw_header and self.digest_date is None and not any(
+            p.authors is not None or p.organization or p.published or p.upvotes is not None
+            for p in papers
+        ):  # notes, a README, a config: its paragraphs would be published as papers
+            self.problem(
+                papers[0].line,
+                "this does not look like a digest file: no Daily Papers header, no digest "
+                "date, and no entry with authors, a date or upvotes",
+            )
+            return self.result(())
         if not papers and not any(p.severity is Severity.ERROR for p in self.problems):
             if not cleaned.strip():
                 self.problem(None, "empty file: no papers found")
@@ -237,6 +248,7 @@ class _FileReader:
             rest = []
             for line in paragraph.lines:
                 if line.casefold() in HEADER_LINES:
+                    self.saw_header = True
                     continue
                 match = DIGEST_DATE.fullmatch(line)
                 if match and match["month"] in MONTHS and self.digest_date is None:

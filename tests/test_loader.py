@@ -259,3 +259,18 @@ def test_title_identity_ignores_case_spacing_unicode_form_and_punctuation():
     assert title_key("Cafe\u0301 au lait") == title_key("Caf\u00e9 au lait")
     assert title_key("ＡＢＣ test") == title_key("ABC test")
     assert title_key("Attention is all you need") != title_key("Attention is all you need 2")
+
+
+def test_a_text_file_that_is_no_digest_is_rejected_not_published(tmp_path):
+    """Notes, a README or a config dropped into the inbox: paragraphs in pairs, but no page
+    header, no digest date and no entry with metadata. Published, they would be seen for
+    good and emailed."""
+    readme = "# digest\n\nA newsletter generator.\n\nRun the tests:\n\npython -m pytest\n"
+    result = parse_text(readme, "notes.txt", TODAY)
+    assert result.rejected and result.papers == ()
+    assert "this does not look like a digest file: no Daily Papers header" in result.errors
+    # A listing cut from the page without its header still has its papers' metadata.
+    pairs = "A title\n\nAn abstract.\n\n  • 3 authors\n·\nMar 1, 2026 4\n"
+    assert len(parse_text(pairs, "cut.txt", TODAY).papers) == 1
+    # And title and abstract pairs with the digest's date are a digest of the first kind.
+    assert len(parse_text("Nov 3\n\n" + "A title\n\nAn abstract.\n", "d.txt", TODAY).papers) == 1
