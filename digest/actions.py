@@ -4,10 +4,11 @@ it to chat, render everything again, copy a state. (``pipeline.run`` is the run.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from digest import delivery, notify
 from digest.config import Config
-from digest.errors import NoteNotRebuilt, NotFound
+from digest.errors import ConfigError, NoteNotRebuilt, NotFound
 from digest.notes import NotesFolder, parse
 from digest.publish import Publisher, check_output, writer_for
 from digest.store import Store, open_store
@@ -74,6 +75,16 @@ def _refuse_an_unbuilt_edit(config: Config, store: Store, issue_id: str | None) 
 
 def copy(source: Config, target: Config) -> CopyReport:
     """``digest state copy``: one site's whole state into an empty one, both locked."""
+    same = source.state == target.state or (
+        isinstance(source.state, Path)
+        and isinstance(target.state, Path)
+        and source.state.resolve() == target.state.resolve()
+    )
+    if same and source.site == target.site:  # it would wait for its own lock, then give up
+        raise ConfigError(
+            f"cannot copy the state {source.state} of site {source.site!r} into itself",
+            "name another state as TO (or another site with --to-site)",
+        )
     with (
         open_store(source, create=False) as src,
         src.lock("run", 60.0),

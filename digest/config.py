@@ -196,15 +196,24 @@ _TOP_PATHS = ("inbox", "output", "templates", "notes")
 _EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env", "list_unsubscribe")
 
 
+def _one_line(value: str, name: str) -> str:
+    """Header values: a line break in one would start another header (or be flattened
+    into an address that is no address), so it is refused here, where it was written."""
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in value):
+        raise ConfigError(f"{name}: {value!r} holds a line break or a control character",
+                          "write it on one line")  # fmt: skip
+    return value
+
+
 def _email(table: dict[str, Any]) -> EmailConfig:
     values: dict[str, Any] = {}
     for key, value in table.items():
         name = f"email.{key}"
         if key in _EMAIL_STRINGS:
-            values[key] = expect(value, str, name)
+            values[key] = _one_line(expect(value, str, name), name)
         elif key == "to":
             recipients = [value] if isinstance(value, str) else expect(value, list, name)
-            values["to"] = tuple(expect(item, str, name) for item in recipients)
+            values["to"] = tuple(_one_line(expect(item, str, name), name) for item in recipients)
         elif key == "smtp_port":
             values[key] = bounded_int(value, name, 1, 65535)
         elif key == "retries":

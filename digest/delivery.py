@@ -68,7 +68,7 @@ def _settings(config: Config, override: str | None) -> client.SmtpSettings:
     email = config.email
     if override:
         host, _, port = override.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(
                 f"--smtp {override!r}: expected HOST:PORT", "e.g. --smtp localhost:1025"
             )

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digest.errors import ConfigError
 from digest.loader import peek_digest_date
 from digest.reading import Unreadable, content_hash, kind_of, read_regular, size_limit_message
 from digest.store import Store
@@ -246,3 +247,18 @@ def _sort_hashed(
                     digest_date = None
             queued.add(file_hash)
             scan.candidates.append(Candidate(entry, file_hash, digest_date))
+
+
+def check_folder(folder: Path) -> None:
+    """The inbox is a folder that exists: a run says so before it takes the lock."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"the inbox {folder} is a file, not a folder",
+            "point --inbox or the config's inbox at the folder your digest files go into",
+        )
+    if not folder.is_dir():
+        raise ConfigError(
+            f"the inbox folder {folder} does not exist",
+            "create it and drop digest files into it, point --inbox or the config's inbox at "
+            "your folder, or start with 'digest init'",
+        )

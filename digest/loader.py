@@ -222,9 +222,14 @@ class _FileReader:
         paragraphs = _paragraphs(cleaned)
         body = self.skip_header(paragraphs)
         papers = self.read_entries(body)
-        if papers and not self.saw_header and self.digest_date is None and not any(
-            p.authors is not None or p.organization or p.published or p.upvotes is not None
-            for p in papers
+        if (
+            papers
+            and not self.saw_header
+            and self.digest_date is None
+            and not any(
+                p.authors is not None or p.organization or p.published or p.upvotes is not None
+                for p in papers
+            )
         ):  # notes, a README, a config: its paragraphs would be published as papers
             self.problem(
                 papers[0].line,

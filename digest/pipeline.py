@@ -30,11 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest import delivery, notes, notify, render_pool
+from digest import delivery, inbox, notes, notify, render_pool
 from digest.backfill import Backfill, Period, PeriodIssue, moment
 from digest.config import Config
 from digest.errors import (
-    ConfigError,
     DigestError,
     LockBusy,
     TemplateProblem,
@@ -95,14 +94,14 @@ def run(config: Config, options: RunOptions | None = None) -> RunReport:
     options = options or RunOptions()
     deadline = time.monotonic() + options.wait
     if options.mode is Mode.DRY_RUN:
-        _check_inbox(config)
+        inbox.check_folder(config.inbox)
         with _state(config, options) as store, store.lock("run", options.wait):
             return _rehearse(RunContext(config, store, options, RunReport(), deadline))
     ping_url = config.monitor.ping_url
     if ping_url and config.monitor.ping_start:
         _ping(config, "start", "run started")
     try:
-        _check_inbox(config)
+        inbox.check_folder(config.inbox)
         with _state(config, options) as store, store.lock("run", options.wait):
             report = _publish_run(RunContext(config, store, options, RunReport(), deadline))
     except LockBusy:
@@ -128,15 +127,6 @@ def _take_notes(context: RunContext, pending: list[Issue]) -> list[tuple[Path, s
     taken, warnings = notes.take(context.store, context.notes, new, context.report.issue_id)
     context.report.problems += warnings
     return taken
-
-
-def _check_inbox(config: Config) -> None:
-    if not config.inbox.is_dir():
-        raise ConfigError(
-            f"the inbox folder {config.inbox} does not exist",
-            "create it and drop digest files into it, point --inbox or the config's inbox at "
-            "your folder, or start with 'digest init'",
-        )
 
 
 def _ping(config: Config, kind: str, body: str) -> None:
@@ -392,7 +382,10 @@ def _note_rejections(report: RunReport) -> None:
 
 
 def _record_failure(store: Store, run_id: int, report: RunReport, exc: BaseException) -> None:
-    message = str(exc) if isinstance(exc, DigestError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, DigestError):  # one line: status and check show it as a line
+        message = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    else:
+        message = f"{type(exc).__name__}: {exc}"
     try:
         store.finish_run(
             run_id,

@@ -55,10 +55,11 @@ def read_regular(path: str, limit: int, *, follow: bool = True) -> bytes:
                 "became a symbolic link after the inbox was listed; not read"
             ) from None
         raise Unreadable(f"cannot read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # before fdopen, which refuses a directory by raising
+        os.close(fd)
+        raise Unreadable(f"{kind_of(mode)}, not a regular file; not read")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise Unreadable(f"{kind_of(mode)}, not a regular file; not read")
         try:
             return handle.read(limit)
         except OSError as exc:

@@ -57,6 +57,8 @@ def test_a_failed_run_is_critical_with_the_reason(site, run_cli):
     code, out = check(site)
     assert code == 2
     assert out.startswith("DIGEST CRITICAL - the last run failed") and "ZeroDivisionError" in out
+    first = out.splitlines()[0]
+    assert "(hint: fix the template" in first and "\\x0a" not in first, "one readable line"
 
 
 def test_a_run_that_died_is_critical(site):

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, example_run_args, published_files
+from conftest import ROOT, digest_process, example_run_args, published_files
 from test_store_contract import NOW, paper, place, publish, scripted
 
 from digest.errors import ConfigError, LockBusy, StateError, Unavailable
@@ -427,3 +427,12 @@ def test_a_stream_is_a_server_side_cursor(pg_dsn: str):
             ("digest_stream_1", True)]  # fmt: skip
         assert len(list(streamed)) == 9
         assert store._raw("SELECT count(*) FROM pg_cursors").fetchone() == (0,)
+
+
+def test_a_state_copied_onto_itself_is_a_usage_error_not_a_wait(tmp_path: Path):
+    state = tmp_path / "s.sqlite"
+    with SqliteStore(state) as store:
+        publish(store, [(paper("A"), place("S"))])
+    done = digest_process("state", "copy", state, tmp_path / "." / "s.sqlite", timeout=30)
+    assert done.returncode == 2, done.stderr  # not 75 after waiting a minute for itself
+    assert f"cannot copy the state {state} of site 'default' into itself" in done.stderr

@@ -236,6 +236,12 @@ def test_parse_refuses_a_named_pipe_instead_of_waiting_on_it(tmp_path):
     assert "a named pipe (FIFO), not a regular file; not read" in result.stdout
 
 
+def test_parse_refuses_a_folder_as_input_not_as_a_crash(tmp_path):
+    result = digest_process("parse", tmp_path, timeout=20)
+    assert result.returncode == 1, result.stderr  # rejected input, not an internal error (70)
+    assert "a folder, not a regular file; not read" in result.stdout
+
+
 def test_a_file_name_that_is_not_utf8_is_refused_by_name_and_the_others_are_published(site):
     bad = os.path.join(os.fsencode(site.inbox), b"bad\xff.txt")
     with open(bad, "wb") as handle:
@@ -324,6 +330,8 @@ def test_numbers_out_of_range_and_urls_with_junk_are_config_errors(tmp_path, run
         ('site = "Lab X"', "site: 'Lab X' is not a site name"),
         ("[email]\nsmtp_port = 99999", "email.smtp_port: must be at most 65,535"),
         ('settle = "forever"', "settle: 'forever' is not a duration"),
+        ('[email]\nto = ["r@localhost\\nBcc: y@evil.example"]', "email.to: 'r@localhost\\nBcc"),
+        ('[email]\nsender = "me@x.org\\r\\nBcc: z@evil"', "holds a line break or a control"),
     ]:
         config = tmp_path / "digest.toml"
         config.write_text(line + "\n", encoding="utf-8")
