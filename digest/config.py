@@ -209,8 +209,10 @@ def _email(table: dict[str, Any]) -> EmailConfig:
     values: dict[str, Any] = {}
     for key, value in table.items():
         name = f"email.{key}"
-        if key in _EMAIL_STRINGS:
+        if key == "sender":
             values[key] = _one_line(expect(value, str, name), name)
+        elif key in _EMAIL_STRINGS:
+            values[key] = expect(value, str, name)
         elif key == "to":
             recipients = [value] if isinstance(value, str) else expect(value, list, name)
             values["to"] = tuple(_one_line(expect(item, str, name), name) for item in recipients)

@@ -17,7 +17,7 @@ import re
 from digest.dates import MONTH_NUMBERS as MONTHS
 from digest.dates import resolve_year
 from digest.links import LINK, extract_links
-from digest.model import DigestFile, Organization, Paper, Problem, Severity, title_key
+from digest.model import DigestFile, Organization, Paper, Problem, Severity, any_metadata, title_key
 from digest.reading import (
     DEFAULT_MAX_FILE_SIZE,
     Unreadable,
@@ -26,6 +26,8 @@ from digest.reading import (
     size_limit_message,
 )
 
+_NO_DIGEST = ("this does not look like a digest file: no Daily Papers header, no digest date, "
+              "and no entry with authors, a date or upvotes")  # fmt: skip
 __all__ = ["LINK", "extract_links", "load_file", "parse_bytes", "parse_text", "resolve_year"]
 _MONTH = r"(?P<month>[A-Z][a-z]{2})"
 DIGEST_DATE = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})")
@@ -222,20 +224,8 @@ class _FileReader:
         paragraphs = _paragraphs(cleaned)
         body = self.skip_header(paragraphs)
         papers = self.read_entries(body)
-        if (
-            papers
-            and not self.saw_header
-            and self.digest_date is None
-            and not any(
-                p.authors is not None or p.organization or p.published or p.upvotes is not None
-                for p in papers
-            )
-        ):  # notes, a README, a config: its paragraphs would be published as papers
-            self.problem(
-                papers[0].line,
-                "this does not look like a digest file: no Daily Papers header, no digest "
-                "date, and no entry with authors, a date or upvotes",
-            )
+        if papers and not (self.saw_header or self.digest_date or any_metadata(papers)):
+            self.problem(papers[0].line, _NO_DIGEST)  # notes, a README: no papers, published
             return self.result(())
         if not papers and not any(p.severity is Severity.ERROR for p in self.problems):
             if not cleaned.strip():

@@ -13,6 +13,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
@@ -227,3 +228,9 @@ class Site:
         """The paper itself (its arXiv page, or a search for its title): a reader who
         clicks a title on the page wants the paper, not our own anchor."""
         return paper_link(paper.title, paper.abstract, self.paper_link)
+
+
+def any_metadata(papers: Iterable[Paper]) -> bool:
+    """Whether any entry carries what a listing's does: authors, a date or upvotes."""
+    return any(p.authors is not None or p.organization or p.published or p.upvotes is not None
+               for p in papers)  # fmt: skip
