@@ -147,22 +147,22 @@ def _last_run(status: Status, findings: list[Finding]) -> None:
 def _stuck(
     config: Config, store: Store, status: Status, now: dt.datetime, findings: list[Finding]
 ) -> None:
-    """A run that holds the lock far longer than any run takes is stuck, not busy: every
-    later run waits for it, and without this check all would look well."""
+    """Whatever holds the run lock far longer than any run takes (a run, a send, a
+    rebuild) is stuck, not busy: every later run waits for it, and all would look well."""
     limit = config.monitor.max_run_time
-    run = status.last_run
-    if not limit or run is None or run.result is not RunResult.RUNNING:
+    since = store.lock_held_since("run") if limit else None
+    if since is None or (now - since).total_seconds() <= limit:
         return
-    since = store.lock_held_since("run")
-    if since is not None and (now - since).total_seconds() > limit:
-        findings.append(
-            Finding(
-                Level.CRITICAL,
-                "last-run",
-                f"a run (pid {run.pid} on {run.host}) has held the lock for "
-                f"{_age(now, since)}, over max_run_time: is it stuck?",
-            )
+    run = status.last_run
+    who = (f"a run (pid {run.pid} on {run.host})" if run is not None
+           and run.result is RunResult.RUNNING else "a digest process")  # fmt: skip
+    findings.append(
+        Finding(
+            Level.CRITICAL,
+            "last-run",
+            f"{who} has held the lock for {_age(now, since)}, over max_run_time: is it stuck?",
         )
+    )
 
 
 def _pending(status: Status, findings: list[Finding]) -> None:

@@ -8,6 +8,7 @@ link ends, whether it leads to code, and which link leads to the paper.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,13 +21,13 @@ CODE_HOSTS = ("github.com", "gitlab.com", "gitee.com", "bitbucket.org", "codeber
 # (and the quote): TeX leftovers such as "url{https://a}" or "\href{https://a}{https://a}"
 # then give the URL that was meant, not one with "{...}" inside that leads to a 404.
 LINK = re.compile(r"[hH][tT][tT][pP][sS]?://[^\s<>\"'`{}|\\^]+")  # not re.I: "ſ" is no "s"
-# A URL ends where RFC 3986 allows no character, and at the quotation marks, brackets
-# and punctuation of other scripts (“…”, «…», 「…」, 。, ，, —), which quote or close it.
+# A URL ends where RFC 3986 allows no character, and at the quotation marks and the full
+# stops and commas of other scripts (“…”, «…», 「…」, 。, ，), which quote or close it.
+# (Not at dashes or full-width brackets: Wikipedia's titles hold them.)
 _URL_REST = re.compile(r"[^\s<>\"'`{}|\\^\u201c\u201d\u2018\u2019\u00ab\u00bb\u2039\u203a"
-                       r"\u300c-\u300f\u3001\u3002\u3008-\u3011\uff08\uff09\uff0c\uff1a\uff1b"
-                       r"\uff01\uff1f\u2013\u2014\u2026]+")  # fmt: skip
-_TRAILING_PUNCT = ".,;:!?'\"*_~"
-_BRACKETS = {")": "(", "]": "[", "}": "{", ">": "<"}
+                       r"\u300c-\u300f\u3001\u3002\uff0c]+")  # fmt: skip
+_TRAILING_PUNCT = ".,;:!?'\"*_~\u2026\uff1a\uff1b\uff01\uff1f"
+_BRACKETS = {")": "(", "]": "[", "}": "{", ">": "<", "\uff09": "\uff08", "\u3011": "\u3010"}
 
 # The default ``paper_link``: arXiv's search by title, for papers whose text names no id.
 PAPER_SEARCH = "https://arxiv.org/search/?query={title}&searchtype=title"
@@ -53,8 +54,7 @@ _BARE_HINT = re.compile(r"\.\d{4,5}v\d")
 _BARE_ARXIV = re.compile(rf"(?<![\w./])({_NEW_STYLE}v\d+)(?![\w/])")
 # The characters an href may carry as they are; others are percent-encoded (as UTF-8).
 _HREF_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]|%(?![0-9A-Fa-f]{2})|&(?=#?\w+;)")
-# The scheme and host of a URL: an IP literal's brackets are RFC 3986's own (kept), and a
-# host in another script is written as IDNA ("xn--"), the name a browser looks up.
+# The scheme and host of a URL: an IP literal's brackets are RFC 3986's own (kept).
 _AUTHORITY = re.compile(r"(https?://)([^/?#]*)")
 _TITLE_SAFE = re.compile(r"[A-Za-z0-9\-._~%]*")
 
@@ -73,21 +73,34 @@ def link_spans(text: str) -> Iterator[tuple[int, int]]:
             scheme_start = separator - 4
         else:
             scheme_start = -1
-        rest = _URL_REST.match(text, end)
-        if scheme_start < 0 or rest is None:
+        rest = _URL_REST.match(text, end) if scheme_start >= 0 else None
+        if rest is None:  # (the rest is read only after a scheme: linear in "a://a://...")
             separator = text.find("://", end)
             continue
-        url = text[scheme_start : rest.end()]
-        while url:
-            last = url[-1]
-            unbalanced = last in _BRACKETS and url.count(last) > url.count(_BRACKETS[last])
-            if last in _TRAILING_PUNCT or unbalanced:
-                url = url[:-1]
-            else:
-                break
-        if len(url) > len("https://"):
-            yield scheme_start, scheme_start + len(url)
+        stop = _url_end(text, scheme_start, rest.end())
+        if stop - scheme_start > len("https://"):
+            yield scheme_start, stop
         separator = text.find("://", rest.end())
+
+
+def _url_end(text: str, start: int, stop: int) -> int:
+    """Where the URL in text[start:stop] ends, without trailing sentence punctuation or
+    closing brackets it never opened; counted once, so a thousand ")" cost linear time."""
+    counts: dict[str, int] | None = None
+    while stop > start:
+        last = text[stop - 1]
+        if last in _TRAILING_PUNCT:
+            stop -= 1
+            continue
+        if last not in _BRACKETS:
+            break
+        if counts is None:
+            counts = {c: text.count(c, start, stop) for pair in _BRACKETS.items() for c in pair}
+        if counts[last] <= counts[_BRACKETS[last]]:
+            break
+        counts[last] -= 1
+        stop -= 1
+    return stop
 
 
 def extract_links(text: str) -> tuple[str, ...]:
@@ -121,18 +134,16 @@ def _encoded(part: str) -> str:
 
 
 def _host(authority: str) -> str:
-    """user@host:port as a browser would ask for it: ``[::1]`` stays, ``例え.jp`` becomes
-    ``xn--r8jz45g.jp``; a host IDNA cannot write is percent-encoded like the rest."""
+    """user@host:port as a browser asks for it: a real IP literal keeps its brackets
+    (``[::1]``); anything else outside RFC 3986's set is percent-encoded, a host in another
+    script too (browsers decode it and look the name up under today's IDNA rules)."""
     user, at, hostport = authority.rpartition("@")
-    if hostport.startswith("[") and "]" in hostport:
-        literal, _, rest = hostport.partition("]")
-        if re.fullmatch(r"\[[0-9A-Fa-f:.]+", literal):
-            return _encoded(user) + at + literal + "]" + _encoded(rest)
-    host, colon, port = hostport.partition(":")
-    if not host.isascii():
-        with contextlib.suppress(UnicodeError):  # then percent-encoded, as before
-            host = host.encode("idna").decode("ascii")
-    return _encoded(user) + at + _encoded(host) + colon + _encoded(port)
+    literal, bracket, rest = hostport.partition("]")
+    if hostport.startswith("[") and bracket and (rest == "" or rest[0] == ":"):
+        with contextlib.suppress(ValueError):
+            ipaddress.IPv6Address(literal[1:])
+            return _encoded(user) + at + literal + bracket + _encoded(rest)
+    return _encoded(authority)
 
 
 def quote_title(title: str) -> str:

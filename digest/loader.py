@@ -17,7 +17,7 @@ import re
 from digest.dates import MONTH_NUMBERS as MONTHS
 from digest.dates import resolve_year
 from digest.links import LINK, extract_links
-from digest.model import DigestFile, Organization, Paper, Problem, Severity, any_metadata, title_key
+from digest.model import DigestFile, Organization, Paper, Problem, Severity, looks_listed, title_key
 from digest.reading import (
     DEFAULT_MAX_FILE_SIZE,
     Unreadable,
@@ -27,7 +27,7 @@ from digest.reading import (
 )
 
 _NO_DIGEST = ("this does not look like a digest file: no Daily Papers header, no digest date, "
-              "and no entry with authors, a date or upvotes")  # fmt: skip
+              "no entry with authors, a date or upvotes, few shaped as papers")  # fmt: skip
 __all__ = ["LINK", "extract_links", "load_file", "parse_bytes", "parse_text", "resolve_year"]
 _MONTH = r"(?P<month>[A-Z][a-z]{2})"
 DIGEST_DATE = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})")
@@ -224,7 +224,7 @@ class _FileReader:
         paragraphs = _paragraphs(cleaned)
         body = self.skip_header(paragraphs)
         papers = self.read_entries(body)
-        if papers and not (self.saw_header or self.digest_date or any_metadata(papers)):
+        if papers and not (self.saw_header or self.digest_date or looks_listed(papers)):
             self.problem(papers[0].line, _NO_DIGEST)  # notes, a README: no papers, published
             return self.result(())
         if not papers and not any(p.severity is Severity.ERROR for p in self.problems):

@@ -13,7 +13,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
@@ -230,7 +230,16 @@ class Site:
         return paper_link(paper.title, paper.abstract, self.paper_link)
 
 
-def any_metadata(papers: Iterable[Paper]) -> bool:
-    """Whether any entry carries what a listing's does: authors, a date or upvotes."""
-    return any(p.authors is not None or p.organization or p.published or p.upvotes is not None
-               for p in papers)  # fmt: skip
+_NOT_A_TITLE = re.compile(r"^(?:#|[-*+>|]\s|```|\[|\d+[.)]\s)|:$")  # Markdown, lists, labels
+
+
+def looks_listed(papers: Sequence[Paper]) -> bool:
+    """Whether entries read as a listing's: one carries authors, a date or upvotes, or
+    most have a paper's shape: a title of one line (no heading, list item or label, at
+    most 300 characters) over an abstract of 40 words or more. Notes and READMEs do not."""
+    if any(p.authors is not None or p.organization or p.published or p.upvotes is not None
+           for p in papers):  # fmt: skip
+        return True
+    shaped = sum(len(p.title) <= 300 and not _NOT_A_TITLE.search(p.title)
+                 and len(p.abstract.split()) >= 40 for p in papers)  # fmt: skip
+    return 2 * shaped >= len(papers)

@@ -31,16 +31,15 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from digest.errors import TemplateProblem
 from digest.model import Issue, Paper, Problem, Severity, title_key
+from digest.safety import SAFE_SCHEMES, url_scheme
 from digest.store import Store
 
 NEXT = "next.md"
 _FRONT = re.compile(r"\A\+\+\+[ \t]*\r?\n(.*?)\r?\n\+\+\+[ \t]*(?:\r?\n|\Z)", re.S)
 EXTENSIONS = ("sane_lists",)  # python-markdown's own; no raw HTML (see ``to_html``)
-SAFE_SCHEMES = ("http", "https", "mailto", "")
 
 
 class NoteProblem(TemplateProblem):
@@ -111,7 +110,7 @@ def to_html(markdown_text: str, where: str) -> str:
     converter.inlinePatterns.deregister("html")
     rendered = converter.convert(markdown_text)
     for attribute, value in re.findall(r'\s(href|src)="([^"]*)"', rendered):
-        scheme = urlsplit(html.unescape(value).strip()).scheme.lower()
+        scheme = url_scheme(html.unescape(value))  # as the page's final check reads it
         if scheme not in SAFE_SCHEMES:
             raise NoteProblem(
                 f"the note {where}: a {scheme}: link ({attribute}) is not allowed",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator
-from urllib.parse import urlsplit
 
 from digest.errors import OutputError
 
@@ -30,12 +29,14 @@ URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "poster", "ci
                             "ping"})  # fmt: skip
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", ""})
 ICON_DATA = ("data:image/svg+xml,", "data:image/png;base64,")
+MAX_TAG = 1 << 20  # a tag still open after this many characters never ends (a lone quote)
 
 
 # A start tag: its name, then its attributes up to the closing ">". Text between tags is
 # skipped at C speed; what autoescaping produced (&lt;script&gt;) never matches.
-_TAG_BODY = r"([a-zA-Z][a-zA-Z0-9:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>"
+_TAG_BODY = r"([a-zA-Z][a-zA-Z0-9:-]*)((?:=\s*\"[^\"]*\"|=\s*'[^']*'|=(?!\s*[\"'])|[^>=])*+)>"
 _TAG = re.compile("<" + _TAG_BODY)
+_TAG_START = re.compile("<[a-zA-Z]")
 # Tags that pass the check by their shape alone: a common element with only double-quoted
 # presentational attributes and links that start safely. Nearly every tag of a page is
 # one, and the scan passes over them inside the regex engine; their values hold no "<"
@@ -76,6 +77,14 @@ class _Checker:
     def feed(self, chunk: str, final: bool = False) -> None:
         text = self.pending + chunk
         cut = len(text) if final else text.rfind("<")
+        while cut > 0 and not final:  # a "<" inside a value: the tag may start before it
+            earlier = text.rfind("<", 0, cut)
+            if earlier < 0 or not _TAG_START.match(text, earlier):
+                break
+            found = _TAG.match(text, earlier)
+            if found is not None and found.end() <= cut:
+                break
+            cut = earlier
         if cut < 0 or (not final and _TAG.match(text, cut)):
             cut = len(text)  # the last tag is complete: nothing to carry over
         for match in _TAG_TO_CHECK.finditer(text, 0, cut):
@@ -87,7 +96,7 @@ class _Checker:
                 self.check_attributes(tag, attributes, text, match.start())
         self.lines += text.count("\n", 0, cut)
         self.pending = text[cut:]
-        if final and self.pending.strip():
+        if (final and self.pending.strip()) or len(self.pending) > MAX_TAG:
             self.fail("an unfinished tag", text, cut)
 
     def check_attributes(self, tag: str, attributes: str, text: str, offset: int) -> None:
@@ -124,9 +133,22 @@ class _Checker:
             if name == "style" and ("expression(" in value or "url(" in value):
                 self.fail(f"a style with url() or expression() on <{tag}>", text, offset)
             if name in URL_ATTRIBUTES:
-                scheme = urlsplit("".join(value.split())).scheme.lower()
+                scheme = url_scheme(value)
                 if scheme not in SAFE_SCHEMES and not _is_icon(tag, name, value, found):
                     self.fail(f"a {scheme}: link in {name}= on <{tag}>", text, offset)
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def url_scheme(value: str) -> str:
+    """The scheme of an attribute's URL (references decoded) as a browser finds it: C0
+    controls and spaces around it are dropped, tabs and line breaks anywhere; a URL
+    whose first characters make no scheme is relative (``""``). Never raises."""
+    found = _SCHEME.match(re.sub(r"[\t\n\r]", "", value).strip("\x00\x01\x02\x03\x04\x05\x06"
+                          "\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19"
+                          "\x1a\x1b\x1c\x1d\x1e\x1f "))  # fmt: skip
+    return found[1].lower() if found else ""
 
 
 def _is_icon(tag: str, name: str, value: str, found: list[tuple[str, str | None]]) -> bool:

@@ -6,7 +6,7 @@ import codecs
 import datetime as dt
 
 import pytest
-from conftest import PLAIN, PLAIN_2, TODAY, WITH_META, digest_text
+from conftest import PLAIN, PLAIN_2, ROOT, TODAY, WITH_META, digest_text
 
 from digest.loader import extract_links, load_file, parse_bytes, parse_text, resolve_year
 from digest.model import Organization, title_key
@@ -274,3 +274,16 @@ def test_a_text_file_that_is_no_digest_is_rejected_not_published(tmp_path):
     assert len(parse_text(pairs, "cut.txt", TODAY).papers) == 1
     # And title and abstract pairs with the digest's date are a digest of the first kind.
     assert len(parse_text("Nov 3\n\n" + "A title\n\nAn abstract.\n", "d.txt", TODAY).papers) == 1
+    # This project's own README, dropped in by mistake: long paragraphs, but no papers.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert parse_text(readme, "README.txt", TODAY).rejected
+
+
+def test_a_real_digest_cut_above_its_first_paper_is_still_read():
+    """Copied from the page without its header and date, and without metadata: each
+    entry still has a paper's shape (a title line over a paper's abstract)."""
+    for name, count in (("000_0e5cb4eac3db34fe.txt", 80), ("003_73824512330c0a56.txt", 101)):
+        lines = (ROOT / "examples" / "digests" / name).read_text(encoding="utf-8").splitlines()
+        cut = "\n".join(lines[10:]) + "\n"
+        result = parse_text(cut, name, TODAY)
+        assert (result.rejected, len(result.papers)) == (False, count), result.errors

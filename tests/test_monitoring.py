@@ -92,6 +92,22 @@ def test_a_run_stuck_for_hours_is_critical_and_a_busy_one_is_not(site):
         busy.kill()
 
 
+def test_a_rebuild_stuck_for_hours_is_critical_too(site, run_cli):
+    """Not only a run holds the lock: a send, a post or a rebuild does too."""
+    published(site, run_cli)
+    busy = DigestProcess("rebuild", "--config", site.config, env={PAUSE_ENV: "renaming"})
+    try:
+        busy.wait_for("paused at renaming")
+        lock = site.state.with_name(site.state.name + ".lock")
+        then = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(time.time() - 5 * 3600))
+        lock.write_text(re.sub(r"since .*", f"since {then}", lock.read_text()), encoding="utf-8")
+        code, out = check(site)
+        assert code == 2, out
+        assert "a digest process has held the lock for 5.0 hours" in out
+    finally:
+        busy.kill()
+
+
 @pytest.mark.parametrize(("days", "code", "level"), [(3, 0, "OK"), (10, 1, "WARNING"),
                                                      (20, 2, "CRITICAL")])  # fmt: skip
 def test_no_new_file_for_longer_than_expected_is_a_warning_then_critical(

@@ -43,6 +43,13 @@ UNSAFE = [
     '<META HTTP-EQUIV=Refresh CONTENT="0; URL=https://evil.example/">',
     '<portal src="https://evil.example/"></portal>',
     '<a href="https://example.org/" ping="javascript:x">x</a>',
+    # A quote that is no value's: a browser reads it as part of the value, and runs it.
+    '<img src=x onerror=document.body.id=location.protocol.length//">',
+    "<a href=javascript:alert(1)//'>x</a>",
+    "<a x' href=javascript:alert(1)>x</a>",
+    # A "<" inside a value, with the real tag before it (chunks cut at that "<").
+    '<a title="x<y" href="javascript:alert(1)">hello</a>',
+    '<a title="a><b" href="javascript:alert(1)">x</a>',
 ]
 
 SAFE = [
@@ -52,6 +59,8 @@ SAFE = [
     "<p>&lt;script&gt;alert(1)&lt;/script&gt; onclick=alert(2) javascript:x</p>",
     '<p style="color: #333; font-size: 15px">styled</p>',
     '<svg viewBox="0 0 10 10"><rect x="1" y="2" width="3" height="4"><title>t</title></rect></svg>',
+    '<a href="java   script:x">a relative link, as a browser reads it</a>',
+    '<a href="https://[::1]:8080/p?a=1&amp;b=2">an IP literal</a>',
 ]
 
 
@@ -74,3 +83,16 @@ def test_unsafe_markup_is_refused_even_when_split_across_chunks(markup):
 def test_safe_markup_passes(markup):
     page = f"<html><body>{markup}</body></html>"
     assert check("page.html", page) == page
+
+
+def test_a_malformed_url_is_judged_never_raised():
+    """urlsplit raises on a bad IP literal; the check must answer, not crash the run."""
+    for url in ("https://[1:2]/x?a=1&amp;b=2", "https://[1.2.3.4]/x?a&amp;b", "https://[::1&amp;"):
+        page = f'<a href="{url}">x</a>'
+        assert check("page.html", page) == page
+
+
+def test_a_tag_that_never_ends_is_refused_not_carried_for_ever():
+    chunks = ['<p class="a" title="', *(["x" * 65536] * 20), '">']
+    with pytest.raises(OutputError, match="an unfinished tag"):
+        list(checked("page.html", chunks))
