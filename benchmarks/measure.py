@@ -90,6 +90,16 @@ def stream_check(backend: Any, state: State) -> dict | None:
     return found
 
 
+def _import_header(report: dict, split: list[float]) -> dict[str, Any]:
+    """What every import's result starts with: the corpus, and its read-and-split floor."""
+    return {
+        "entries": report["papers_parsed"],
+        "new_papers": report["new_papers"],
+        "floor_seconds": median(split),
+        "floor_runs_seconds": split,
+    }
+
+
 def cold_import(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
     """Imports of the whole backlog into empty states: median of three per backend (one
     when quick), one with no helper processes, one that marks the backlog seen
@@ -119,13 +129,7 @@ def cold_import(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
             sizes = other[backend.name]["mark_seen"]["sizes"]
             floors.setdefault((backend.name, "mark_seen"), []).append(write_floor(sizes, scratch))
     split_floor = median(split)
-    report = runs[names[0]][0]["report"]
-    result: dict[str, Any] = {
-        "entries": report["papers_parsed"],
-        "new_papers": report["new_papers"],
-        "floor_seconds": split_floor,
-        "floor_runs_seconds": split,
-    }
+    result = _import_header(runs[names[0]][0]["report"], split)
     for name in names:
         seconds = median(run["seconds"] for run in runs[name])
         write = min(floors[(name, "publish")])
@@ -136,7 +140,7 @@ def cold_import(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
         result[name] = {
             "seconds": seconds,
             "runs_seconds": [run["seconds"] for run in runs[name]],
-            "papers_per_second": report["papers_parsed"] / seconds,
+            "papers_per_second": result["entries"] / seconds,
             "peak_rss_mb": max(run["peak"] for run in runs[name]) / MB,
             "bytes_written": sum(first["sizes"]),
             "files_written": len(first["sizes"]),
@@ -196,14 +200,7 @@ def backfill(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
         for backend in _order(backends, number):
             floors[backend.name].append(write_floor(runs[backend.name][0]["sizes"], scratch))
     split_floor = median(split)
-    report = runs[names[0]][0]["report"]
-    result: dict[str, Any] = {
-        "period": "week",
-        "entries": report["papers_parsed"],
-        "new_papers": report["new_papers"],
-        "floor_seconds": split_floor,
-        "floor_runs_seconds": split,
-    }
+    result = {"period": "week", **_import_header(runs[names[0]][0]["report"], split)}
     for name in names:
         seconds = median(run["seconds"] for run in runs[name])
         write = min(floors[name])

@@ -63,8 +63,7 @@ def _refuse_an_unbuilt_edit(config: Config, store: Store, issue_id: str | None) 
     issue = store.issue(issue_id)
     if issue is None:
         return  # send_issue says that there is no such issue
-    edited = NotesFolder(config.notes).own(issue.id)
-    if edited is not None and edited != store.note(issue.seq):
+    if NotesFolder(config.notes).edited(issue.id, store.note(issue.seq)) is not None:
         raise NoteNotRebuilt(
             f"notes/{issue.id}.md changed after issue {issue.id} was built: "
             "sending now would send the old note",
@@ -119,8 +118,8 @@ def rebuild(
             raise NotFound("nothing published yet", "run 'digest run' first")
         with store.transaction(), writer.staging_only():
             for issue in issues:
-                edited = folder.own(issue.id)
-                if edited is not None and edited != store.note(issue.seq):
+                edited = folder.edited(issue.id, store.note(issue.seq))
+                if edited is not None:
                     parse(edited, f"notes/{issue.id}.md")  # a broken edit fails here
                     store.set_note(issue.seq, edited)
             if issue_id is None:

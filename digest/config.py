@@ -24,6 +24,7 @@ from digest.config_monitor import ChannelConfig, MonitorConfig, channels, monito
 from digest.errors import ConfigError
 from digest.links import PAPER_SEARCH
 from digest.model import Security
+from digest.text import HEADER_UNSAFE
 from digest.values import (
     bounded_int,
     check_url,
@@ -199,7 +200,7 @@ _EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env", 
 def _one_line(value: str, name: str) -> str:
     """Header values: a line break in one would start another header (or be flattened
     into an address that is no address), so it is refused here, where it was written."""
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in value):
+    if HEADER_UNSAFE.search(value):
         raise ConfigError(f"{name}: {value!r} holds a line break or a control character",
                           "write it on one line")  # fmt: skip
     return value

@@ -38,15 +38,15 @@ from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
 from digest.render import Rising, Templates, first_sentences
+from digest.text import HEADER_UNSAFE
 
 MIN_DETAILED = 20  # in a huge issue, at least this many keep their shortened abstract
 tldr = first_sentences  # its former name
-_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def header_text(value: str) -> str:
     """Text safe for an email header: no CR/LF or other controls (no header injection)."""
-    return " ".join(_HEADER_UNSAFE.sub(" ", value).split())
+    return " ".join(HEADER_UNSAFE.sub(" ", value).split())
 
 
 def html_part_size(html: str) -> int:

@@ -199,6 +199,13 @@ class NotesFolder:
         """An issue's own note file, as the editor last left it (a rebuild takes it)."""
         return self._read(self.root / f"{issue_id}.md")
 
+    def edited(self, issue_id: str, stored: str | None) -> str | None:
+        """The issue's own note file, if the editor changed it since the state took it
+        (a missing file is no change: on a machine without the notes folder, a rebuild
+        of everything must not drop every issue's note)."""
+        own = self.own(issue_id)
+        return own if own is not None and own != stored else None
+
     def consume(self, path: Path, source: str, issue_id: str) -> None:
         """next.md has been published with ``issue_id``: rename it, so it is never taken
         twice (unless it changed since it was read: then it is a new note, and stays)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 
+# What no email header may carry: a line break would start another header.
+HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
