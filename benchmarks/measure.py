@@ -90,6 +90,13 @@ def stream_check(backend: Any, state: State) -> dict | None:
     return found
 
 
+def _backlog(quick: bool) -> tuple[Path, int]:
+    """The inbox every import reads (1,000 files of 100 entries; 100 when quick), and how
+    many times each import is measured."""
+    files = 100 if quick else 1000
+    return make_corpus(f"cold-{files}", files, 100), 1 if quick else 3
+
+
 def _import_header(report: dict, split: list[float]) -> dict[str, Any]:
     """What every import's result starts with: the corpus, and its read-and-split floor."""
     return {
@@ -105,9 +112,7 @@ def cold_import(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
     when quick), one with no helper processes, one that marks the backlog seen
     (``--mark-seen``); beside the read-and-split floor, and an I/O floor: that plus
     durably writing as many bytes as the import left (best of three)."""
-    files = 100 if quick else 1000
-    inbox = make_corpus(f"cold-{files}", files, 100)
-    repeats = 1 if quick else 3
+    inbox, repeats = _backlog(quick)
     names = [backend.name for backend in backends]
     split: list[float] = []
     runs: dict[str, list[dict]] = {name: [] for name in names}
@@ -184,9 +189,7 @@ def backfill(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
     issue per week of its digests; median of three per backend (one when quick), beside
     the cold import's floors: reading and splitting the inbox, and that plus durably
     writing as many bytes as the backfill left (best of three)."""
-    files = 100 if quick else 1000
-    inbox = make_corpus(f"cold-{files}", files, 100)
-    repeats = 1 if quick else 3
+    inbox, repeats = _backlog(quick)
     names = [backend.name for backend in backends]
     split: list[float] = []
     runs: dict[str, list[dict]] = {name: [] for name in names}
