@@ -455,3 +455,58 @@ def test_both_backends_give_equal_answers(tmp_path: Path, pg_dsn: str):
     assert len(expected) == len(got)
     for number, (want, have) in enumerate(zip(expected, got, strict=True)):
         assert have == want, f"read-back {number} differs"
+
+
+def test_a_new_state_being_created_by_another_process_is_waited_for(tmp_path: Path):
+    """Two first runs at once: SQLite refuses a switch to write-ahead logging at once
+    while another process writes the new file, without its usual busy wait. The second
+    must wait, as for a lock, not fail with 'database is locked'."""
+    import logging
+    import subprocess
+    import sys
+    import threading
+
+    from digest.store import SqliteStore
+
+    path = tmp_path / "state.sqlite"
+    waiting = threading.Event()
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "waiting for another digest process" in record.getMessage():
+                waiting.set()
+
+    seen, logger = Seen(), logging.getLogger("digest")
+    level = logger.level
+    logger.addHandler(seen)
+    logger.setLevel(logging.INFO)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys\n"
+         f"db = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+         "db.execute('BEGIN IMMEDIATE'); db.execute('PRAGMA user_version = 0')\n"
+         "db.execute('CREATE TABLE IF NOT EXISTS held (x)')\n"
+         "print('holding', flush=True); sys.stdin.readline(); db.execute('ROLLBACK')\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        opened: list[int] = []
+
+        def open_it() -> None:
+            with SqliteStore(path) as store:
+                opened.append(store.counts().papers)
+
+        opener = threading.Thread(target=open_it)
+        opener.start()
+        assert waiting.wait(30), "the second opener neither waited nor opened"
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        opener.join(60)
+        assert opened == [0], "the waiting opener made a whole, empty state"
+    finally:
+        logger.removeHandler(seen)
+        logger.setLevel(level)
+        holder.kill()
+        holder.wait()

@@ -12,18 +12,20 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from digest.errors import NoState, StateError
-from digest.lock import RunLock
+from digest.lock import POLL_SECONDS, RunLock, log
 from digest.store.base import LockKind
 from digest.store.schema_sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from digest.store.sql import SqlStore
 from digest.store.sql_base import Row
 
+LOCK_TIMEOUT = 30.0  # seconds a statement waits for another process's lock on the file
 _CHUNK = 900  # under SQLite's limit of variables in one statement
 
 # SQLite's own words for what went wrong, as the user can act on it.
@@ -97,7 +99,7 @@ class SqliteStore(SqlStore):
                 ) from None
         self._locks: dict[str, RunLock] = {}
         try:
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT)
         except sqlite3.Error as exc:
             raise explain(path, exc) from None
         try:
@@ -126,7 +128,7 @@ class SqliteStore(SqlStore):
             # Rows hold whole abstracts: 16 KiB pages fit several, where 4 KiB pages fit
             # one and waste the rest (a 100,000-paper import writes 25% less, and faster).
             db.execute("PRAGMA page_size = 16384")
-        db.execute("PRAGMA journal_mode = WAL")
+        self._use_wal()
         db.execute("PRAGMA synchronous = FULL")
         # Each migration in its own transaction; the version is read again inside it, so
         # two processes opening a new state at once do not both migrate.
@@ -145,6 +147,24 @@ class SqliteStore(SqlStore):
                             db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {version + 1}")
+
+    def _use_wal(self) -> None:
+        """Switch a new state to write-ahead logging. SQLite answers a switch it cannot
+        make now (another process is creating or migrating the same new state) with
+        "locked" at once, without its busy wait: so wait here, as for a lock."""
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        said = False
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                if not said:
+                    log.info("waiting for another digest process to finish creating %s", self.path)
+                    said = True
+                time.sleep(POLL_SECONDS)
 
     def _refuse_foreign(self, version: int) -> None:
         app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
