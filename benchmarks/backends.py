@@ -145,7 +145,7 @@ class Postgres:
             self.server.drop_database(state.database)
 
     def location(self, state: State) -> Any:
-        from digest.config import PostgresState
+        from digest.config.settings import PostgresState
 
         return PostgresState(state.arg)
 

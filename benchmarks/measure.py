@@ -323,8 +323,8 @@ def _incremental_run(
 def render(backends: Sequence[Any], quick: bool, scratch: Path) -> list[dict]:
     """An issue's pages, email and feeds staged (in a transaction, as a run does) and
     put in place, for issues of 100 and 1,000 papers, in this process."""
-    from digest.config import Config
-    from digest.publish import Publisher, writer_for
+    from digest.config.settings import Config
+    from digest.publish.publisher import Publisher, writer_for
 
     rows = []
     for count in (100, 1000):

@@ -17,10 +17,10 @@ def fill_store(store, papers: int, inbox: Path, out: Path, *, write_inbox: bool)
     holding every old file (small files, recorded as taken in; written here, or left as
     an earlier build wrote them); and an output folder holding every old issue's files
     (empty: a run only lists them), claimed by this state."""
-    from digest.loader import parse_text
+    from digest.intake.loader import parse_text
     from digest.model import Paper, RunResult
-    from digest.output import OutputWriter, Owner
-    from digest.publish import claim_output
+    from digest.publish.output import OutputWriter, Owner
+    from digest.publish.publisher import claim_output
 
     seeds = [
         p

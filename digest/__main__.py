@@ -1,6 +1,6 @@
 import sys
 
-from digest.cli import main
+from digest.cli.main import main
 
 if __name__ == "__main__":  # not when a helper process imports this module
     sys.exit(main())

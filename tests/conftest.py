@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import cli
+from digest.cli import main as cli
 
 pytest_plugins = ["pg_server"]
 
@@ -150,7 +150,7 @@ def digest_process(
 
 def papers_from(path: Path) -> list[tuple[str, str]]:
     """(title, abstract) pairs straight from a plain digest file, for building variants."""
-    from digest.loader import parse_text
+    from digest.intake.loader import parse_text
 
     loaded = parse_text(path.read_text(encoding="utf-8"), str(path), TODAY)
     return [(paper.title, paper.abstract) for paper in loaded.papers]
@@ -186,7 +186,7 @@ def shown_title(entry) -> str:
 def published_files(out: Path) -> dict[Path, bytes]:
     """Every file of an output folder by relative path, but the marker naming the state
     that owns the folder (each state has its own)."""
-    from digest.output import OWNER_FILE
+    from digest.publish.output import OWNER_FILE
 
     return {
         p.relative_to(out): p.read_bytes()

@@ -191,7 +191,7 @@ def test_console_script_runs_the_examples(tmp_path):
 
 def test_help_imports_no_heavy_module():
     code = (
-        "import sys\nfrom digest import cli\n"
+        "import sys\nfrom digest.cli import main as cli\n"
         "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = {'jinja2', 'markdown', 'feedgen', 'apscheduler', 'lxml', 'css_inline',"
         " 'sqlite3'}\n"

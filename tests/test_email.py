@@ -14,7 +14,7 @@ import pytest
 from conftest import NOW, PLAIN, PLAIN_2, ROOT, WITH_META, digest_text
 from smtp_server import SMTPServer, free_port
 
-from digest.message import tldr
+from digest.publish.message import tldr
 
 
 def read_eml(site, issue="2026-11-24") -> email.message.EmailMessage:

@@ -20,7 +20,7 @@ from test_daemon import DigestProcess
 
 from digest.faults import PAUSE_ENV, STEPS
 from digest.model import title_key
-from digest.output import OWNER_FILE, TEMP_PREFIX
+from digest.publish.output import OWNER_FILE, TEMP_PREFIX
 from digest.store import APPLICATION_ID, MIGRATIONS
 
 

@@ -71,7 +71,7 @@ def test_wheel_installed_in_a_fresh_venv_runs_without_the_source_tree(wheel, tmp
         [
             python,
             "-c",
-            "import digest, digest.render as r; print(digest.__file__); "
+            "import digest, digest.publish.render as r; print(digest.__file__); "
             "print(r.default_template_dir())",
         ],
         cwd=work,

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from conftest import PLAIN, PLAIN_2, ROOT, TODAY, WITH_META, digest_text
 
-from digest.loader import extract_links, load_file, parse_bytes, parse_text, resolve_year
+from digest.intake.loader import extract_links, load_file, parse_bytes, parse_text, resolve_year
 from digest.model import Organization, title_key
 
 

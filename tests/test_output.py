@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import tee
 
-from digest.output import OutputWriter
+from digest.publish.output import OutputWriter
 
 
 class Consumed:

@@ -261,7 +261,7 @@ def test_the_index_lists_the_newest_issues_and_a_page_per_year_lists_the_rest(
 ):
     from lxml import html
 
-    from digest import publish
+    from digest.publish import publisher as publish
 
     monkeypatch.setattr(publish, "INDEX_ISSUES", 2)
     pairs = papers_from(PLAIN)

@@ -393,7 +393,7 @@ def test_a_run_on_postgresql_publishes_what_a_run_on_sqlite_does(tmp_path: Path,
 
 
 def test_a_sqlite_run_never_imports_the_driver(tmp_path: Path):
-    code = ("import sys; from digest import cli; code = cli.main(sys.argv[1:]); "
+    code = ("import sys; from digest.cli import main as cli; code = cli.main(sys.argv[1:]); "
             "print('psycopg' in sys.modules, 'digest.store.postgres' in sys.modules); "
             "sys.exit(code)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, *map(str, example_run_args(tmp_path))],
@@ -404,7 +404,7 @@ def test_a_sqlite_run_never_imports_the_driver(tmp_path: Path):
 
 def test_without_the_driver_a_postgresql_state_names_the_extra():
     code = (
-        "import sys; sys.modules['psycopg'] = None; from digest import cli; "
+        "import sys; sys.modules['psycopg'] = None; from digest.cli import main as cli; "
         "sys.exit(cli.main(['status', '--state', 'postgresql://u@127.0.0.1:1/d']))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -18,12 +18,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from digest import render
-from digest.config import EmailConfig
-from digest.feeds import build_feeds, title_is_html
-from digest.loader import LINK, clean_text, extract_links, parse_bytes, parse_text, utf8_is_clean
-from digest.message import EmailRenderer, Plan
+from digest.config.settings import EmailConfig
+from digest.intake.loader import (
+    LINK,
+    clean_text,
+    extract_links,
+    parse_bytes,
+    parse_text,
+    utf8_is_clean,
+)
 from digest.model import Issue, IssueSummary
+from digest.publish import render
+from digest.publish.feeds import build_feeds, title_is_html
+from digest.publish.message import EmailRenderer, Plan
 
 NOW = dt.datetime(2026, 11, 24, 8, tzinfo=dt.UTC)
 SITE = render.Site("Site", "Description", "https://example.org/d/", "Author")

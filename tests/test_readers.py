@@ -30,7 +30,7 @@ from readers import (
 
 from digest.errors import OutputError
 from digest.links import extract_links, href
-from digest.safety import check
+from digest.publish.safety import check
 
 SITE_URL = "http://localhost:8000/"
 UNSUBSCRIBE = "https://example.org/unsubscribe?list=paper-digest"  # the example's
@@ -312,7 +312,7 @@ def test_shortened_abstracts_say_what_they_are(published):
 
 
 def test_the_email_is_under_the_lower_budget_and_can_be_left_in_one_click(published):
-    from digest.config import EmailConfig
+    from digest.config.settings import EmailConfig
 
     assert EmailConfig().max_html_bytes == 90_000
     assert len(published.email_html.encode("utf-8")) + published.email_html.count("\n") < 90_000

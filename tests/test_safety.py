@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digest.errors import OutputError
-from digest.safety import check, checked
+from digest.publish.safety import check, checked
 
 UNSAFE = [
     "<script>alert(1)</script>",

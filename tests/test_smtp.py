@@ -1,4 +1,4 @@
-"""digest.smtp against real servers on 127.0.0.1: aiosmtpd when it behaves, a scripted one
+"""digest.deliver.smtp against real servers on 127.0.0.1: aiosmtpd when it behaves, a scripted one
 (smtp_misbehave) when it must drop, go silent, trickle or speak plain text instead of TLS.
 
 The rule every test serves: a body goes out at most once unless a server said a definite
@@ -21,7 +21,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from smtp_misbehave import MisbehavingServer
 from smtp_server import free_port
 
-from digest.smtp import (
+from digest.deliver.smtp import (
     Outcome,
     RecipientResult,
     Security,

@@ -25,7 +25,7 @@ from conftest import (
 from test_daemon import DigestProcess
 
 from digest.faults import PAUSE_ENV
-from digest.output import OWNER_FILE
+from digest.publish.output import OWNER_FILE
 
 SECRET = "root:x:0:0:digest-test-secret-line"
 
@@ -364,7 +364,7 @@ def test_a_template_that_fails_while_rendering_names_itself_and_publishes_nothin
 
 
 def test_a_dry_run_waits_for_the_lock_like_a_run(site):
-    from digest.lock import RunLock
+    from digest.store.lock import RunLock
 
     site.drop(PLAIN)
     assert digest_process("run", "--config", site.config, "--now", NOW).returncode == 0
@@ -389,7 +389,7 @@ def test_output_that_the_terminal_cannot_encode_is_escaped_not_a_crash(tmp_path)
 def test_an_internal_error_has_its_own_exit_code_and_a_pointer_to_the_traceback(
     site, run_cli, monkeypatch
 ):
-    from digest import intake
+    from digest.intake import take_in as intake
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")

@@ -10,9 +10,9 @@ import pytest
 from conftest import PLAIN, PLAIN_2, TODAY
 
 from digest.backfill import Backfill, Period, PeriodIssue, moment
-from digest.config import PostgresState, from_mapping, state_location
+from digest.config.settings import PostgresState, from_mapping, state_location
 from digest.errors import ConfigError
-from digest.inbox import list_inbox, scan_inbox
+from digest.intake.inbox import list_inbox, scan_inbox
 from digest.store import SqliteStore
 from digest.text import one_line, shown_name
 

@@ -20,7 +20,7 @@ from digest.store.schema_sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSIO
 from digest.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from digest.config import Config
+    from digest.config.settings import Config
 
 __all__ = [
     "APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "Counts", "CutAbstract", "Delivery",
@@ -38,7 +38,7 @@ def memory_store(site: str = "default") -> Store:
 
 def open_store(config: Config, *, create: bool = True) -> Store:
     """The config's state, migrated to this version's schema (created if need be)."""
-    from digest.config import PostgresState
+    from digest.config.settings import PostgresState
 
     if isinstance(config.state, PostgresState):
         from digest.store.postgres import PostgresStore

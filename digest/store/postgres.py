@@ -37,11 +37,11 @@ except ImportError:
     ) from None
 
 import digest.store.schema_postgres as ddl
-from digest.config import SITE_NAME, PostgresState
+from digest.config.settings import SITE_NAME, PostgresState
 from digest.dates import moment_text
-from digest.lock import POLL_SECONDS, log
 from digest.store.base import LockKind
 from digest.store.copy import TABLES
+from digest.store.lock import POLL_SECONDS, log
 from digest.store.sql import SqlStore
 from digest.store.sql_base import Row
 

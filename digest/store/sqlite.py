@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import NoState, StateError
-from digest.lock import POLL_SECONDS, RunLock, log
 from digest.store.base import LockKind
+from digest.store.lock import POLL_SECONDS, RunLock, log
 from digest.store.schema_sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from digest.store.sql import SqlStore
 from digest.store.sql_base import Row

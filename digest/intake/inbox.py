@@ -23,8 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.errors import ConfigError
-from digest.loader import peek_digest_date
-from digest.reading import Unreadable, content_hash, kind_of, read_regular, size_limit_message
+from digest.intake.loader import peek_digest_date
+from digest.intake.reading import (
+    Unreadable,
+    content_hash,
+    kind_of,
+    read_regular,
+    size_limit_message,
+)
 from digest.store import Store
 from digest.text import shown_name
 

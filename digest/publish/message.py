@@ -32,12 +32,12 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from digest import safety
-from digest.config import EmailConfig
+from digest.config.settings import EmailConfig
 from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
-from digest.render import Rising, Templates, first_sentences
+from digest.publish import safety
+from digest.publish.render import Rising, Templates, first_sentences
 from digest.text import HEADER_UNSAFE
 
 MIN_DETAILED = 20  # in a huge issue, at least this many keep their shortened abstract
@@ -119,7 +119,7 @@ class EmailRenderer:
         rising: Rising | None = None,
         editorial: Any = None,  # notes.Editorial
     ) -> None:
-        from digest.notes import NO_EDITORIAL
+        from digest.publish.notes import NO_EDITORIAL
 
         self.editorial = editorial or NO_EDITORIAL
         self.site = site

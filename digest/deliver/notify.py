@@ -27,13 +27,13 @@ from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
-from digest.config import ChannelConfig, Config
+from digest.config.settings import ChannelConfig, Config
 from digest.dates import long_date
 from digest.errors import ConfigError, NotFound, PendingOutputs
 from digest.faults import pause_point
 from digest.model import CHANNEL_PREFIX, DeliveryStatus, Issue
-from digest.publish import Publisher
-from digest.render import markdown_escape
+from digest.publish.publisher import Publisher
+from digest.publish.render import markdown_escape
 from digest.report import RefusedRecipient
 from digest.store import DeliveryUpdate, Store
 

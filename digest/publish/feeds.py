@@ -30,11 +30,12 @@ from typing import Any
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from digest import __version__, safety
+from digest import __version__
 from digest.classify import slug
 from digest.dates import long_date, moment_text
 from digest.model import Issue, Paper, Site, paper_uuid
-from digest.render import Templates, feed_entry_html
+from digest.publish import safety
+from digest.publish.render import Templates, feed_entry_html
 
 RSS_NAME = "rss.xml"
 ATOM_NAME = "atom.xml"

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from digest.backfill import Backfill, moment
 from digest.classify import Classifier, Placement
-from digest.inbox import Candidate, InboxScan
+from digest.intake.inbox import Candidate, InboxScan
+from digest.intake.parallel import load_files
 from digest.model import DigestFile, Paper
-from digest.parallel import load_files
 from digest.report import RunReport
 from digest.store import Store
 from digest.store.base import KnownPaper

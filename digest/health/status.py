@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from digest.config import Config
+from digest.config.settings import Config
 from digest.errors import NoState
-from digest.inbox import list_inbox
+from digest.intake.inbox import list_inbox
+from digest.intake.reading import size_limit_message
 from digest.model import CHANNEL_PREFIX, DeliveryStatus, RunResult
-from digest.reading import size_limit_message
 from digest.store import RunRecord, Store, open_store
 from digest.text import shown_name
 
@@ -155,7 +155,7 @@ def _inbox(config: Config, remembered: set[tuple[str, int, int]]) -> tuple[int, 
 
 
 def collect(config: Config, now: dt.datetime | None = None) -> Status:
-    from digest import schedule
+    from digest.run import schedule
 
     now = now or dt.datetime.now(dt.UTC)
     base: dict[str, Any] = {

@@ -16,14 +16,14 @@ from itertools import islice, tee
 from pathlib import Path
 from typing import TypeVar
 
-from digest import feeds, message, notes, render
-from digest.config import Config
+from digest.config.settings import Config
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
 from digest.model import Issue, Paper, Site
-from digest.notes import NO_EDITORIAL, Editorial
-from digest.output import OutputWriter, Owner
-from digest.render import Rising, Templates
+from digest.publish import feeds, message, notes, render
+from digest.publish.notes import NO_EDITORIAL, Editorial
+from digest.publish.output import OutputWriter, Owner
+from digest.publish.render import Rising, Templates
 from digest.store import Store
 
 log = logging.getLogger("digest")

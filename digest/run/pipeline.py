@@ -30,21 +30,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest import delivery, inbox, notes, notify, render_pool
 from digest.backfill import Backfill, Period, PeriodIssue, moment
-from digest.config import Config
+from digest.config.settings import Config
+from digest.deliver import delivery, notify
 from digest.errors import (
     DigestError,
     LockBusy,
     TemplateProblem,
 )
 from digest.faults import pause_point
-from digest.inbox import InboxScan, scan_inbox
-from digest.intake import Intake, Progress
-from digest.issues import record_issue
+from digest.intake import inbox
+from digest.intake.inbox import InboxScan, scan_inbox
+from digest.intake.take_in import Intake, Progress
 from digest.model import Issue, RunResult
-from digest.publish import Publisher, check_output, writer_for
+from digest.publish import notes, render_pool
+from digest.publish.publisher import Publisher, check_output, writer_for
 from digest.report import RunReport
+from digest.run.record import record_issue
 from digest.store import Store, memory_store, open_store
 from digest.text import one_line
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from digest.errors import TemplateProblem
 from digest.model import Issue, Paper, Problem, Severity, title_key
-from digest.safety import SAFE_SCHEMES, url_scheme
+from digest.publish.safety import SAFE_SCHEMES, url_scheme
 from digest.store import Store
 
 NEXT = "next.md"

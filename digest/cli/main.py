@@ -23,8 +23,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from digest.arguments import build_parser
-from digest.cli_text import Progress, paper_json, print_run
+from digest.cli.arguments import build_parser
+from digest.cli.text import Progress, paper_json, print_run
 from digest.errors import ConfigError, DigestError
 from digest.text import one_line
 
@@ -36,7 +36,7 @@ __all__ = ["build_parser", "main"]
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from digest import config as config_module
+    from digest.config import settings as config_module
 
     cfg = config_module.load(args.config)
     state = args.state and config_module.state_location(args.state, Path.cwd())
@@ -81,7 +81,7 @@ def _print_json(value: object) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from digest import pipeline
+    from digest.run import pipeline
 
     cfg = _config(args)
     _setup_logging(args.verbose, cfg.log_level, quiet=args.json)
@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from digest.loader import load_file
+    from digest.intake.loader import load_file
     from digest.model import Severity
 
     today = args.today or dt.date.today()
@@ -139,7 +139,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
             ]
         )
     else:
-        from digest.render import meta_line
+        from digest.publish.render import meta_line
 
         for result in results:
             date = result.digest_date.isoformat() if result.digest_date else "no date"
@@ -161,7 +161,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from digest import health, status
+    from digest.health import checks as health
+    from digest.health import status
 
     cfg = _config(args)
     info = status.collect(cfg)
@@ -179,7 +180,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """A monitoring plugin: its exit codes are the plugin convention's, not digest's."""
-    from digest import health
+    from digest.health import checks as health
 
     try:
         result = health.check(_config(args))
@@ -196,7 +197,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
-    from digest import actions
+    from digest.run import actions
 
     cfg = _config(args)
     _setup_logging(args.verbose, cfg.log_level, quiet=args.json)
@@ -225,8 +226,8 @@ def cmd_post(args: argparse.Namespace) -> int:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    from digest import actions
-    from digest import config as config_module
+    from digest.config import settings as config_module
+    from digest.run import actions
 
     cfg = config_module.load(args.config)
     site = config_module.check_site(args.site) if args.site else cfg.site
@@ -249,8 +250,8 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from digest.config import DEFAULT_CONFIG_NAME
-    from digest.starter import STARTER
+    from digest.config.settings import DEFAULT_CONFIG_NAME
+    from digest.config.starter import STARTER
 
     folder: Path = args.directory
     target = folder / DEFAULT_CONFIG_NAME
@@ -270,7 +271,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from digest import actions
+    from digest.run import actions
 
     cfg = _config(args)
     _setup_logging(args.verbose, cfg.log_level)
@@ -280,7 +281,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from digest import actions
+    from digest.run import actions
 
     cfg = _config(args)
     _setup_logging(args.verbose, cfg.log_level, quiet=args.json)
@@ -314,7 +315,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
-    from digest import schedule
+    from digest.run import schedule
 
     def load() -> Any:
         cfg = _config(args)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from digest.classify import FIELDS, Filters, GroupBy, Rule, Section
+from digest.config.values import bounded_int, choice, expect, unknown_key
 from digest.errors import ConfigError
-from digest.values import bounded_int, choice, expect, unknown_key
 
 
 class Ranking(enum.StrEnum):

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from digest.config.values import bounded_int, check_url, expect, parse_duration
 from digest.errors import ConfigError
-from digest.values import bounded_int, check_url, expect, parse_duration
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")

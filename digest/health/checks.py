@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digest.config import Config
+from digest.config.settings import Config
+from digest.health.status import Status, collect
 from digest.model import RunResult
-from digest.status import Status, collect
 from digest.store import Store, open_store
 
 
@@ -184,7 +184,7 @@ def _freshness(
     store: Store | None,
 ) -> None:
     """When the newest digest file arrived: the newest in the inbox, or taken in."""
-    from digest.inbox import list_inbox
+    from digest.intake.inbox import list_inbox
 
     entries, _ = list_inbox(config.inbox)
     times = [dt.datetime.fromtimestamp(e.mtime_ns / 1e9, dt.UTC) for e in entries]
@@ -259,7 +259,7 @@ def _daemon(config: Config, store: Store, now: dt.datetime, findings: list[Findi
     schedule = config.schedule
     if not (schedule.cron or schedule.every):
         return
-    from digest.schedule import slot_seconds
+    from digest.run.schedule import slot_seconds
 
     beat = store.setting("daemon_heartbeat")
     if beat is None:

@@ -1,7 +1,7 @@
 """Reading and parsing files in helper processes, while the main process stores.
 
 A large import spends about a third of its time parsing; helpers do that on the spare
-cores, a file or so ahead. Each helper is ``python -m digest.parallel``: it gets its
+cores, a file or so ahead. Each helper is ``python -m digest.intake.parallel``: it gets its
 share of the paths (every n-th) and answers with one pickled ``load_file`` result per
 path, in order, so a full pipe makes it wait and parsed papers never pile up. A helper
 that fails costs nothing but time: its files are read in the main process instead.
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Generator, Sequence
 from typing import BinaryIO
 
-from digest.loader import load_file
+from digest.intake.loader import load_file
 from digest.model import DigestFile
 
 log = logging.getLogger("digest")
@@ -66,7 +66,9 @@ def _start(items: Sequence[Item], today: dt.date, max_size: int) -> subprocess.P
         return None
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "digest.parallel"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-m", "digest.intake.parallel"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
     except OSError as exc:
         log.warning("could not start a helper process (%s); reading files here instead", exc)

@@ -33,7 +33,8 @@ from digest.classify import slug
 from digest.dates import long_date
 from digest.errors import TemplateProblem
 from digest.links import PaperLink, href, link_kind
-from digest.markdown_text import (
+from digest.model import Issue, IssueSummary, IssueYear, Paper, Site
+from digest.publish.markdown_text import (
     MarkdownSafe,
     markdown_autolink,
     markdown_escape,
@@ -41,7 +42,6 @@ from digest.markdown_text import (
     markdown_linked,
     markdown_paper_link,
 )
-from digest.model import Issue, IssueSummary, IssueYear, Paper, Site
 
 __all__ = ["MarkdownSafe", "Rising", "Site", "Templates", "first_sentences", "issue_markdown",
            "issue_page", "markdown_escape"]  # fmt: skip
@@ -408,7 +408,7 @@ def _issue(
     **extra: Any,
 ) -> Iterator[str]:
     """An issue template streamed, with its papers both as they come and by section."""
-    from digest.notes import NO_EDITORIAL
+    from digest.publish.notes import NO_EDITORIAL
 
     extra["editorial"] = extra.get("editorial") or NO_EDITORIAL
     papers = iter(papers)

@@ -19,13 +19,9 @@ from urllib.parse import urlsplit
 
 from digest.backfill import Period
 from digest.classify import Classifier, Filters, GroupBy, Section, slug
-from digest.config_classify import Ranking, RisingConfig, filters, ranking, rising, sections
-from digest.config_monitor import ChannelConfig, MonitorConfig, channels, monitor
-from digest.errors import ConfigError
-from digest.links import PAPER_SEARCH
-from digest.model import Security
-from digest.text import HEADER_UNSAFE
-from digest.values import (
+from digest.config.monitor import ChannelConfig, MonitorConfig, channels, monitor
+from digest.config.sections import Ranking, RisingConfig, filters, ranking, rising, sections
+from digest.config.values import (
     bounded_int,
     check_url,
     choice,
@@ -34,6 +30,10 @@ from digest.values import (
     parse_size,
     unknown_key,
 )
+from digest.errors import ConfigError
+from digest.links import PAPER_SEARCH
+from digest.model import Security
+from digest.text import HEADER_UNSAFE
 
 __all__ = [
     "ChannelConfig",

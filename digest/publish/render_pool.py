@@ -1,7 +1,7 @@
 """A backfill's issues rendered on every core: they are independent of each other.
 
 The issues are committed first (their outputs pending), so that other processes can read
-them: each helper (``python -m digest.render_pool``) opens the state, renders its share of
+them: each helper (``python -m digest.publish.render_pool``) opens the state, renders its share of
 the issues (every n-th) and writes their files, each atomically, while the main process
 renders its own share. The site's pages and feeds, which span issues, come after, in the
 main process; then the pending mark is cleared. The bytes are those of one process: the
@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from digest.config import Config
+from digest.config.settings import Config
 from digest.errors import DigestError, InternalError, OutputError, StateError, Unavailable
 from digest.model import Issue
-from digest.publish import Publisher, writer_for
+from digest.publish.publisher import Publisher, writer_for
 from digest.store import open_store
 
 log = logging.getLogger("digest")
@@ -71,7 +71,9 @@ def render(config: Config, publisher: Publisher, issues: list[Issue]) -> list[Pa
 
 def _start(config: Config, issues: list[Issue]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "digest.render_pool"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, "-m", "digest.publish.render_pool"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     assert process.stdin is not None
     with contextlib.suppress(OSError):

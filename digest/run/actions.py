@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from digest import delivery, notify
-from digest.config import Config
+from digest.config.settings import Config
+from digest.deliver import delivery, notify
 from digest.errors import ConfigError, NoteNotRebuilt, NotFound
-from digest.notes import NotesFolder, parse
-from digest.publish import Publisher, check_output, writer_for
+from digest.publish.notes import NotesFolder, parse
+from digest.publish.publisher import Publisher, check_output, writer_for
 from digest.store import Store, open_store
 from digest.store.copy import CopyReport, copy_state
 

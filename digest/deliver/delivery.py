@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parseaddr
 
-from digest import smtp as client
-from digest.config import Config
+from digest.config.settings import Config
+from digest.deliver import smtp as client
 from digest.errors import ConfigError, DeliveryError, NotFound, PendingOutputs
 from digest.faults import pause_point
-from digest.message import header_text, sender_domain
 from digest.model import DeliveryStatus
-from digest.publish import Publisher
+from digest.publish.message import header_text, sender_domain
+from digest.publish.publisher import Publisher
 from digest.report import RefusedRecipient
 from digest.store import DeliveryUpdate
 

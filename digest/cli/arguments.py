@@ -33,7 +33,7 @@ def _moment(text: str) -> dt.datetime:
 
 
 def _duration(text: str, *, allow_zero: bool = False) -> float:
-    from digest.config import parse_duration
+    from digest.config.settings import parse_duration
     from digest.errors import ConfigError
 
     try:

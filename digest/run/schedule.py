@@ -30,7 +30,7 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
-from digest.config import Config, ScheduleConfig
+from digest.config.settings import Config, ScheduleConfig
 from digest.errors import ConfigError, DigestError, LockBusy, Unavailable
 
 log = logging.getLogger("digest")
@@ -171,7 +171,7 @@ class Daemon:
             raise Cancelled("stopping: the run was cancelled before publishing")
 
     def run_once(self) -> None:
-        from digest import pipeline
+        from digest.run import pipeline
 
         self.running.set()
         try:

@@ -16,15 +16,15 @@ import re
 
 from digest.dates import MONTH_NUMBERS as MONTHS
 from digest.dates import resolve_year
-from digest.links import LINK, extract_links
-from digest.model import DigestFile, Organization, Paper, Problem, Severity, looks_listed, title_key
-from digest.reading import (
+from digest.intake.reading import (
     DEFAULT_MAX_FILE_SIZE,
     Unreadable,
     content_hash,
     read_regular,
     size_limit_message,
 )
+from digest.links import LINK, extract_links
+from digest.model import DigestFile, Organization, Paper, Problem, Severity, looks_listed, title_key
 
 _NO_DIGEST = ("this does not look like a digest file: no Daily Papers header, no digest date, "
               "no entry with authors, a date or upvotes, few shaped as papers")  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from digest.config import Config, Ranking
+from digest.config.settings import Config, Ranking
 from digest.model import Issue
 from digest.store import Store
 

@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
-from digest.safety import checked
+from digest.publish.safety import checked
 
 TEMP_PREFIX = ".digest-tmp-"
 OWNER_FILE = ".digest-owner"

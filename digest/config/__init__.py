@@ -1,0 +1,1 @@
+"""Configuration: the TOML file, its defaults and checks, as typed records."""

@@ -1,0 +1,1 @@
+"""Delivering what was published: email over SMTP, pings and chat posts."""

@@ -1,0 +1,1 @@
+"""Telling how it is: ``digest status`` and ``digest check``."""

@@ -1,0 +1,1 @@
+"""Taking listings in: the inbox scan, safe reading, the loader, the take-in."""

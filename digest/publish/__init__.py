@@ -1,0 +1,1 @@
+"""Publishing: templates, pages, the email, feeds, the editor's note, the one writer."""

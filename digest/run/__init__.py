@@ -1,0 +1,1 @@
+"""Running: the pipeline, the other actions under the lock, the daemon."""
