@@ -114,6 +114,25 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class PaperDetails:
+    """What a listing in the API's JSON says of a paper beyond what the text page shows.
+
+    Missing is not zero: a field the listing did not give stays None (or empty), and is
+    shown as unknown, never as "0 stars". ``ai_summary`` is the listing's own AI summary,
+    never the authors' words: outputs label it so."""
+
+    arxiv_id: str | None = None
+    author_names: tuple[str, ...] = ()  # in the paper's order; hidden authors left out
+    comments: int | None = None
+    github_repo: str | None = None  # an http(s) URL
+    github_stars: int | None = None
+    project_page: str | None = None  # an http(s) URL
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    submitted_by: str | None = None  # who put it on the Daily Papers page
+
+
+@dataclass(frozen=True, slots=True)
 class Paper:
     """One paper as listed in a digest file, plus, once published, where and when."""
 
@@ -134,6 +153,7 @@ class Paper:
     key: str = field(default="", compare=False)
     abstract_cut: bool = False  # the listing ended mid-abstract; a later one may complete it
     updated: dt.datetime | None = None  # when a later listing completed its text
+    details: PaperDetails | None = None  # from the API's JSON; None for a text listing
 
     def __post_init__(self) -> None:
         if not self.key:
