@@ -20,6 +20,18 @@ class DigestError(Exception):
     def __str__(self) -> str:
         return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Whole, with its hint and any fields of its own, across a process boundary (a
+        # helper process answers with the error it met, raised again in the main one).
+        return (_restore, (type(self), dict(self.__dict__)))
+
+
+def _restore(kind: type[DigestError], fields: dict[str, object]) -> DigestError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, fields.get("message", ""))
+    error.__dict__.update(fields)
+    return error
+
 
 class ConfigError(DigestError):
     """The config file or a command-line option is wrong."""

@@ -24,8 +24,10 @@ LINK = re.compile(r"[hH][tT][tT][pP][sS]?://[^\s<>\"'`{}|\\^]+")  # not re.I: "�
 # A URL ends where RFC 3986 allows no character, and at the quotation marks and the full
 # stops and commas of other scripts (“…”, «…», 「…」, 。, ，), which quote or close it.
 # (Not at dashes or full-width brackets: Wikipedia's titles hold them.)
-_URL_REST = re.compile(r"[^\s<>\"'`{}|\\^\u201c\u201d\u2018\u2019\u00ab\u00bb\u2039\u203a"
-                       r"\u300c-\u300f\u3001\u3002\uff0c]+")  # fmt: skip
+_URL_REST = re.compile(
+    r"[^\s<>\"'`{}|\\^\u201c\u201d\u2018\u2019\u00ab\u00bb\u2039\u203a"
+    r"\u300c-\u300f\u3001\u3002\uff0c]+"
+)
 _TRAILING_PUNCT = ".,;:!?'\"*_~\u2026\uff1a\uff1b\uff01\uff1f"
 _BRACKETS = {")": "(", "]": "[", "}": "{", ">": "<", "\uff09": "\uff08", "\u3011": "\u3010"}
 

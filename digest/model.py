@@ -68,7 +68,12 @@ class RunResult(enum.StrEnum):
     INTERRUPTED = "interrupted"  # the process died (a kill, a power cut) before it finished
 
 
-CHANNEL_PREFIX = "channel:"  # a chat post is recorded as a delivery to "channel:<name>"
+class Medium(enum.StrEnum):
+    """How an issue reaches someone: an email to an address, or a post to a chat channel.
+    Each is delivered once per issue and recipient (an address, or a channel's name)."""
+
+    EMAIL = "email"
+    CHAT = "chat"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -224,6 +229,9 @@ class Issue:
     outputs_pending: bool = False  # recorded, but its files are not all written yet
 
 
+INDEX_ISSUES = 52  # issues on the front page (a year of weekly ones); older: the year pages
+
+
 @dataclass(frozen=True)
 class Site:
     """What templates know of the site; URLs always end with one slash."""
@@ -234,7 +242,7 @@ class Site:
     author: str
     language: str = "en"
     sections: tuple[str, ...] = ()  # sections with feeds of their own
-    index_issues: int = 52  # issues on the front page; older ones are on the year pages
+    index_issues: int = INDEX_ISSUES
     paper_link: str = PAPER_SEARCH  # where a paper is when its text names no arXiv id
 
     def issue_url(self, issue_id: str) -> str:
@@ -257,9 +265,13 @@ def looks_listed(papers: Sequence[Paper]) -> bool:
     """Whether entries read as a listing's: one carries authors, a date or upvotes, or
     most have a paper's shape: a title of one line (no heading, list item or label, at
     most 300 characters) over an abstract of 40 words or more. Notes and READMEs do not."""
-    if any(p.authors is not None or p.organization or p.published or p.upvotes is not None
-           for p in papers):  # fmt: skip
+    if any(
+        p.authors is not None or p.organization or p.published or p.upvotes is not None
+        for p in papers
+    ):
         return True
-    shaped = sum(len(p.title) <= 300 and not _NOT_A_TITLE.search(p.title)
-                 and len(p.abstract.split()) >= 40 for p in papers)  # fmt: skip
+    shaped = sum(
+        len(p.title) <= 300 and not _NOT_A_TITLE.search(p.title) and len(p.abstract.split()) >= 40
+        for p in papers
+    )
     return 2 * shaped >= len(papers)

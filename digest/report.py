@@ -55,16 +55,24 @@ class RunReport:
 
     @property
     def delivery_failed(self) -> bool:
-        return bool(self.delivery_error or self.refused_recipients or self.in_doubt
-                    or self.post_error)  # fmt: skip
+        return bool(
+            self.delivery_error or self.refused_recipients or self.in_doubt or self.post_error
+        )
 
     def one_line(self) -> str:
         """The run in one line: a ping's body, a log line."""
-        what = (f"published issue {self.issue_id}" if self.issue_id
-                else f"{self.marked_seen:,} papers marked as seen" if self.marked_seen
-                else "nothing new")  # fmt: skip
-        parts = [what, f"{len(self.files_read)} file(s) read, {self.papers_parsed:,} papers, "
-                 f"{self.new_papers:,} new"]  # fmt: skip
+        what = (
+            f"published issue {self.issue_id}"
+            if self.issue_id
+            else f"{self.marked_seen:,} papers marked as seen"
+            if self.marked_seen
+            else "nothing new"
+        )
+        parts = [
+            what,
+            f"{len(self.files_read)} file(s) read, {self.papers_parsed:,} papers, "
+            f"{self.new_papers:,} new",
+        ]
         if self.files_rejected:
             parts.append(f"{len(self.files_rejected)} rejected")
         if self.files_waiting:
@@ -107,13 +115,14 @@ class RunReport:
             "new": [{"id": p.id, "title": p.title} for p in self.new] if self.dry_run else None,
             "sent_to": self.sent_to,
             "sent_issue": self.sent_issue,
-            "refused": [{"recipient": r.recipient, "reason": r.reason}
-                        for r in self.refused_recipients],
+            "refused": [
+                {"recipient": r.recipient, "reason": r.reason} for r in self.refused_recipients
+            ],
             "in_doubt": self.in_doubt,
             "delivery_error": self.delivery_error,
             "posted_to": self.posted_to,
             "post_error": self.post_error,
-        }  # fmt: skip
+        }
 
     def summary(self) -> dict[str, Any]:
         """What the state keeps of a run: enough for ``status`` and ``check``."""

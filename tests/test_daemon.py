@@ -21,7 +21,7 @@ from conftest import PLAIN, PLAIN_2, digest_process
 
 from digest.config.settings import ScheduleConfig
 from digest.run import schedule
-from digest.store.lock import RunLock
+from digest.store.sqlite.lock import RunLock
 
 UTC = dt.UTC
 
@@ -202,7 +202,7 @@ def test_manual_run_waits_for_the_lock_then_runs_or_exits_75(site, daemons):
 def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
     lock_path = tmp_path / "state.lock"
     code = (
-        "import sys; from pathlib import Path; from digest.store.lock import RunLock\n"
+        "import sys; from pathlib import Path; from digest.store.sqlite.lock import RunLock\n"
         f"RunLock(Path({str(lock_path)!r})).acquire(); print('locked', flush=True)\n"
         "sys.stdin.read()  # hold the lock until killed\n"
     )
@@ -223,7 +223,7 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
 
 
 def test_stop_during_a_run_publishes_nothing(site):
-    from digest.config import settings as config_module
+    from digest.config import loading as config_module
 
     site.drop(PLAIN)
     daemon = schedule.Daemon(config_module.load(site.config))

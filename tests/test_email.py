@@ -14,7 +14,7 @@ import pytest
 from conftest import NOW, PLAIN, PLAIN_2, ROOT, WITH_META, digest_text
 from smtp_server import SMTPServer, free_port
 
-from digest.publish.message import tldr
+from digest.publish.filters import first_sentences
 
 
 def read_eml(site, issue="2026-11-24") -> email.message.EmailMessage:
@@ -118,12 +118,13 @@ def test_header_injection_is_impossible(site, run_cli):
 
 
 def test_tldr_is_the_first_sentence_or_two():
-    assert tldr("One. Two! Three? Four.") == "One. Two! …"
-    assert tldr("Only one sentence.") == "Only one sentence."
+    assert first_sentences("One. Two! Three? Four.") == "One. Two! …"
+    assert first_sentences("Only one sentence.") == "Only one sentence."
     assert (
-        tldr("e.g. this stays one sentence. Next one.") == "e.g. this stays one sentence. Next one."
+        first_sentences("e.g. this stays one sentence. Next one.")
+        == "e.g. this stays one sentence. Next one."
     )
-    assert len(tldr("word " * 500)) <= 325
+    assert len(first_sentences("word " * 500)) <= 325
 
 
 @pytest.fixture

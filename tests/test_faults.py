@@ -21,7 +21,7 @@ from test_daemon import DigestProcess
 from digest.faults import PAUSE_ENV, STEPS
 from digest.model import title_key
 from digest.publish.output import OWNER_FILE, TEMP_PREFIX
-from digest.store import APPLICATION_ID, MIGRATIONS
+from digest.store.sqlite.schema import APPLICATION_ID, MIGRATIONS
 
 
 def inbox_keys(*paths: Path) -> set[str]:
@@ -158,6 +158,31 @@ def test_state_of_an_older_schema_is_migrated_keeping_its_data(site, run_cli):
     feed = etree.fromstring((site.out / "atom.xml").read_bytes())
     titles = feed.findall("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title")
     assert [t.text for t in titles][-1] == "Old paper" and len(titles) == 81
+
+
+def test_chat_posts_recorded_by_an_older_digest_become_posts_of_their_own(site, run_cli):
+    """Before schema 9 a post to chat was an email delivery to "channel:<name>"; migrated,
+    it is a post to that channel, still posted (no second post), and no email."""
+    site.state.parent.mkdir(parents=True)
+    with sqlite3.connect(site.state) as db:
+        for step in MIGRATIONS[:8]:
+            if callable(step):
+                step(db)
+            else:
+                db.executescript(step)
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 8")
+        db.executemany(
+            "INSERT INTO deliveries VALUES ('2026-11-24', ?, 'sent', '2026-11-24T08:00:00Z', ?, "
+            "NULL)",
+            [("channel:team", "chat"), ("ann@example.org", "<m@x>")],
+        )
+    from digest.model import Medium
+    from digest.store import SqliteStore
+
+    with SqliteStore(site.state) as store:
+        assert list(store.deliveries("2026-11-24", Medium.CHAT)) == ["team"]
+        assert list(store.deliveries("2026-11-24")) == ["ann@example.org"]
 
 
 @both_backends

@@ -13,7 +13,7 @@ from conftest import NOW, digest_text, shown_title
 from lxml import etree
 from markdown_it import MarkdownIt
 
-from digest.publish.render import markdown_escape
+from digest.publish.markdown_text import markdown_escape
 
 TRICKY = [
     (

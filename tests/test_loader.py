@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 from conftest import PLAIN, PLAIN_2, ROOT, TODAY, WITH_META, digest_text
 
-from digest.intake.loader import extract_links, load_file, parse_bytes, parse_text, resolve_year
+from digest.dates import resolve_year
+from digest.intake.loader import load_file, parse_bytes, parse_text
+from digest.links import extract_links
 from digest.model import Organization, title_key
 
 

@@ -21,12 +21,13 @@ from conftest import ROOT, digest_process, example_run_args, published_files
 from test_store_contract import NOW, paper, place, publish, scripted
 
 from digest.errors import ConfigError, LockBusy, StateError, Unavailable
-from digest.store import SqliteStore, schema_postgres
+from digest.store import SqliteStore
 from digest.store.copy import TABLES, copy_state
+from digest.store.postgres import ddl as schema_postgres
 
 psycopg = pytest.importorskip("psycopg")
 
-from digest.store.postgres import PostgresStore, _placeholders  # noqa: E402  (after the skip)
+from digest.store.postgres.store import PostgresStore, _placeholders  # noqa: E402  (after the skip)
 
 SECRET = "secret-xyz"
 
@@ -183,6 +184,26 @@ def test_migrations_run_each_in_a_transaction_of_its_own(pg_dsn: str, monkeypatc
     with PostgresStore(pg_dsn) as store:
         assert store.schema_version == known + 1
         assert store._raw("SELECT count(*) FROM extra").fetchone()
+
+
+def test_chat_posts_recorded_by_an_older_digest_become_posts_of_their_own(pg_dsn, monkeypatch):
+    from digest.model import Medium
+
+    known = schema_postgres.MIGRATIONS
+    monkeypatch.setattr(schema_postgres, "MIGRATIONS", known[:2])
+    monkeypatch.setattr(schema_postgres, "SCHEMA_VERSION", 2)
+    PostgresStore(pg_dsn).close()
+    with admin(pg_dsn) as db:
+        db.execute(
+            "INSERT INTO digest_default.deliveries VALUES ('2026-11-24', 'channel:team', 'sent', "
+            "'2026-11-24T08:00:00Z', 'chat', NULL), ('2026-11-24', 'ann@example.org', 'sent', "
+            "'2026-11-24T08:00:00Z', '<m@x>', NULL)"
+        )
+    monkeypatch.setattr(schema_postgres, "MIGRATIONS", known)
+    monkeypatch.setattr(schema_postgres, "SCHEMA_VERSION", len(known))
+    with PostgresStore(pg_dsn) as store:
+        assert list(store.deliveries("2026-11-24", Medium.CHAT)) == ["team"]
+        assert list(store.deliveries("2026-11-24")) == ["ann@example.org"]
 
 
 def test_a_role_without_create_rights_uses_the_schemas_a_dba_made(pg_dsn: str):

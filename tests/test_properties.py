@@ -19,22 +19,19 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from digest.config.settings import EmailConfig
-from digest.intake.loader import (
-    LINK,
-    clean_text,
-    extract_links,
-    parse_bytes,
-    parse_text,
-    utf8_is_clean,
-)
-from digest.model import Issue, IssueSummary
-from digest.publish import render
+from digest.intake.decoding import clean_text, utf8_is_clean
+from digest.intake.loader import parse_bytes, parse_text
+from digest.links import LINK, extract_links
+from digest.model import Issue, IssueSummary, Site
+from digest.publish import filters, pages
 from digest.publish.feeds import build_feeds, title_is_html
 from digest.publish.message import EmailRenderer, Plan
+from digest.publish.records import IssueContext
+from digest.publish.templates import Templates
 
 NOW = dt.datetime(2026, 11, 24, 8, tzinfo=dt.UTC)
-SITE = render.Site("Site", "Description", "https://example.org/d/", "Author")
-TEMPLATES = render.Templates()
+SITE = Site("Site", "Description", "https://example.org/d/", "Author")
+TEMPLATES = Templates()
 SETTINGS = settings(
     max_examples=int(os.environ.get("DIGEST_HYPOTHESIS_EXAMPLES", "60")),
     deadline=None,
@@ -145,7 +142,7 @@ def test_whatever_is_taken_in_shows_literally_everywhere(pairs):
     issue = Issue("2026-11-24", 1, dt.date(2026, 11, 24), NOW, len(papers))
 
     summary = IssueSummary(len(papers), 0, ())
-    page = "".join(render.issue_page(TEMPLATES, SITE, issue, papers, None, summary))
+    page = "".join(pages.issue_page(IssueContext(TEMPLATES, SITE, issue, summary), papers))
     tree = html5lib.parse(page, namespaceHTMLElements=False)
     articles = list(tree.iter("article"))
     for article, paper in zip(articles, papers, strict=True):
@@ -153,7 +150,7 @@ def test_whatever_is_taken_in_shows_literally_everywhere(pairs):
         shown = article.find(".//p[@class='abstract']")  # inside its <details> when long
         assert "".join(shown.itertext()) == paper.abstract
 
-    source = "".join(render.issue_markdown(TEMPLATES, SITE, issue, papers, summary))
+    source = "".join(pages.issue_markdown(IssueContext(TEMPLATES, SITE, issue, summary), papers))
     # python-markdown, and GitHub's renderer (cmark-gfm: autolinks, tables, strikethrough).
     for to_html in (markdown.markdown, cmarkgfm.github_flavored_markdown_to_html):
         rendered = html5lib.parse(to_html(source), namespaceHTMLElements=False)
@@ -184,7 +181,11 @@ def test_whatever_is_taken_in_shows_literally_everywhere(pairs):
             body = element.find("description") if body is None else body
             assert folded(paper.abstract) in text_of(body.text)
 
-    mail = EmailRenderer(SITE, TEMPLATES, EmailConfig(), issue, papers, len(papers))
+    mail = EmailRenderer(
+        IssueContext(TEMPLATES, SITE, issue, IssueSummary(len(papers), 0, ())),
+        EmailConfig(),
+        papers,
+    )
     plan = Plan(len(papers), 0, 0, len(papers))
     shown = text_of(mail.html(plan))
     text_part = folded(mail.text(plan))
@@ -198,4 +199,4 @@ def test_whatever_is_taken_in_shows_literally_everywhere(pairs):
 def test_first_sentences_break_where_the_sentence_rule_says(text):
     # The page and the email shorten abstracts with a find-based scan; it must split
     # exactly where the rule's regex does.
-    assert render._split_sentences(text, 2) == render._SENTENCE_BREAK.split(text, maxsplit=2)
+    assert filters._split_sentences(text, 2) == filters._SENTENCE_BREAK.split(text, maxsplit=2)

@@ -14,9 +14,17 @@ import pytest
 
 from digest.classify import Placement
 from digest.errors import LockBusy
-from digest.model import DeliveryStatus, Organization, Paper, RunResult
+from digest.model import DeliveryStatus, Medium, Organization, Paper, RunResult
 from digest.store import SqliteStore, Store
-from digest.store.base import Counts, CutAbstract, DeliveryUpdate, KnownFile, KnownPaper
+from digest.store.records import (
+    Counts,
+    CutAbstract,
+    DeliveryUpdate,
+    Heartbeat,
+    KnownFile,
+    KnownPaper,
+    PingRecord,
+)
 
 NOW = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 DAY = NOW.date()
@@ -364,6 +372,34 @@ def test_deliveries_are_claimed_once_unless_forced(store: Store):
     assert (shown["b@x.org"].status, shown["b@x.org"].at) == (DeliveryStatus.IN_DOUBT, later)
     assert (shown["c@x.org"].status, shown["c@x.org"].reason) == (DeliveryStatus.CLAIMED, None)
     assert store.deliveries("1999-01-01") == {}
+
+
+def test_chat_posts_are_deliveries_of_their_own_medium(store: Store):
+    """A channel named like an address is not that address: each medium keeps its own."""
+    assert store.claim_deliveries("2026-11-24", ["team"], "chat", NOW, medium=Medium.CHAT) == [
+        "team"
+    ]
+    assert store.claim_deliveries("2026-11-24", ["team"], "<m1>", NOW) == ["team"]
+    store.settle_deliveries(
+        "2026-11-24", [DeliveryUpdate("team", DeliveryStatus.SENT)], NOW, Medium.CHAT
+    )
+    posts, emails = store.deliveries("2026-11-24", Medium.CHAT), store.deliveries("2026-11-24")
+    assert (posts["team"].status, emails["team"].status) == (
+        DeliveryStatus.SENT,
+        DeliveryStatus.CLAIMED,
+    )
+    assert store.claim_deliveries("2026-11-24", ["team"], "chat", NOW, medium=Medium.CHAT) == []
+
+
+def test_the_last_ping_and_the_daemons_heartbeat_read_back_as_written(store: Store):
+    assert store.last_ping() is None and store.last_heartbeat() is None
+    store.record_ping(PingRecord(NOW, "fail", False, "https://hc.example/…", "HTTP 500"))
+    store.record_heartbeat(Heartbeat(NOW, 4242, "host-a"))
+    assert store.last_ping() == PingRecord(NOW, "fail", False, "https://hc.example/…", "HTTP 500")
+    assert store.last_heartbeat() == Heartbeat(NOW, 4242, "host-a")
+    later = NOW + dt.timedelta(minutes=1)
+    store.record_ping(PingRecord(later, "success", True, "https://hc.example/…"))
+    assert store.last_ping() == PingRecord(later, "success", True, "https://hc.example/…", None)
 
 
 def test_a_second_holder_is_refused_after_waiting(opener: Opener):

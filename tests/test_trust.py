@@ -364,7 +364,7 @@ def test_a_template_that_fails_while_rendering_names_itself_and_publishes_nothin
 
 
 def test_a_dry_run_waits_for_the_lock_like_a_run(site):
-    from digest.store.lock import RunLock
+    from digest.store.sqlite.lock import RunLock
 
     site.drop(PLAIN)
     assert digest_process("run", "--config", site.config, "--now", NOW).returncode == 0

@@ -10,7 +10,8 @@ import pytest
 from conftest import PLAIN, PLAIN_2, TODAY
 
 from digest.backfill import Backfill, Period, PeriodIssue, moment
-from digest.config.settings import PostgresState, from_mapping, state_location
+from digest.config.loading import from_mapping
+from digest.config.settings import PostgresState, state_location
 from digest.errors import ConfigError
 from digest.intake.inbox import list_inbox, scan_inbox
 from digest.store import SqliteStore

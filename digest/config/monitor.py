@@ -34,6 +34,17 @@ class ChannelConfig:
     send_after_run: bool = True
 
 
+MONITOR_KEYS = (
+    "expect_new_every",
+    "short_listing",
+    "short_listing_window",
+    "ping_url",
+    "ping_start",
+    "max_run_time",
+)
+CHANNEL_KEYS = ("name", "url_env", "sections", "max_papers", "send_after_run")
+
+
 def monitor(table: dict[str, Any]) -> MonitorConfig:
     values: dict[str, Any] = {}
     for key, value in table.items():
@@ -54,11 +65,7 @@ def monitor(table: dict[str, Any]) -> MonitorConfig:
         elif key == "ping_start":
             values[key] = expect(value, bool, name)
         else:
-            raise ConfigError(
-                f"unknown key {name}",
-                "known keys: expect_new_every, short_listing, short_listing_window, ping_url, "
-                "ping_start, max_run_time",
-            )
+            raise ConfigError(f"unknown key {name}", f"known keys: {', '.join(MONITOR_KEYS)}")
     return MonitorConfig(**values)
 
 
@@ -67,12 +74,11 @@ def channels(value: object) -> tuple[ChannelConfig, ...]:
     for number, table in enumerate(expect(value, list, "channels"), start=1):
         where = f"channels[{number}]"
         table = expect(table, dict, where)
-        known = ("name", "url_env", "url", "sections", "max_papers", "send_after_run")
-        unknown = set(table) - set(known)
+        unknown = set(table) - {*CHANNEL_KEYS, "url"}
         if unknown:
             raise ConfigError(
                 f"unknown key {where}.{sorted(unknown)[0]}",
-                f"known keys: {', '.join(k for k in known if k != 'url')}",
+                f"known keys: {', '.join(CHANNEL_KEYS)}",
             )
         if "url" in table:
             raise ConfigError(

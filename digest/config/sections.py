@@ -44,16 +44,20 @@ def _fields(value: object, key: str) -> tuple[str, ...]:
     return fields
 
 
+SECTION_KEYS = ("name", "match", "fields", "exclude")
+FILTER_KEYS = ("include", "exclude", "fields", "min_upvotes", "max_age_days")
+RANKING_KEYS = ("order", "other_section", "group_by")
+RISING_KEYS = ("name", "min_gain", "min_factor", "max_papers")
+
+
 def sections(value: object) -> tuple[Section, ...]:
     sections = []
     for number, table in enumerate(expect(value, list, "sections"), start=1):
         where = f"sections[{number}]"
         table = expect(table, dict, where)
-        unknown = set(table) - {"name", "match", "fields", "exclude"}
+        unknown = set(table) - set(SECTION_KEYS)
         if unknown:
-            raise unknown_key(
-                f"{where}.{sorted(unknown)[0]}", ("name", "match", "fields", "exclude")
-            )
+            raise unknown_key(f"{where}.{sorted(unknown)[0]}", SECTION_KEYS)
         if "name" not in table or "match" not in table:
             raise ConfigError(f"{where} needs a name and match phrases")
         rule = Rule(
@@ -66,10 +70,9 @@ def sections(value: object) -> tuple[Section, ...]:
 
 
 def filters(table: dict[str, Any]) -> Filters:
-    known = ("include", "exclude", "fields", "min_upvotes", "max_age_days")
-    unknown = set(table) - set(known)
+    unknown = set(table) - set(FILTER_KEYS)
     if unknown:
-        raise unknown_key(f"filters.{sorted(unknown)[0]}", known)
+        raise unknown_key(f"filters.{sorted(unknown)[0]}", FILTER_KEYS)
     fields = _fields(table.get("fields", ["title", "abstract"]), "filters.fields")
     include = _phrases(table.get("include", []), "filters.include")
     exclude = _phrases(table.get("exclude", []), "filters.exclude")
@@ -97,7 +100,7 @@ def ranking(table: dict[str, Any]) -> dict[str, Any]:
         elif key == "group_by":
             values["group_by"] = choice(value, GroupBy, "ranking.group_by")
         else:
-            raise unknown_key(f"ranking.{key}", ("order", "other_section", "group_by"))
+            raise unknown_key(f"ranking.{key}", RANKING_KEYS)
     return values
 
 
@@ -114,7 +117,7 @@ def rising(table: dict[str, Any]) -> RisingConfig:
                 raise ConfigError("rising.min_factor: must be more than 1", "e.g. 3.0")
             values[key] = factor
         else:
-            raise unknown_key(f"rising.{key}", ("name", "min_gain", "min_factor", "max_papers"))
+            raise unknown_key(f"rising.{key}", RISING_KEYS)
     if values.get("min_gain") is None and values.get("min_factor") is None:
         raise ConfigError("rising: set min_gain, min_factor or both", "e.g. min_gain = 10")
     return RisingConfig(**values)

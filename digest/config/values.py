@@ -12,11 +12,28 @@ from urllib.parse import urlsplit
 from digest.errors import ConfigError
 
 _SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*")
-_SIZE_UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20,
-               "gb": 10**9, "gib": 2**30}  # fmt: skip
+_SIZE_UNITS = {
+    None: 1,
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 10**6,
+    "mib": 2**20,
+    "gb": 10**9,
+    "gib": 2**30,
+}
 _DURATION = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*")
-_DURATION_UNITS = {None: 1, "ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
-                   "d": 86400, "w": 604800}  # fmt: skip
+_DURATION_UNITS = {
+    None: 1,
+    "ms": 0.001,
+    "s": 1,
+    "sec": 1,
+    "m": 60,
+    "min": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 604800,
+}
 
 
 def parse_size(value: object, key: str) -> int:

@@ -72,8 +72,9 @@ def _settings(config: Config, override: str | None) -> client.SmtpSettings:
             raise ConfigError(
                 f"--smtp {override!r}: expected HOST:PORT", "e.g. --smtp localhost:1025"
             )
-        return client.SmtpSettings(host.strip("[]"), int(port), client.Security.NONE,
-                                 deadline=email.deadline)  # fmt: skip
+        return client.SmtpSettings(
+            host.strip("[]"), int(port), client.Security.NONE, deadline=email.deadline
+        )
     if not email.smtp_host:
         raise ConfigError(
             "no SMTP server", "set email.smtp_host in the config, or pass --smtp HOST:PORT"
@@ -89,9 +90,13 @@ def _settings(config: Config, override: str | None) -> client.SmtpSettings:
                 "export the password in the variable email.password_env names",
             )
     return client.SmtpSettings(
-        email.smtp_host, email.smtp_port, email.security,
-        username=email.username or None, password=password, deadline=email.deadline,
-    )  # fmt: skip
+        email.smtp_host,
+        email.smtp_port,
+        email.security,
+        username=email.username or None,
+        password=password,
+        deadline=email.deadline,
+    )
 
 
 def send_issue(
@@ -121,8 +126,11 @@ def send_issue(
     wanted = _recipients(config, recipients)
     known = store.deliveries(issue.id)
     already = [a for a in wanted if a in known and known[a].status is DeliveryStatus.SENT]
-    doubtful = [a for a in wanted if a in known and known[a].status in
-                (DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT)]  # fmt: skip
+    doubtful = [
+        a
+        for a in wanted
+        if a in known and known[a].status in (DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT)
+    ]
     skip = set(already) | set(doubtful)
     if automatic:
         skip |= {a for a in wanted if a in known and known[a].status is DeliveryStatus.REFUSED}
@@ -141,18 +149,24 @@ def send_issue(
     try:
         results = _deliver(config, settings, message.as_bytes(), sender, claimed)
     except client.SmtpPermanentError as exc:
-        store.settle_deliveries(issue.id, [DeliveryUpdate(a, DeliveryStatus.FAILED, str(exc))
-                                           for a in claimed], dt.datetime.now(dt.UTC))  # fmt: skip
+        store.settle_deliveries(
+            issue.id,
+            [DeliveryUpdate(a, DeliveryStatus.FAILED, str(exc)) for a in claimed],
+            dt.datetime.now(dt.UTC),
+        )
         raise DeliveryError(
             f"the SMTP server {settings.host}:{settings.port} refused issue {issue.id}: {exc}",
             "check the server, security setting and credentials; the issue stays unsent",
             temporary=False,
         ) from None
     updates = [
-        DeliveryUpdate(r.recipient, _SETTLED[r.outcome],
-                       None if r.outcome is client.Outcome.ACCEPTED else r.reply)
+        DeliveryUpdate(
+            r.recipient,
+            _SETTLED[r.outcome],
+            None if r.outcome is client.Outcome.ACCEPTED else r.reply,
+        )
         for r in results
-    ]  # fmt: skip
+    ]
     store.settle_deliveries(issue.id, updates, dt.datetime.now(dt.UTC))
     return _outcome(issue.id, settings, config, results, already, doubtful if not force else [])
 
@@ -163,9 +177,14 @@ def _deliver(
     if not recipients:
         return []
     return client.deliver(
-        settings, body, sender, recipients, attempts=config.email.retries,
-        retry_wait=config.email.retry_wait, log=log,
-    )  # fmt: skip
+        settings,
+        body,
+        sender,
+        recipients,
+        attempts=config.email.retries,
+        retry_wait=config.email.retry_wait,
+        log=log,
+    )
 
 
 def _outcome(
@@ -207,6 +226,12 @@ def _outcome(
     for line in problems:
         log.error("%s", line)
     return SendOutcome(
-        issue_id, [r.recipient for r in by[client.Outcome.ACCEPTED]], already, doubtful, in_doubt,
-        refused, deferred, " / ".join(problems) or None,
-    )  # fmt: skip
+        issue_id,
+        [r.recipient for r in by[client.Outcome.ACCEPTED]],
+        already,
+        doubtful,
+        in_doubt,
+        refused,
+        deferred,
+        " / ".join(problems) or None,
+    )

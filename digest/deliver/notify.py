@@ -27,13 +27,14 @@ from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
-from digest.config.settings import ChannelConfig, Config
+from digest.config.monitor import ChannelConfig
+from digest.config.settings import Config
 from digest.dates import long_date
 from digest.errors import ConfigError, NotFound, PendingOutputs
 from digest.faults import pause_point
-from digest.model import CHANNEL_PREFIX, DeliveryStatus, Issue
+from digest.model import DeliveryStatus, Issue, Medium
+from digest.publish.markdown_text import markdown_escape
 from digest.publish.publisher import Publisher
-from digest.publish.render import markdown_escape
 from digest.report import RefusedRecipient
 from digest.store import DeliveryUpdate, Store
 
@@ -199,17 +200,16 @@ def post_issue(
         raise ConfigError(f"no channel {channel!r}", f"channels: {names}")
     if automatic:
         chosen = [c for c in chosen if c.send_after_run]
-    known = store.deliveries(issue.id)
+    known = store.deliveries(issue.id, Medium.CHAT)
     outcome = PostOutcome(issue.id)
     for item in chosen:
-        key = CHANNEL_PREFIX + item.name
-        past = known.get(key)
+        past = known.get(item.name)
         if past is not None and past.status.may_have_arrived and not force:
             (outcome.already if past.status is DeliveryStatus.SENT else outcome.in_doubt).append(
                 item.name
             )
             continue
-        _post_one(config, publisher, issue, item, key, force, now, outcome)
+        _post_one(config, publisher, issue, item, force, now, outcome)
     return outcome
 
 
@@ -218,7 +218,6 @@ def _post_one(
     publisher: Publisher,
     issue: Issue,
     item: ChannelConfig,
-    key: str,
     force: bool,
     now: dt.datetime,
     outcome: PostOutcome,
@@ -231,7 +230,9 @@ def _post_one(
         outcome.failed.append(RefusedRecipient(item.name, reason))
         log.error("channel %s: %s", item.name, reason)
         return
-    if not store.claim_deliveries(issue.id, [key], "chat", now, force=force):
+    if not store.claim_deliveries(
+        issue.id, [item.name], "chat", now, force=force, medium=Medium.CHAT
+    ):
         outcome.in_doubt.append(item.name)
         return
     pause_point("posting")
@@ -243,7 +244,7 @@ def _post_one(
         status = DeliveryStatus.FAILED
         reason = re.sub(r"\S+://\S+", "(the channel's URL)", f"{type(exc).__name__}: {exc}")
     store.settle_deliveries(
-        issue.id, [DeliveryUpdate(key, status, reason)], dt.datetime.now(dt.UTC)
+        issue.id, [DeliveryUpdate(item.name, status, reason)], dt.datetime.now(dt.UTC), Medium.CHAT
     )
     if status is DeliveryStatus.SENT:
         outcome.posted_to.append(item.name)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,8 +153,11 @@ def _stuck(
     if since is None or (now - since).total_seconds() <= limit:
         return
     run = status.last_run
-    who = (f"a run (pid {run.pid} on {run.host})" if run is not None
-           and run.result is RunResult.RUNNING else "a digest process")  # fmt: skip
+    who = (
+        f"a run (pid {run.pid} on {run.host})"
+        if run is not None and run.result is RunResult.RUNNING
+        else "a digest process"
+    )
     findings.append(
         Finding(
             Level.CRITICAL,
@@ -261,12 +263,11 @@ def _daemon(config: Config, store: Store, now: dt.datetime, findings: list[Findi
         return
     from digest.run.schedule import slot_seconds
 
-    beat = store.setting("daemon_heartbeat")
+    beat = store.last_heartbeat()
     if beat is None:
         findings.append(Finding(Level.CRITICAL, "daemon", "the daemon has never run"))
         return
-    record = json.loads(beat)
-    at = dt.datetime.fromisoformat(record["at"])
+    at = beat.at
     slot = slot_seconds(config, now)
     if (now - at).total_seconds() > 2 * slot:
         findings.append(
@@ -274,21 +275,14 @@ def _daemon(config: Config, store: Store, now: dt.datetime, findings: list[Findi
                 Level.CRITICAL,
                 "daemon",
                 f"the daemon's last heartbeat is {_age(now, at)} old "
-                f"(pid {record.get('pid')} on {record.get('host')}): is it running?",
+                f"(pid {beat.pid} on {beat.host}): is it running?",
             )
         )
 
 
 def _ping(store: Store, findings: list[Finding]) -> None:
-    last = store.setting("last_ping")
-    if last is None:
-        return
-    record = json.loads(last)
-    if not record.get("ok"):
+    last = store.last_ping()
+    if last is not None and not last.ok:
         findings.append(
-            Finding(
-                Level.WARNING,
-                "ping",
-                f"the last ping to {record.get('to')} failed: {record.get('error')}",
-            )
+            Finding(Level.WARNING, "ping", f"the last ping to {last.to} failed: {last.error}")
         )

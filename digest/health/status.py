@@ -13,7 +13,7 @@ from digest.config.settings import Config
 from digest.errors import NoState
 from digest.intake.inbox import list_inbox
 from digest.intake.reading import size_limit_message
-from digest.model import CHANNEL_PREFIX, DeliveryStatus, RunResult
+from digest.model import DeliveryStatus, Medium, RunResult
 from digest.store import RunRecord, Store, open_store
 from digest.text import shown_name
 
@@ -64,7 +64,8 @@ class Status:
             "waiting": self.waiting,
             "rejected": [{"file": name, "reason": reason} for name, reason in self.rejected],
             "pending_issues": self.pending,
-            "latest_issue": latest and {
+            "latest_issue": latest
+            and {
                 "id": latest.id,
                 "papers": latest.papers,
                 "published_at": latest.published_at.isoformat(),
@@ -76,7 +77,8 @@ class Status:
                 "outputs_pending": latest.outputs_pending,
                 "awaiting_review": latest.awaiting_review,
             },
-            "last_run": run and {
+            "last_run": run
+            and {
                 "started_at": run.started_at.isoformat(),
                 "finished_at": run.finished_at.isoformat() if run.finished_at else None,
                 "result": run.result.value,
@@ -88,7 +90,7 @@ class Status:
                 "pid": run.pid,
             },
             "hint": self.hint,
-        }  # fmt: skip
+        }
 
     def as_text(self) -> str:
         lines = [
@@ -175,8 +177,9 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
                 f"no digest.toml in {Path.cwd()}, so these are the defaults; "
                 "point at your site's config with --config FILE"
             )
-        return Status(**base, state_exists=False, waiting=waiting, rejected=sorted(rejected),
-                      hint=hint)  # fmt: skip
+        return Status(
+            **base, state_exists=False, waiting=waiting, rejected=sorted(rejected), hint=hint
+        )
 
 
 def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
@@ -188,7 +191,12 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
     latest = store.issue(None)
     latest_issue = None
     if latest is not None:
-        deliveries = list(store.deliveries(latest.id).values())
+        emails = list(store.deliveries(latest.id).values())
+        posts = list(store.deliveries(latest.id, Medium.CHAT).values())
+        # A chat channel is named as such wherever it stands beside email addresses.
+        deliveries = emails + [
+            dataclasses.replace(d, recipient=f"chat channel {d.recipient}") for d in posts
+        ]
 
         def who(*statuses: DeliveryStatus) -> list[str]:
             return [d.recipient for d in deliveries if d.status in statuses]
@@ -196,21 +204,18 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
         def why(status: DeliveryStatus) -> list[tuple[str, str]]:
             return [(d.recipient, d.reason or "") for d in deliveries if d.status is status]
 
-        emails = [r for r in who(DeliveryStatus.SENT) if not r.startswith(CHANNEL_PREFIX)]
         latest_issue = LatestIssue(
             latest.id,
             latest.paper_count,
             latest.published_at,
-            emails,
+            [d.recipient for d in emails if d.status is DeliveryStatus.SENT],
             who(DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT),
             why(DeliveryStatus.REFUSED),
             latest.outputs_pending,
             why(DeliveryStatus.FAILED),
-            [r.removeprefix(CHANNEL_PREFIX) for r in who(DeliveryStatus.SENT)
-             if r.startswith(CHANNEL_PREFIX)],
-            config.email.review and not any(not d.recipient.startswith(CHANNEL_PREFIX)
-                                            for d in deliveries),
-        )  # fmt: skip
+            [d.recipient for d in posts if d.status is DeliveryStatus.SENT],
+            config.email.review and not emails,
+        )
     rejected = [(shown_name(path), reason) for path, reason in store.rejections()] + refused
     return Status(
         **base,

@@ -206,8 +206,9 @@ def scan_inbox(
             # A path never seen is only peeked at: the loader hashes what it parses, and
             # the run skips it then if it is a copy. A changed one is hashed here, so that
             # a file merely touched is not parsed again.
-            data = read_regular(entry.source, max_size + 1 if remembered else PEEK_BYTES,
-                                follow=False)  # fmt: skip
+            data = read_regular(
+                entry.source, max_size + 1 if remembered else PEEK_BYTES, follow=False
+            )
         except Unreadable as exc:
             scan.refused.append(Refused(shown_name(entry.path), str(exc)))
             continue

@@ -1,4 +1,4 @@
-"""Read digest files (see FORMAT.md in the docs) into papers and problems.
+"""Read digest files (the saved page's text, see ``docs/FORMAT.md``) into papers and problems.
 
 The loader never raises for bad input: a file it cannot use comes back with no papers
 and a problem saying why, so one bad file never stops the others. Text is kept exactly
@@ -9,13 +9,21 @@ lone surrogates); a removal is reported as a warning.
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 import datetime as dt
 import re
 
 from digest.dates import MONTH_NUMBERS as MONTHS
 from digest.dates import resolve_year
+from digest.intake.decoding import (
+    BIDI_CONTROLS,
+    BYTE_ORDER_MARKS,
+    CONTROL_CHARS,
+    clean_text,
+    close_bidi,
+    decode,
+    utf8_is_clean,
+)
 from digest.intake.reading import (
     DEFAULT_MAX_FILE_SIZE,
     Unreadable,
@@ -26,9 +34,10 @@ from digest.intake.reading import (
 from digest.links import LINK, extract_links
 from digest.model import DigestFile, Organization, Paper, Problem, Severity, looks_listed, title_key
 
-_NO_DIGEST = ("this does not look like a digest file: no Daily Papers header, no digest date, "
-              "no entry with authors, a date or upvotes, few shaped as papers")  # fmt: skip
-__all__ = ["LINK", "extract_links", "load_file", "parse_bytes", "parse_text", "resolve_year"]
+_NO_DIGEST = (
+    "this does not look like a digest file: no Daily Papers header, no digest date, "
+    "no entry with authors, a date or upvotes, few shaped as papers"
+)
 _MONTH = r"(?P<month>[A-Z][a-z]{2})"
 DIGEST_DATE = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})")
 PAPER_DATE = re.compile(
@@ -47,16 +56,6 @@ HEADER_LINES = frozenset(
 )
 META_SEPARATOR = "·"
 
-# Characters XML 1.0 forbids, plus C1 controls and DEL, which no reader wants either.
-CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-UNSAFE_CHARS = CONTROL_CHARS
-# Bidirectional embeddings, overrides and isolates: invisible, and one left open reorders
-# the text after it, on a page or in an email ("Trojan Source"). They are kept, and any
-# left open is closed at the end of its title or abstract, so the effect stays inside.
-BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_BIDI_OPENERS = {"\u202a": "\u202c", "\u202b": "\u202c", "\u202d": "\u202c",
-                 "\u202e": "\u202c", "\u2066": "\u2069", "\u2067": "\u2069",
-                 "\u2068": "\u2069"}  # fmt: skip
 # Form feed, vertical tab, NEL and the Unicode separators split lines for str.splitlines;
 # a digest file's lines are split on newlines only.
 SENTENCE_END = tuple(".!?…)]}\"'”’»。！？")
@@ -82,87 +81,6 @@ def _looks_like_meta(lines: list[str]) -> bool:
     if META_SEPARATOR in lines or AUTHORS.fullmatch(lines[0]):
         return True
     return len(lines) > 1 and bool(PAPER_DATE.fullmatch(lines[-1]))
-
-
-def close_bidi(text: str) -> tuple[str, int]:
-    """``text`` with every bidirectional control it leaves open closed at its end, and
-    how many were: what was written stays, and cannot reorder what follows it."""
-    if not BIDI_CONTROLS.search(text):
-        return text, 0
-    open_ones: list[str] = []
-    for match in BIDI_CONTROLS.finditer(text):
-        char = match.group()
-        if char in _BIDI_OPENERS:
-            open_ones.append(_BIDI_OPENERS[char])
-        elif char == "\u202c" and open_ones and open_ones[-1] == "\u202c":
-            open_ones.pop()
-        elif char == "\u2069" and "\u2069" in open_ones:  # closes embeddings inside it too
-            while open_ones.pop() != "\u2069":
-                pass
-    return text + "".join(reversed(open_ones)), len(open_ones)
-
-
-def clean_text(text: str) -> str:
-    """Remove characters no feed, web page or email may carry."""
-    return UNSAFE_CHARS.sub("", text)
-
-
-# Every byte but the C0 controls (tab, newline and carriage return aside) and DEL.
-_NOT_C0_BYTES = bytes(b for b in range(256) if b in (9, 10, 13) or 32 <= b < 127 or b > 127)
-# UNSAFE_CHARS beyond ASCII, as UTF-8: C1 controls, then U+FFFE and U+FFFF (a lone
-# surrogate never decodes strictly, so strictly decoded text has none).
-_C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
-_NONCHARACTERS_UTF8 = re.compile(b"\xef\xbf[\xbe\xbf]")
-
-
-def utf8_is_clean(data: bytes) -> bool:
-    """Whether strictly decoded UTF-8 holds nothing clean_text would remove, found with
-    C-speed byte scans (the character-class regex costs ten times as much)."""
-    return (
-        not data.translate(None, _NOT_C0_BYTES)
-        and not _C1_UTF8.search(data)
-        and not (b"\xef" in data and _NONCHARACTERS_UTF8.search(data))
-    )
-
-
-def _decode_allowing_surrogates(data: bytes, codec: str) -> str:
-    """Strict decoding, except that encoded lone surrogates come through (to be removed
-    by clean_text): they are unambiguous, and one must not cost the whole file."""
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError:
-        return data.decode(codec, errors="surrogatepass")
-
-
-_BYTE_ORDER_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
-
-
-def decode(data: bytes) -> tuple[str | None, str | None, int | None]:
-    """Text, or None with the reason (and line) it cannot be decoded unambiguously."""
-    for bom, codec in (
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if data.startswith(bom):
-            try:
-                return _decode_allowing_surrogates(data, codec), None, None
-            except UnicodeDecodeError as exc:
-                reason = (
-                    f"starts with a {codec} byte-order mark but is not valid {codec}: {exc.reason}"
-                )
-                return None, reason, None
-    try:
-        return _decode_allowing_surrogates(data, "utf-8"), None, None
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        reason = (
-            f"not UTF-8: byte 0x{data[exc.start]:02x} on line {line} cannot be decoded "
-            "(save it as UTF-8, e.g. `iconv -f cp1252 -t utf-8 FILE`)"
-        )
-        return None, reason, line
 
 
 def _paragraphs(text: str) -> list[_Paragraph]:
@@ -397,7 +315,7 @@ def parse_text(text: str, path: str, today: dt.date) -> DigestFile:
 
 
 def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
-    if not data.startswith(_BYTE_ORDER_MARKS):
+    if not data.startswith(BYTE_ORDER_MARKS):
         # The common case, plain UTF-8: decoded strictly and checked as bytes.
         try:
             text = data.decode("utf-8")

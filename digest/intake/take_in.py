@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 
 from digest.backfill import Backfill, moment
 from digest.classify import Classifier, Placement
+from digest.config.settings import helper_processes
 from digest.intake.inbox import Candidate, InboxScan
 from digest.intake.parallel import load_files
 from digest.model import DigestFile, Paper
 from digest.report import RunReport
 from digest.store import Store
-from digest.store.base import KnownPaper
+from digest.store.records import KnownPaper
 from digest.text import shown_name
 
 log = logging.getLogger("digest")
@@ -43,8 +43,7 @@ def helpers_for(workers: int | None, candidates: list[Candidate]) -> int:
     elif sum(candidate.entry.size for candidate in candidates) < BIG_IMPORT_BYTES:
         wanted = 0
     else:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        wanted = min(4, (cores or os.cpu_count() or 1) - 1)
+        wanted = helper_processes(None)
     return max(0, min(wanted, len(candidates) // 2))
 
 
@@ -147,8 +146,10 @@ class Intake:
             len(loaded.problems),
         )
         recorded = [paper for paper, _ in shown + hidden]
-        listed = [(paper_id, p.digest_date, p.upvotes)
-                  for paper_id, p in zip(new_ids, recorded, strict=True)]  # fmt: skip
+        listed = [
+            (paper_id, p.digest_date, p.upvotes)
+            for paper_id, p in zip(new_ids, recorded, strict=True)
+        ]
         listed += [(known.id, p.digest_date, p.upvotes) for known, p in again]
         store.add_sightings(listed, file_id)
         self.position += len(shown)

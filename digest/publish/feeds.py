@@ -25,7 +25,6 @@ import datetime as dt
 import html
 import json
 import re
-from typing import Any
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -33,9 +32,11 @@ from lxml import etree
 from digest import __version__
 from digest.classify import slug
 from digest.dates import long_date, moment_text
-from digest.model import Issue, Paper, Site, paper_uuid
+from digest.model import Paper, Site, paper_uuid
 from digest.publish import safety
-from digest.publish.render import Templates, feed_entry_html
+from digest.publish.pages import feed_entry_html
+from digest.publish.records import IssueFeedEntry
+from digest.publish.templates import Templates
 
 RSS_NAME = "rss.xml"
 ATOM_NAME = "atom.xml"
@@ -153,16 +154,15 @@ def json_feed(
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def build_issues_feed(
-    templates: Templates, site: Site, issues: list[tuple[Issue, list[Paper], int, Any]]
-) -> bytes:
+def build_issues_feed(templates: Templates, site: Site, issues: list[IssueFeedEntry]) -> bytes:
     """An Atom feed of whole issues (newest first), for readers who want the newsletter
     itself; each entry holds the issue's papers (the first ISSUE_FEED_PAPERS of them)."""
-    newest = issues[0][0].published_at if issues else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    newest = issues[0].issue.published_at if issues else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     # Its own id: the paper feed (atom.xml) keeps the site's URL as its id, as it always had.
     feed = _generator(site, newest, site.url + ISSUES_NAME, feed_id=site.url + ISSUES_NAME)
     feed.title(f"{site.title}: issues")
-    for issue, papers, total, editorial in issues:
+    for item in issues:
+        issue = item.issue
         entry = feed.add_entry(order="append")
         entry.id(f"urn:uuid:{paper_uuid('issue ' + issue.id)}")
         entry.title(f"{site.title}: {long_date(issue.date)}")
@@ -173,9 +173,9 @@ def build_issues_feed(
             "issue_feed_entry.html",
             site=site,
             issue=issue,
-            papers=papers,
-            total=total,
-            editorial=editorial,
+            papers=item.papers,
+            total=item.total,
+            editorial=item.editorial,
         )
         entry.content(safety.check("issues feed entry", body), type="html")
     return feed.atom_str(pretty=True)

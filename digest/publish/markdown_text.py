@@ -21,8 +21,14 @@ from functools import lru_cache
 
 from digest.links import PaperLink, href, link_spans
 
-__all__ = ["MarkdownSafe", "markdown_autolink", "markdown_escape", "markdown_link",
-           "markdown_linked", "markdown_paper_link"]  # fmt: skip
+__all__ = [
+    "MarkdownSafe",
+    "markdown_autolink",
+    "markdown_escape",
+    "markdown_link",
+    "markdown_linked",
+    "markdown_paper_link",
+]
 
 _MARKDOWN_INLINE = {
     "\\": "\\\\",

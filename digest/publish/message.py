@@ -37,11 +37,11 @@ from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
 from digest.publish import safety
-from digest.publish.render import Rising, Templates, first_sentences
+from digest.publish.filters import first_sentences
+from digest.publish.records import IssueContext
 from digest.text import HEADER_UNSAFE
 
 MIN_DETAILED = 20  # in a huge issue, at least this many keep their shortened abstract
-tldr = first_sentences  # its former name
 
 
 def header_text(value: str) -> str:
@@ -108,27 +108,12 @@ def _items(papers: Sequence[Paper], plan: Plan) -> list[EmailItem]:
 class EmailRenderer:
     """Renders both parts for a plan and finds the richest plan under the budget."""
 
-    def __init__(
-        self,
-        site: Site,
-        templates: Templates,
-        email: EmailConfig,
-        issue: Issue,
-        papers: Sequence[Paper],
-        total: int,
-        rising: Rising | None = None,
-        editorial: Any = None,  # notes.Editorial
-    ) -> None:
-        from digest.publish.notes import NO_EDITORIAL
-
-        self.editorial = editorial or NO_EDITORIAL
-        self.site = site
-        self.templates = templates
+    def __init__(self, context: IssueContext, email: EmailConfig, papers: Sequence[Paper]) -> None:
+        self.issue_context = context
+        self.site, self.templates, self.issue = context.site, context.templates, context.issue
         self.email = email
-        self.issue = issue
-        self.papers = papers
-        self.total = total
-        self.rising = rising or Rising()
+        self.papers = papers  # the first papers in page order, as many as could be shown
+        self.total = context.issue.paper_count
         self._inliner: Any = None
         self._tried: dict[Plan, tuple[bool, str]] = {}
 
@@ -140,8 +125,8 @@ class EmailRenderer:
             "plan": plan,
             "issue_url": self.site.issue_url(self.issue.id),
             "unsubscribe": self.email.list_unsubscribe,
-            "rising": self.rising,
-            "editorial": self.editorial,
+            "rising": self.issue_context.rising,
+            "editorial": self.issue_context.editorial,
         }
 
     def html(self, plan: Plan) -> str:
@@ -256,19 +241,14 @@ def subject(email: EmailConfig, site: Site, issue: Issue) -> str:
 
 
 def build_message(
-    site: Site,
-    templates: Templates,
+    context: IssueContext,
     email: EmailConfig,
-    issue: Issue,
     papers: Sequence[Paper],
-    rising: Rising,
     recipients: Sequence[str] | None = None,
-    editorial: Any = None,
 ) -> EmailMessage:
     """``papers``: the issue's first papers in page order, as many as could be shown."""
-    renderer = EmailRenderer(
-        site, templates, email, issue, papers, issue.paper_count, rising, editorial
-    )
+    site, issue = context.site, context.issue
+    renderer = EmailRenderer(context, email, papers)
     plan, html = renderer.best()
     safety.check(f"issues/{issue.id}.eml", html)
     text = renderer.text(plan)

@@ -34,6 +34,7 @@ from typing import Any
 
 from digest.errors import TemplateProblem
 from digest.model import Issue, Paper, Problem, Severity, title_key
+from digest.publish.records import Note, Pick
 from digest.publish.safety import SAFE_SCHEMES, url_scheme
 from digest.store import Store
 
@@ -44,22 +45,6 @@ EXTENSIONS = ("sane_lists",)  # python-markdown's own; no raw HTML (see ``to_htm
 
 class NoteProblem(TemplateProblem):
     """A note that cannot be published as written (exit code 3, like a template)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Pick:
-    title: str
-    comment: str
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    source: str  # the file as written: the issue's Markdown carries it verbatim
-    body: str  # without the front matter
-    html: str
-    text: str  # for the email's text part: readable, wrapped, links written out
-    picks: tuple[Pick, ...]
 
 
 def parse(source: str, where: str) -> Note:
@@ -152,9 +137,13 @@ class _Text(HTMLParser):
         if text:
             if self.prefix and self.blocks and self.blocks[-1].startswith("- "):
                 self.blocks[-1] += "\n" + textwrap.fill(
-                    text, 72, initial_indent="- ", subsequent_indent="  ",
-                    break_long_words=False, break_on_hyphens=False,
-                )  # fmt: skip
+                    text,
+                    72,
+                    initial_indent="- ",
+                    subsequent_indent="  ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
                 self.current, self.prefix = [], ""
                 return
             indent = "  " if self.prefix else ""
@@ -228,36 +217,30 @@ class NotesFolder:
             ) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Editorial:
-    """What the editor added to an issue: the note, and the picks matched to its papers
-    (with each pick's comment), in the editor's order."""
-
-    note: Note | None = None
-    picks: tuple[tuple[Paper, str], ...] = ()
-
-    @property
-    def picked(self) -> frozenset[str]:
-        return frozenset(paper.key for paper, _ in self.picks)
-
-
-NO_EDITORIAL = Editorial()
-
-
 def unmatched(note: Note, papers: Iterable[Paper]) -> list[str]:
     """The picks that match no paper of the issue, by title (a warning, not an error)."""
     keys = {paper.key for paper in papers}
     return [pick.title for pick in note.picks if pick.key not in keys]
 
 
+@dataclass(frozen=True, slots=True)
+class TakenNote:
+    """A note an issue took in this run: its file is renamed once the run has committed."""
+
+    path: Path
+    source: str
+    issue_id: str
+
+
 def take(
     store: Store, folder: NotesFolder, issues: list[Issue], newest: str | None
-) -> tuple[list[tuple[Path, str, str]], list[Problem]]:
+) -> tuple[list[TakenNote], list[Problem]]:
     """The note of each new issue: its own file, or next.md for the newest. Each is kept
     in the state with its issue (a note that cannot be published raises, failing the run
     before the commit). Returns what to rename once committed, and warnings (picks that
     match no paper of the issue)."""
-    taken, warnings = [], []
+    taken: list[TakenNote] = []
+    warnings: list[Problem] = []
     for issue in issues:
         own = folder.own(issue.id)
         found = (own, folder.root / f"{issue.id}.md") if own is not None else None
@@ -270,11 +253,15 @@ def take(
         store.set_note(issue.seq, source)
         papers = store.issue_papers_with_keys(issue.seq, [pick.key for pick in note.picks])
         for title in unmatched(note, papers):
-            warnings.append(Problem(
-                str(path), None, f"the pick {title!r} matches no paper of issue {issue.id}",
-                Severity.WARNING,
-            ))  # fmt: skip
-        taken.append((path, source, issue.id))
+            warnings.append(
+                Problem(
+                    str(path),
+                    None,
+                    f"the pick {title!r} matches no paper of issue {issue.id}",
+                    Severity.WARNING,
+                )
+            )
+        taken.append(TakenNote(path, source, issue.id))
     return taken, warnings
 
 

@@ -33,8 +33,18 @@ TEMP_PREFIX = ".digest-tmp-"
 OWNER_FILE = ".digest-owner"
 # What digest writes at the top of an output folder: a folder holding any of these holds
 # digest output (other files, such as a README, are never touched).
-DIGEST_NAMES = frozenset({"index.html", "issues", "archive", "sections", "rss.xml", "atom.xml",
-                          "feed.json", "issues.xml"})  # fmt: skip
+DIGEST_NAMES = frozenset(
+    {
+        "index.html",
+        "issues",
+        "archive",
+        "sections",
+        "rss.xml",
+        "atom.xml",
+        "feed.json",
+        "issues.xml",
+    }
+)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ISSUE_FILE = re.compile(r"(\d{4}-\d{2}-\d{2}(?:-\d+)?)\.(?:md|html|eml)")
 
@@ -125,8 +135,11 @@ class OutputWriter:
         is none (``replace``: over another's, to adopt the folder), so of two states that
         claim one new folder at the same moment, one wins and the other is refused."""
         assert self.owner is not None
-        record = {"state_id": self.owner.state_id, "site": self.owner.site,
-                  "note": "the digest state that publishes into this folder"}  # fmt: skip
+        record = {
+            "state_id": self.owner.state_id,
+            "site": self.owner.site,
+            "note": "the digest state that publishes into this folder",
+        }
         target = self.root / OWNER_FILE
         try:
             self.root.mkdir(parents=True, exist_ok=True)

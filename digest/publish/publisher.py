@@ -19,17 +19,16 @@ from typing import TypeVar
 from digest.config.settings import Config
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
-from digest.model import Issue, Paper, Site
-from digest.publish import feeds, message, notes, render
-from digest.publish.notes import NO_EDITORIAL, Editorial
+from digest.model import INDEX_ISSUES, Issue, Site
+from digest.publish import feeds, message, notes, pages
 from digest.publish.output import OutputWriter, Owner
-from digest.publish.render import Rising, Templates
+from digest.publish.records import NO_EDITORIAL, Editorial, IssueContext, IssueFeedEntry, Rising
+from digest.publish.templates import Templates, templates_for
 from digest.store import Store
 
 log = logging.getLogger("digest")
 
 ISSUES_IN_FEED = 10
-INDEX_ISSUES = 52  # a year of weekly issues; older ones are on the year pages
 
 T = TypeVar("T")
 
@@ -52,10 +51,6 @@ def site_for(config: Config) -> Site:
         INDEX_ISSUES,
         config.paper_link,
     )
-
-
-def templates_for(config: Config) -> Templates:
-    return render.templates_for(config.templates, config.cache_dir)
 
 
 def writer_for(config: Config, store: Store) -> OutputWriter:
@@ -136,7 +131,8 @@ class Publisher:
 
     @classmethod
     def for_config(cls, config: Config, store: Store, writer: OutputWriter) -> Publisher:
-        return cls(config, store, writer, site_for(config), templates_for(config))
+        templates = templates_for(config.templates, config.cache_dir)
+        return cls(config, store, writer, site_for(config), templates)
 
     def stage(self, issues: Iterable[Issue]) -> None:
         """Stage the files of these issues, then of the site (the index, the feeds, and
@@ -148,30 +144,33 @@ class Publisher:
             self.stage_issue(issue, older[0] if older else None)
         self.stage_site(changed_years={issue.date.year for issue in staged})
 
+    def context(self, issue: Issue, older: Issue | None = None) -> IssueContext:
+        """Everything the renderers of an issue need but its papers, from the state."""
+        return IssueContext(
+            self.templates,
+            self.site,
+            issue,
+            self.store.issue_summary(issue.seq),
+            Rising(self.config.rising.name, self.store.rising_papers(issue.seq)),
+            self.editorial(issue),
+            older,
+        )
+
     def stage_issue(self, issue: Issue, older: Issue | None) -> None:
         """One issue's Markdown, web page and email."""
-        store, site, templates = self.store, self.site, self.templates
-        summary = store.issue_summary(issue.seq)
-        rising = Rising(self.config.rising.name, store.rising_papers(issue.seq))
+        context = self.context(issue, older)
         # One pass over the papers feeds both renderings, the writer keeping them in step.
-        editorial = self.editorial(issue)
-        papers = store.issue_papers(issue.seq)
+        papers = self.store.issue_papers(issue.seq)
         for_markdown, for_page = (_Counted(part) for part in tee(papers))
         markdown_name, page_name = f"issues/{issue.id}.md", f"issues/{issue.id}.html"
         self.writer.write_all(
             {
-                markdown_name: render.issue_markdown(
-                    templates, site, issue, for_markdown, summary, rising, editorial
-                ),
-                page_name: render.issue_page(
-                    templates, site, issue, for_page, older, summary, rising, editorial
-                ),
+                markdown_name: pages.issue_markdown(context, for_markdown),
+                page_name: pages.issue_page(context, for_page),
             },
             pace={markdown_name: for_markdown.count, page_name: for_page.count},
         )
-        self.writer.write(
-            f"issues/{issue.id}.eml", self.email(issue, editorial=editorial).as_bytes()
-        )
+        self.writer.write(f"issues/{issue.id}.eml", self.email(issue, context=context).as_bytes())
 
     def editorial(self, issue: Issue) -> Editorial:
         """The editor's note of an issue, as the state keeps it, with its picks matched."""
@@ -190,21 +189,11 @@ class Publisher:
         self,
         issue: Issue,
         recipients: list[str] | None = None,
-        editorial: Editorial | None = None,
+        context: IssueContext | None = None,
     ) -> message.EmailMessage:
         email = self.config.email
         papers = list(islice(self.store.issue_papers(issue.seq), message.papers_to_show(email)))
-        rising = Rising(self.config.rising.name, self.store.rising_papers(issue.seq))
-        return message.build_message(
-            self.site,
-            self.templates,
-            email,
-            issue,
-            papers,
-            rising,
-            recipients,
-            editorial or self.editorial(issue),
-        )
+        return message.build_message(context or self.context(issue), email, papers, recipients)
 
     def stage_site(self, *, changed_years: set[int] | None = None) -> None:
         """The pages and feeds that span issues: the index, the year pages (only those of
@@ -214,11 +203,11 @@ class Publisher:
         store, site, templates, writer = self.store, self.site, self.templates, self.writer
         issues = store.issues(limit=site.index_issues)
         years = store.issue_years()
-        writer.write("index.html", render.index_page(templates, site, issues, years))
+        writer.write("index.html", pages.index_page(templates, site, issues, years))
         for year in years:
             name = f"archive/{year.year}.html"
             if changed_years is None or year.year in changed_years or not writer.exists(name):
-                page = render.archive_page(templates, site, year, store.issues(year=year.year))
+                page = pages.archive_page(templates, site, year, store.issues(year=year.year))
                 writer.write(name, page)
         if not issues:
             return
@@ -229,8 +218,8 @@ class Publisher:
                 built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
                 for name, content in built.items():
                     writer.write(name, content)
-        recent: list[tuple[Issue, list[Paper], int, Editorial]] = [
-            (
+        recent = [
+            IssueFeedEntry(
                 issue,
                 list(islice(store.issue_papers(issue.seq), feeds.ISSUE_FEED_PAPERS)),
                 issue.paper_count,

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import pickle
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from digest.config.settings import Config
-from digest.errors import DigestError, InternalError, OutputError, StateError, Unavailable
+from digest.config.settings import Config, helper_processes
+from digest.errors import DigestError, InternalError
 from digest.model import Issue
 from digest.publish.publisher import Publisher, writer_for
 from digest.store import open_store
@@ -32,12 +32,17 @@ MIN_ISSUES_PER_HELPER = 4  # fewer, and starting a process costs more than it sa
 
 
 def helpers_for(workers: int | None, issues: int) -> int:
-    if workers is not None:
-        wanted = workers
-    else:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        wanted = min(4, (cores or os.cpu_count() or 1) - 1)
-    return max(0, min(wanted, issues // MIN_ISSUES_PER_HELPER - 1))
+    """Helpers besides this process, which renders a share too: each gets enough issues."""
+    return max(0, min(helper_processes(workers), issues // MIN_ISSUES_PER_HELPER - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class HelperAnswer:
+    """What a helper says when it is done: the files it wrote, or the error it met (the
+    same error, raised again here)."""
+
+    written: tuple[Path, ...] = ()
+    error: DigestError | None = None
 
 
 def render_issue_files(publisher: Publisher, issues: list[Issue]) -> list[Path]:
@@ -85,15 +90,17 @@ def _start(config: Config, issues: list[Issue]) -> subprocess.Popen[bytes]:
 def _result(process: subprocess.Popen[bytes]) -> list[Path]:
     assert process.stdout is not None
     try:
-        outcome = pickle.load(process.stdout)
+        answer = pickle.load(process.stdout)
     except Exception:  # it stopped without an answer
-        outcome = ("failed", "a helper process stopped", 3)
-    if outcome[0] == "done":
-        written: list[Path] = outcome[1]
-        return written
-    _, message, code = outcome
-    kind = {2: StateError, 75: Unavailable, 70: InternalError}.get(code, OutputError)
-    raise kind(message, "the issues stay recorded; the next run writes their files")
+        answer = HelperAnswer(error=InternalError("a helper process stopped without an answer"))
+    if not isinstance(answer, HelperAnswer):
+        answer = HelperAnswer(error=InternalError("a helper process answered nonsense"))
+    if answer.error is not None:
+        error = answer.error
+        error.hint = f"{error.hint}; " if error.hint else ""
+        error.hint += "the issues stay recorded; the next run writes their files"
+        raise error
+    return list(answer.written)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -111,15 +118,19 @@ def _serve(source: BinaryIO, sink: BinaryIO) -> None:
             publisher = Publisher.for_config(config, store, writer_for(config, store))
             publisher.claimed = True  # the main process claimed the folder
             issues = [issue for issue in map(store.issue, ids) if issue is not None]
-            outcome: tuple = ("done", render_issue_files(publisher, issues))
+            answer = HelperAnswer(tuple(render_issue_files(publisher, issues)))
     except DigestError as exc:
-        outcome = ("failed", str(exc), exc.exit_code)
+        answer = HelperAnswer(error=exc)
     except Exception as exc:  # report it as the main process would: not silently
-        outcome = ("failed", f"{type(exc).__name__}: {exc}", 70)
-    pickle.dump(outcome, sink)
+        answer = HelperAnswer(error=InternalError(f"{type(exc).__name__}: {exc}"))
+    pickle.dump(answer, sink)
     sink.flush()
 
 
 if __name__ == "__main__":
+    # Served by the module under its own name, not as __main__: its answers pickle by the
+    # name the main process knows them by.
+    from digest.publish import render_pool
+
     with contextlib.suppress(BrokenPipeError):
-        _serve(sys.stdin.buffer, sys.stdout.buffer)
+        render_pool._serve(sys.stdin.buffer, sys.stdout.buffer)

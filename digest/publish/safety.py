@@ -20,13 +20,51 @@ from collections.abc import Iterable, Iterator
 
 from digest.errors import OutputError
 
-FORBIDDEN_TAGS = frozenset({"script", "iframe", "object", "embed", "applet", "frame", "frameset",
-                            "base", "form", "input", "button", "textarea", "select", "math",
-                            "foreignobject", "animate", "set", "animatetransform", "animatemotion",
-                            "use", "handler", "template", "noscript", "portal"})  # fmt: skip
-URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "poster", "cite", "background",
-                            "longdesc", "usemap", "data", "srcset", "xlink:href",
-                            "ping"})  # fmt: skip
+FORBIDDEN_TAGS = frozenset(
+    {
+        "script",
+        "iframe",
+        "object",
+        "embed",
+        "applet",
+        "frame",
+        "frameset",
+        "base",
+        "form",
+        "input",
+        "button",
+        "textarea",
+        "select",
+        "math",
+        "foreignobject",
+        "animate",
+        "set",
+        "animatetransform",
+        "animatemotion",
+        "use",
+        "handler",
+        "template",
+        "noscript",
+        "portal",
+    }
+)
+URL_ATTRIBUTES = frozenset(
+    {
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "poster",
+        "cite",
+        "background",
+        "longdesc",
+        "usemap",
+        "data",
+        "srcset",
+        "xlink:href",
+        "ping",
+    }
+)
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", ""})
 ICON_DATA = ("data:image/svg+xml,", "data:image/png;base64,")
 MAX_TAG = 1 << 20  # a tag still open after this many characters never ends (a lone quote)

@@ -19,20 +19,16 @@ once, under one issue id, and nothing published is ever removed.
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import json
 import logging
 import os
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.backfill import Backfill, Period, PeriodIssue, moment
+from digest.backfill import Backfill
 from digest.config.settings import Config
-from digest.deliver import delivery, notify
 from digest.errors import (
     DigestError,
     LockBusy,
@@ -41,54 +37,18 @@ from digest.errors import (
 from digest.faults import pause_point
 from digest.intake import inbox
 from digest.intake.inbox import InboxScan, scan_inbox
-from digest.intake.take_in import Intake, Progress
+from digest.intake.take_in import Intake
 from digest.model import Issue, RunResult
 from digest.publish import notes, render_pool
 from digest.publish.publisher import Publisher, check_output, writer_for
 from digest.report import RunReport
-from digest.run.record import record_issue
+from digest.run import announce
+from digest.run.context import Mode, RunContext, RunOptions
+from digest.run.record import backfill_for, record_new_issues, take_notes
 from digest.store import Store, memory_store, open_store
 from digest.text import one_line
 
 log = logging.getLogger("digest")
-
-
-class Mode(enum.Enum):
-    PUBLISH = "publish"  # take in, publish an issue of the new papers
-    DRY_RUN = "dry-run"  # everything a run would do, rolled back; nothing written
-    MARK_SEEN = "mark-seen"  # take in, remember the new papers as seen, publish nothing
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    today: dt.date | None = None
-    mode: Mode = Mode.PUBLISH
-    wait: float = 0.0  # for the lock, and for inbox files still being written
-    send: bool | None = None  # None: the config's send_after_run
-    adopt_output: bool = False
-    backfill: Period | None = None  # an issue per period of the digests, not one
-    progress: Progress | None = None
-
-    @property
-    def day(self) -> dt.date:
-        return self.today or self.now.astimezone().date()
-
-
-@dataclass
-class RunContext:
-    """What every phase of one run works with."""
-
-    config: Config
-    store: Store
-    options: RunOptions
-    report: RunReport
-    deadline: float  # time.monotonic() by which waiting must end
-    publisher: Publisher | None = None  # None in a dry run: nothing is written
-
-    @property
-    def notes(self) -> notes.NotesFolder:
-        return notes.NotesFolder(self.config.notes)
 
 
 def run(config: Config, options: RunOptions | None = None) -> RunReport:
@@ -101,7 +61,7 @@ def run(config: Config, options: RunOptions | None = None) -> RunReport:
             return _rehearse(RunContext(config, store, options, RunReport(), deadline))
     ping_url = config.monitor.ping_url
     if ping_url and config.monitor.ping_start:
-        _ping(config, "start", "run started")
+        announce.ping(config, "start", "run started")
     try:
         inbox.check_folder(config.inbox)
         with _state(config, options) as store, store.lock("run", options.wait):
@@ -110,42 +70,16 @@ def run(config: Config, options: RunOptions | None = None) -> RunReport:
         raise  # not a failed run: another one is at work
     except Exception as exc:
         if ping_url:
-            _ping(config, "fail", one_line(f"run failed: {exc}"))
+            announce.ping(config, "fail", one_line(f"run failed: {exc}"))
         raise
     if ping_url:
-        _ping(config, "success", report.one_line())
+        announce.ping(config, "success", report.one_line())
     return report
 
 
 def _sends_after_run(config: Config) -> bool:
     """With ``email.review``, an issue is sent only when told (``digest send``)."""
     return config.email.send_after_run and not config.email.review
-
-
-def _take_notes(context: RunContext, pending: list[Issue]) -> list[tuple[Path, str, str]]:
-    """The editor's notes of this run's new issues (kept in the state with them)."""
-    new = [issue for issue in pending if issue.id == context.report.issue_id
-           or issue.id in context.report.backfilled]  # fmt: skip
-    taken, warnings = notes.take(context.store, context.notes, new, context.report.issue_id)
-    context.report.problems += warnings
-    return taken
-
-
-def _ping(config: Config, kind: str, body: str) -> None:
-    """Tell the push monitor; record how it went (a failed ping never fails the run)."""
-    result = notify.ping(config.monitor.ping_url, kind, body)
-    record = {
-        "at": dt.datetime.now(dt.UTC).isoformat(),
-        "kind": kind,
-        "ok": result.ok,
-        "to": result.to,
-        "error": result.error,
-    }
-    try:
-        with open_store(config) as store:
-            store.set_setting("last_ping", json.dumps(record))
-    except DigestError as exc:
-        log.warning("could not record the ping in the state: %s", exc.message)
 
 
 @contextmanager
@@ -191,11 +125,11 @@ def _publish_run(context: RunContext) -> RunReport:
         publishing = options.mode is Mode.PUBLISH
         try:
             with store.transaction(), _rolled_back_on_failure():
-                backfill = _backfill(context, issue_seq, present)
+                backfill = backfill_for(context, issue_seq, present)
                 intake = _take_in(context, scan, issue_seq if publishing else None, backfill)
                 pause_point("recorded")
-                pending = _record_issue(context, intake, issue_id, issue_seq)
-                taken = _take_notes(context, pending)
+                pending = record_new_issues(context, intake, issue_id, issue_seq)
+                taken = take_notes(context, pending)
                 if pending and backfill is None:
                     publisher.stage(pending)  # publish: every file, staged whole
                 pause_point("rendered")
@@ -206,8 +140,8 @@ def _publish_run(context: RunContext) -> RunReport:
                 written = render_pool.render(config, publisher, pending)
                 publisher.stage_site(changed_years={issue.date.year for issue in pending})
             written += publisher.put_in_place(pending)
-            for path, source, taker in taken:
-                context.notes.consume(path, source, taker)
+            for note in taken:
+                context.notes.consume(note.path, note.source, note.issue_id)
         finally:
             writer.discard()
         report.written = [str(path) for path in written]
@@ -226,9 +160,9 @@ def _publish_run(context: RunContext) -> RunReport:
         _record_failure(store, run_id, report, exc)
         raise
     if options.send if options.send is not None else _sends_after_run(config):
-        _deliver(context)
+        announce.deliver(context)
     if config.channels and (report.issue_id or report.finished):
-        _post(context)
+        announce.post(context)
     return report
 
 
@@ -292,89 +226,6 @@ def _take_in(
     return intake
 
 
-def _backfill(context: RunContext, first_seq: int, avoid: set[str]) -> Backfill | None:
-    """An issue per period of the digests, if asked (or the config's ``backfill``, for a
-    state's first run), each recorded as soon as its period is over."""
-    store, options = context.store, context.options
-    period = options.backfill
-    if period is None and context.config.backfill is not None and store.issue(None) is None:
-        period = context.config.backfill
-    if period is None or options.mode is not Mode.PUBLISH:
-        return None
-
-    def close(issue: PeriodIssue) -> None:
-        issue_id, _ = store.next_issue_id(issue.last_date, avoid)
-        recorded, risen = record_issue(
-            store,
-            context.config,
-            issue_id,
-            issue.seq,
-            issue.last_date,
-            moment(issue.last_date, options.now),
-            issue.papers,
-            issue.seen_again,
-        )
-        context.report.backfilled.append(recorded.id)
-        context.report.rising += risen
-
-    return Backfill(period, first_seq, options.now, close)
-
-
-def _record_issue(
-    context: RunContext, intake: Intake, issue_id: str, issue_seq: int
-) -> list[Issue]:
-    """The new issue, if the run found new papers, and earlier issues whose text changed:
-    recorded with their outputs pending, to be staged in this transaction."""
-    config, store, report, options = context.config, context.store, context.report, context.options
-    pending: list[Issue] = []
-    if options.mode is Mode.MARK_SEEN:
-        report.marked_seen, report.new_papers = report.new_papers, 0
-    elif intake.backfill is not None:
-        pending = [issue for issue in store.pending_issues() if issue.id in set(report.backfilled)]
-        report.issue_id = report.backfilled[-1] if report.backfilled else None
-    elif report.new_papers:
-        issue, report.rising = record_issue(
-            store,
-            config,
-            issue_id,
-            issue_seq,
-            options.day,
-            options.now,
-            report.new_papers,
-            intake.seen_again,
-        )
-        pending.append(issue)
-        report.issue_id = issue_id
-        report.advice = _advice(intake)
-    if intake.rewritten:
-        store.mark_outputs_pending(intake.rewritten)
-        seqs = {issue.seq for issue in pending}
-        pending += [
-            issue
-            for issue in store.pending_issues()
-            if issue.seq in intake.rewritten and issue.seq not in seqs
-        ]
-    return pending
-
-
-BIG_BACKLOG_PAPERS, BIG_BACKLOG_DAYS = 2000, 14
-
-
-def _advice(intake: Intake) -> str | None:
-    """A backlog made one huge issue: say what else there is."""
-    days = intake.listed_days
-    span = (max(days) - min(days)).days + 1 if days else 0
-    if intake.position <= BIG_BACKLOG_PAPERS or span <= BIG_BACKLOG_DAYS:
-        return None
-    weeks = len({day.isocalendar()[:2] for day in days})
-    return (
-        f"these {intake.position:,} new papers span {span:,} days "
-        f"of digests: 'digest run --backfill' would have published them as {weeks:,} weekly "
-        "issues, and 'digest run --mark-seen' would have taken them in as seen and published "
-        "nothing"
-    )
-
-
 def _note_rejections(report: RunReport) -> None:
     if report.files_rejected and not report.files_read:
         log.warning(
@@ -398,43 +249,3 @@ def _record_failure(store: Store, run_id: int, report: RunReport, exc: BaseExcep
         )
     except Exception:  # the state itself may be what failed
         log.error("could not record the failed run in the state")
-
-
-def _deliver(context: RunContext) -> None:
-    """Send the newest issue to whoever has not had it: the one this run published, or
-    one an earlier run could not deliver. Deliveries are per recipient, so nobody gets an
-    issue twice."""
-    assert context.publisher is not None
-    report = context.report
-    newest = context.store.issue(None)
-    if newest is None:
-        return
-    try:
-        outcome = delivery.send_issue(
-            context.config, context.publisher, newest.id, now=context.options.now, automatic=True
-        )
-    except DigestError as exc:
-        report.delivery_error = str(exc)
-        log.error("issue %s was published but not sent: %s", newest.id, exc.message)
-        return
-    report.sent_to = list(outcome.sent_to)
-    report.sent_issue = newest.id if outcome.sent_to else None
-    report.refused_recipients = list(outcome.refused)
-    report.in_doubt = list(outcome.in_doubt_now)
-    if outcome.error:
-        report.delivery_error = outcome.error
-        log.error("issue %s was published but not sent to everyone: %s", newest.id, outcome.error)
-
-
-def _post(context: RunContext) -> None:
-    """Post the newest issue to each chat channel that has not had it."""
-    assert context.publisher is not None
-    try:
-        outcome = notify.post_issue(
-            context.config, context.publisher, None, now=context.options.now, automatic=True
-        )
-    except DigestError as exc:
-        context.report.post_error = str(exc)
-        return
-    context.report.posted_to = outcome.posted_to
-    context.report.post_error = outcome.error

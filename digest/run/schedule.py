@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import signal
@@ -32,6 +31,7 @@ from typing import Any
 
 from digest.config.settings import Config, ScheduleConfig
 from digest.errors import ConfigError, DigestError, LockBusy, Unavailable
+from digest.store.records import Heartbeat
 
 log = logging.getLogger("digest")
 
@@ -172,10 +172,11 @@ class Daemon:
 
     def run_once(self) -> None:
         from digest.run import pipeline
+        from digest.run.context import RunOptions
 
         self.running.set()
         try:
-            options = pipeline.RunOptions(wait=60.0, progress=self._progress)
+            options = RunOptions(wait=60.0, progress=self._progress)
             report = pipeline.run(self.config, options)
         except Cancelled:
             log.info("run cancelled before publishing; nothing was changed")
@@ -288,10 +289,9 @@ class Daemon:
     def _heartbeat(self, store: Any) -> None:
         """Say in the state that the daemon is alive: ``digest check`` raises the alarm
         when the last heartbeat is older than two slots."""
-        beat = {"at": dt.datetime.now(dt.UTC).isoformat(), "pid": os.getpid(),
-                "host": socket.gethostname()}  # fmt: skip
+        beat = Heartbeat(dt.datetime.now(dt.UTC), os.getpid(), socket.gethostname())
         try:
-            store.set_setting("daemon_heartbeat", json.dumps(beat))
+            store.record_heartbeat(beat)
         except Unavailable as exc:
             # The database went away, and with it the daemon lock (a server restart drops
             # it silently): stop, so that the supervisor restarts a daemon that locks anew.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from digest.store.base import (
+from digest.store.base import Store
+from digest.store.records import (
     Counts,
     CutAbstract,
     Delivery,
@@ -14,19 +15,26 @@ from digest.store.base import (
     KnownPaper,
     LockKind,
     RunRecord,
-    Store,
 )
-from digest.store.schema_sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from digest.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from digest.config.settings import Config
 
 __all__ = [
-    "APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "Counts", "CutAbstract", "Delivery",
-    "DeliveryUpdate", "KnownFile", "KnownPaper", "LockKind", "RunRecord", "SqliteStore", "Store",
-    "memory_store", "open_store",
-]  # fmt: skip
+    "Counts",
+    "CutAbstract",
+    "Delivery",
+    "DeliveryUpdate",
+    "KnownFile",
+    "KnownPaper",
+    "LockKind",
+    "RunRecord",
+    "SqliteStore",
+    "Store",
+    "memory_store",
+    "open_store",
+]
 
 
 def memory_store(site: str = "default") -> Store:

@@ -12,84 +12,28 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
 
 from digest.classify import Placement
 from digest.model import (
-    DeliveryStatus,
     Issue,
     IssueSummary,
     IssueYear,
+    Medium,
     Paper,
     RunResult,
 )
-
-LockKind = Literal["run", "daemon"]
-
-
-class KnownFile(NamedTuple):
-    """What the store remembers of a path in the inbox, to skip it without reading."""
-
-    size: int
-    mtime_ns: int
-    hash: str
-    rejection: str | None = None  # why its content was rejected, if it was
-
-
-class KnownPaper(NamedTuple):
-    id: int
-    abstract_cut: bool  # its listing ended mid-abstract
-
-
-@dataclass(frozen=True, slots=True)
-class CutAbstract:
-    """A paper whose abstract was cut off, as stored (to be completed by a later listing)."""
-
-    id: int
-    abstract: str
-    issue_seq: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    id: int
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    result: RunResult
-    issue_id: str | None
-    new_papers: int
-    papers_parsed: int
-    error: str | None
-    summary: dict
-    host: str | None = None
-    pid: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    files: int
-    papers: int
-    issues: int
-    rejected_files: int
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One recipient's copy of one issue."""
-
-    recipient: str
-    status: DeliveryStatus
-    at: dt.datetime
-    message_id: str
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryUpdate:
-    recipient: str
-    status: DeliveryStatus
-    reason: str | None = None
+from digest.store.records import (
+    Counts,
+    CutAbstract,
+    Delivery,
+    DeliveryUpdate,
+    Heartbeat,
+    KnownFile,
+    KnownPaper,
+    LockKind,
+    PingRecord,
+    RunRecord,
+)
 
 
 class Store(ABC):
@@ -219,9 +163,13 @@ class Store(ABC):
 
     @abstractmethod
     def complete_abstract(
-        self, paper_id: int, abstract: str, links: tuple[str, ...], still_cut: bool,
+        self,
+        paper_id: int,
+        abstract: str,
+        links: tuple[str, ...],
+        still_cut: bool,
         now: dt.datetime,
-    ) -> None: ...  # fmt: skip
+    ) -> None: ...
 
     @abstractmethod
     def add_papers(
@@ -340,10 +288,22 @@ class Store(ABC):
     @abstractmethod
     def counts(self) -> Counts: ...
 
-    # -- deliveries -------------------------------------------------------------------------
+    @abstractmethod
+    def record_ping(self, ping: PingRecord) -> None: ...
 
     @abstractmethod
-    def deliveries(self, issue_id: str) -> dict[str, Delivery]: ...
+    def last_ping(self) -> PingRecord | None: ...
+
+    @abstractmethod
+    def record_heartbeat(self, beat: Heartbeat) -> None: ...
+
+    @abstractmethod
+    def last_heartbeat(self) -> Heartbeat | None: ...
+
+    # -- deliveries: one per issue, medium and recipient (an address, a channel) ---------
+
+    @abstractmethod
+    def deliveries(self, issue_id: str, medium: Medium = Medium.EMAIL) -> dict[str, Delivery]: ...
 
     @abstractmethod
     def claim_deliveries(
@@ -354,11 +314,16 @@ class Store(ABC):
         now: dt.datetime,
         *,
         force: bool = False,
+        medium: Medium = Medium.EMAIL,
     ) -> list[str]:
         """Claim recipients before anything is sent, durably; returns those claimed.
         Without ``force``, a recipient whose copy may have arrived is not claimed."""
 
     @abstractmethod
     def settle_deliveries(
-        self, issue_id: str, updates: Sequence[DeliveryUpdate], now: dt.datetime
+        self,
+        issue_id: str,
+        updates: Sequence[DeliveryUpdate],
+        now: dt.datetime,
+        medium: Medium = Medium.EMAIL,
     ) -> None: ...

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from digest.errors import StateError
 from digest.store.base import Store
-from digest.store.sql_base import SqlBase
+from digest.store.sql.hooks import SqlBase
 
 # Every table, in an order that respects references (a file before its sightings, a
 # paper before its page position), with the key that orders its rows.
@@ -31,7 +31,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("sightings", "paper_id, file_id"),
     ("issue_order", "issue_seq, position"),
     ("runs", "id"),
-    ("deliveries", "issue_id, recipient"),
+    ("deliveries", "issue_id, medium, recipient"),
     ("notes", "issue_seq"),
 )
 OWN_SETTINGS = ("state_id", "site")  # what makes a state itself: never copied

@@ -180,5 +180,28 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
         source TEXT NOT NULL
     );
     """,
+    # 9: chat posts are deliveries of their own medium, no longer email deliveries to a
+    # recipient named "channel:<name>"
+    """
+    CREATE TABLE deliveries_v9 (
+        issue_id TEXT NOT NULL,
+        medium TEXT NOT NULL DEFAULT 'email',
+        recipient TEXT NOT NULL,
+        status TEXT NOT NULL,
+        at TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        reason TEXT,
+        PRIMARY KEY (issue_id, medium, recipient)
+    ) WITHOUT ROWID;
+    INSERT INTO deliveries_v9
+        SELECT issue_id,
+               CASE WHEN substr(recipient, 1, 8) = 'channel:' THEN 'chat' ELSE 'email' END,
+               CASE WHEN substr(recipient, 1, 8) = 'channel:' THEN substr(recipient, 9)
+                    ELSE recipient END,
+               status, at, message_id, reason
+        FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_v9 RENAME TO deliveries;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

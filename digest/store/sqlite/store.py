@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
+import logging
 import sqlite3
 import time
 import uuid
@@ -19,64 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import NoState, StateError
-from digest.store.base import LockKind
-from digest.store.lock import POLL_SECONDS, RunLock, log
-from digest.store.schema_sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from digest.store.records import POLL_SECONDS, LockKind
 from digest.store.sql import SqlStore
-from digest.store.sql_base import Row
+from digest.store.sql.hooks import Row
+from digest.store.sqlite.errors import explain
+from digest.store.sqlite.lock import RunLock
+from digest.store.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger("digest.store.sqlite")
 
 LOCK_TIMEOUT = 30.0  # seconds a statement waits for another process's lock on the file
 _CHUNK = 900  # under SQLite's limit of variables in one statement
-
-# SQLite's own words for what went wrong, as the user can act on it.
-_ERROR_HINTS = {
-    "SQLITE_FULL": ("the disk holding it is full", "free some space; nothing was published"),
-    "SQLITE_READONLY": (
-        "it cannot be written (a read-only file, folder or filesystem)",
-        "give this user write access to the file and its folder, or move the state to a "
-        "writable disk; nothing was changed",
-    ),
-    "SQLITE_CANTOPEN": (
-        "it cannot be opened",
-        "check that its folder exists and this user may write there",
-    ),
-    "SQLITE_IOERR": ("the disk failed to read or write it", "check the disk and free space"),
-    "SQLITE_PERM": ("permission denied", "give this user access to the file and its folder"),
-    "SQLITE_BUSY": (
-        "another program holds it locked",
-        "close the program that has it open (a database browser?) and try again",
-    ),
-}
-
-
-def explain(path: Path | str, exc: sqlite3.Error) -> StateError:
-    """A StateError that says what SQLite meant, with a hint that fits: a full disk is
-    not a corrupt state, and a corrupt state is never to be replaced by a new one."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    base = name.split("_")[0] + "_" + name.split("_")[1] if name.count("_") >= 2 else name
-    if base in ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR") and _read_only(Path(path)):
-        base = name = "SQLITE_READONLY"
-    known = _ERROR_HINTS.get(name) or _ERROR_HINTS.get(base)
-    if known:
-        what, hint = known
-        return StateError(f"the state {path}: {what} ({exc})", hint)
-    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "not a database" in str(exc):
-        return StateError(
-            f"{path} is not a readable digest state: {exc}",
-            "restore it from a backup; digest never replaces a state it cannot read "
-            "(a new state cannot take over the output folder without --adopt-output)",
-        )
-    return StateError(f"the state {path} could not be used: {exc}", "check the file and its disk")
-
-
-def _read_only(path: Path) -> bool:
-    """Whether the state (or the folder its journal must go in) cannot be written."""
-    try:
-        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
-            return True
-    except OSError:
-        return False
-    return (path.exists() and not os.access(path, os.W_OK)) or not os.access(path.parent, os.W_OK)
 
 
 class SqliteStore(SqlStore):

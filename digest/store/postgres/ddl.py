@@ -154,6 +154,14 @@ MIGRATIONS: tuple[str, ...] = (
         source text COLLATE "C" NOT NULL
     );
     """,
+    # 3: chat posts are deliveries of their own medium (SQLite's version 9)
+    """
+    ALTER TABLE deliveries ADD COLUMN medium text COLLATE "C" NOT NULL DEFAULT 'email';
+    UPDATE deliveries SET medium = 'chat', recipient = substr(recipient, 9)
+        WHERE substr(recipient, 1, 8) = 'channel:';
+    ALTER TABLE deliveries DROP CONSTRAINT deliveries_pkey;
+    ALTER TABLE deliveries ADD PRIMARY KEY (issue_id, medium, recipient);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

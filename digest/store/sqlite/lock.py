@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from digest.errors import LockBusy, StateError
+from digest.store.records import POLL_SECONDS
 
-POLL_SECONDS = 0.05
-log = logging.getLogger("digest")
+log = logging.getLogger("digest.store.sqlite")
 
 
 class RunLock:

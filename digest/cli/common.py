@@ -1,0 +1,68 @@
+"""What every command shares: the config with the command line's overrides, logging, JSON.
+
+Imports nothing heavy: ``digest --help`` builds every command's grammar, and each
+command imports the library it calls only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from digest.text import one_line
+
+if TYPE_CHECKING:
+    from digest.config.settings import Config
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DELIVERY, EXIT_INTERNAL = 0, 1, 2, 4, 70
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config the command names (or ./digest.toml, or the defaults), with the
+    command line's --inbox, --out, --state, --workers and --settle on top."""
+    from digest.config import loading, settings
+
+    cfg = loading.load(args.config)
+    state = args.state and settings.state_location(args.state, Path.cwd())
+    return cfg.with_overrides(
+        inbox=getattr(args, "inbox", None) and args.inbox.resolve(),
+        output=args.out and args.out.resolve(),
+        state=state,
+        workers=getattr(args, "workers", None),
+        settle=getattr(args, "settle", None),
+    )
+
+
+def setup_logging(verbosity: int, level: str = "INFO", *, quiet: bool = False) -> None:
+    chosen = logging.DEBUG if verbosity else getattr(logging, level.upper(), logging.INFO)
+    if quiet and not verbosity:
+        chosen = logging.WARNING
+    logger = logging.getLogger("digest")
+    for old in [h for h in logger.handlers if getattr(h, "digest_cli", False)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.digest_cli = True  # type: ignore[attr-defined]
+    handler.setFormatter(
+        _OneLineFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    logger.addHandler(handler)
+    logger.setLevel(chosen)
+    logger.propagate = False
+
+
+class _OneLineFormatter(logging.Formatter):
+    """A log record is one line: a newline in a file name cannot forge another."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return one_line(super().formatMessage(record))
+
+
+def print_json(value: object) -> None:
+    """Indented for a person at a terminal; one line for a program or a log, which is
+    also several times faster for a report listing thousands of files."""
+    indent = 2 if sys.stdout.isatty() else None
+    print(json.dumps(value, indent=indent, ensure_ascii=False, default=str))

@@ -1,0 +1,37 @@
+"""``digest init``: a commented starter config and an empty inbox."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from digest.cli.arguments import Commands
+from digest.cli.common import EXIT_OK
+from digest.errors import ConfigError
+
+
+def add_parser(commands: Commands) -> None:
+    init = commands.add_parser("init", help="write a starter config and an empty inbox folder")
+    init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    init.set_defaults(handler=cmd_init)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from digest.config.settings import DEFAULT_CONFIG_NAME
+    from digest.config.starter import STARTER
+
+    folder: Path = args.directory
+    target = folder / DEFAULT_CONFIG_NAME
+    if target.exists():
+        raise ConfigError(
+            f"{target} already exists", "edit it, or run 'digest init' in another folder"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "inbox").mkdir(exist_ok=True)
+        target.write_text(STARTER.format(title="Paper digest", author="digest"), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
+    print(f"wrote {target} and {folder / 'inbox'}/")
+    print("next: drop digest files into the inbox, then run 'digest run'")
+    return EXIT_OK

@@ -1,0 +1,72 @@
+"""``digest parse``: what the loader reads from files; it changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from digest.cli.arguments import Commands, date_value
+from digest.cli.common import EXIT_OK, EXIT_REJECTED, print_json
+from digest.text import one_line
+
+
+def add_parser(commands: Commands) -> None:
+    parse = commands.add_parser(
+        "parse",
+        help="show what digest reads from digest files (reads only; changes nothing)",
+        description="Parse digest files and print every paper with its fields and every problem.",
+    )
+    parse.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parse.add_argument(
+        "--today",
+        type=date_value,
+        metavar="YYYY-MM-DD",
+        help="reference day for dates without a year (default: today)",
+    )
+    parse.add_argument("--json", action="store_true", help="print JSON")
+    parse.set_defaults(handler=cmd_parse)
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from digest.cli.text import paper_json
+    from digest.intake.loader import load_file
+    from digest.model import Severity
+
+    today = args.today or dt.date.today()
+    results = [load_file(str(path), today)[0] for path in args.files]
+    if args.json:
+        print_json(
+            [
+                {
+                    "file": result.path,
+                    "digest_date": result.digest_date.isoformat() if result.digest_date else None,
+                    "papers": [paper_json(paper) for paper in result.papers],
+                    "problems": [
+                        {"line": p.line, "severity": p.severity.value, "message": p.message}
+                        for p in result.problems
+                    ],
+                }
+                for result in results
+            ]
+        )
+    else:
+        from digest.publish.filters import meta_line
+
+        for result in results:
+            date = result.digest_date.isoformat() if result.digest_date else "no date"
+            print(
+                one_line(
+                    f"{result.path}: digest of {date}, {len(result.papers)} papers, "
+                    f"{len(result.problems)} problems"
+                )
+            )
+            for number, paper in enumerate(result.papers, start=1):
+                meta = meta_line(paper)
+                print(one_line(f"  {number:>3}. {paper.title}" + (f"  [{meta}]" if meta else "")))
+            for problem in result.problems:
+                print(one_line(f"  {problem}"))
+    rejected = any(
+        r.rejected or any(p.severity is Severity.ERROR for p in r.problems) for r in results
+    )
+    return EXIT_REJECTED if rejected else EXIT_OK

@@ -1,0 +1,32 @@
+"""``digest rebuild``: every output again from the state, or one issue's after its note."""
+
+from __future__ import annotations
+
+import argparse
+
+from digest.cli.arguments import Commands, add_adopt, add_common
+from digest.cli.common import EXIT_OK, load_config, setup_logging
+
+
+def add_parser(commands: Commands) -> None:
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="render every page, feed and email again from the state (after editing templates), "
+        "or one issue's (after editing its note)",
+    )
+    rebuild.add_argument(
+        "issue", nargs="?", help="only this issue (and the site's pages and feeds)"
+    )
+    add_common(rebuild, inbox=False)
+    add_adopt(rebuild)
+    rebuild.set_defaults(handler=cmd_rebuild)
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from digest.run import actions
+
+    cfg = load_config(args)
+    setup_logging(args.verbose, cfg.log_level)
+    written = actions.rebuild(cfg, args.issue, adopt_output=args.adopt_output)
+    print(f"rebuilt {len(written)} files in {cfg.output}")
+    return EXIT_OK

@@ -1,0 +1,205 @@
+"""Templates in, text out: the issue as Markdown and as a web page, the archive index.
+
+Scraped text is data in every context, and the environments make that the default
+rather than something each template must remember:
+
+* ``.html``/``.xml`` templates autoescape (Jinja2's own escaping);
+* ``.md`` templates pass every ``{{ value }}`` through :func:`markdown_escape`, so an
+  abstract with ``*two-stage*`` or ``<think>`` renders as those characters, in
+  CommonMark and in python-markdown alike;
+* ``.txt`` templates print text as it is (it never reaches a markup parser).
+
+Templates come from the user's folder first (any one file overrides the built-in one
+of the same name), then from the package.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from functools import lru_cache
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from digest import __version__
+from digest.classify import slug
+from digest.dates import long_date
+from digest.errors import DigestError, TemplateProblem
+from digest.links import href, link_kind
+from digest.publish.filters import (
+    first_sentences,
+    meta_html,
+    meta_line,
+    nowrap_votes,
+    number,
+    plural,
+    source,
+    summary_line,
+    who,
+    wrap,
+)
+from digest.publish.markdown_text import (
+    MarkdownSafe,
+    markdown_autolink,
+    markdown_escape,
+    markdown_link,
+    markdown_linked,
+    markdown_paper_link,
+)
+
+
+def default_template_dir() -> Path:
+    """The built-in templates: the package ``digest.templates`` once installed (the
+    installer maps the top-level ``templates/`` there); run from a source tree, whose
+    ``digest/`` holds no templates (``python -m digest`` in the project's folder, with or
+    without an install), the ``templates/`` beside it."""
+    from importlib.resources import files
+
+    import digest
+
+    try:
+        installed = Path(str(files("digest.templates")))
+    except ModuleNotFoundError:
+        installed = None
+    if installed is not None and (installed / "issue.html").is_file():
+        return installed
+    beside = Path(digest.__file__).resolve().parent.parent / "templates"
+    if (beside / "issue.html").is_file():
+        return beside
+    raise TemplateProblem(
+        "the built-in templates are missing from this installation of digest",
+        "reinstall it (pip install --force-reinstall digest)",
+    )
+
+
+_PIECES_PER_BATCH = 8192
+
+
+class Templates:
+    """The three environments over one search path (user folder, then built-in)."""
+
+    def __init__(self, user_dir: Path | None = None, cache_dir: Path | None = None) -> None:
+        search = [str(default_template_dir())]
+        if user_dir is not None:
+            if not user_dir.is_dir():
+                raise TemplateProblem(
+                    f"template folder {user_dir} does not exist",
+                    "create it, or remove 'templates' from the config to use the built-in ones",
+                )
+            search.insert(0, str(user_dir))
+        loader = jinja2.FileSystemLoader(search)
+        common: dict[str, Any] = {
+            "loader": loader,
+            "undefined": jinja2.StrictUndefined,
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+            "keep_trailing_newline": True,
+            "auto_reload": True,  # the daemon picks up edited templates
+        }
+        if cache_dir is not None:
+            # Compiled templates, reused by the next process (a cron run saves ~0.1 s);
+            # entries are keyed by the template's source, so edits are never stale.
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                common["bytecode_cache"] = jinja2.FileSystemBytecodeCache(str(cache_dir))
+            except OSError:
+                pass
+        self.html = jinja2.Environment(autoescape=True, **common)
+        self.markdown = jinja2.Environment(autoescape=False, finalize=markdown_escape, **common)
+        self.text = jinja2.Environment(autoescape=False, **common)
+        for env in (self.html, self.markdown, self.text):
+            env.filters.update(
+                long_date=long_date,
+                number=number,
+                plural=plural,
+                who=who,
+                meta_line=meta_line,
+                wrap=wrap,
+                link_kind=link_kind,
+                summary_line=summary_line,
+                slug=slug,
+                href=href,
+                first_sentences=first_sentences,
+                source=source,
+            )
+            env.globals.update(version=__version__)
+        self.html.filters.update(nowrap_votes=nowrap_votes, meta_html=meta_html)
+        self.markdown.filters.update(
+            link=markdown_link,
+            autolink=markdown_autolink,
+            linked=markdown_linked,
+            paper_link=markdown_paper_link,
+            verbatim=MarkdownSafe,  # the editor's note: Markdown as written
+        )
+
+    def environment(self, name: str) -> jinja2.Environment:
+        if name.endswith((".html", ".xml")):
+            return self.html
+        if name.endswith(".md"):
+            return self.markdown
+        return self.text
+
+    def stream(self, name: str, **context: Any) -> Iterator[str]:
+        """Render in batches of about a quarter megabyte, so a 100,000-paper issue never
+        sits in memory whole. The template's own generator is read in C (``islice``): a
+        page of 80,000 papers is millions of small pieces, and a Python step per piece
+        cost a second."""
+        environment = self.environment(name)
+        try:
+            template = environment.get_template(name)
+            pieces = template.root_render_func(template.new_context(context))
+            try:
+                while batch := list(islice(pieces, _PIECES_PER_BATCH)):
+                    yield "".join(batch)
+            except Exception:
+                environment.handle_exception()  # re-raised with the template's lines
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateProblem(f"template {exc.name!r} not found") from exc
+        except jinja2.TemplateError as exc:
+            where = f"{getattr(exc, 'filename', None) or name}"
+            line = getattr(exc, "lineno", None)
+            raise TemplateProblem(
+                f"template {where}{f':{line}' if line else ''}: {exc}",
+                "fix the template (or remove your override to use the built-in one)",
+            ) from exc
+        except Exception as exc:
+            if not _raised_by_template(exc):
+                raise
+            file, line = _template_frame(exc) or (name, None)
+            raise TemplateProblem(
+                f"template {file}{f':{line}' if line else ''}: {type(exc).__name__}: {exc}",
+                "fix the template (or remove your override to use the built-in one)",
+            ) from exc
+
+    def render(self, name: str, **context: Any) -> str:
+        return "".join(self.stream(name, **context))
+
+
+_TEMPLATE_SUFFIXES = (".html", ".md", ".txt", ".xml")
+
+
+def _template_frame(exc: BaseException) -> tuple[str, int | None] | None:
+    """The template file and line an error was raised from (Jinja2 rewrites tracebacks
+    so that template code shows as its own file and line)."""
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith(_TEMPLATE_SUFFIXES):
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def _raised_by_template(exc: BaseException) -> bool:
+    """An error of the template's own making (``{{ 1 // 0 }}``, a filter given the wrong
+    thing), not one of the disk or the state it reads from while it renders."""
+    if isinstance(exc, DigestError | OSError | MemoryError):
+        return False
+    module = type(exc).__module__.split(".")[0]
+    return module not in ("sqlite3", "psycopg") and _template_frame(exc) is not None
+
+
+@lru_cache(maxsize=8)
+def templates_for(user_dir: Path | None, cache_dir: Path | None = None) -> Templates:
+    return Templates(user_dir, cache_dir)

@@ -1,0 +1,71 @@
+"""After a run: the push monitor pinged, the new issue emailed and posted to chat.
+
+None of these ever undoes what the run published: a failed ping is recorded and shown
+by ``check``; an issue not delivered to everyone is reported (exit code 4) and the next
+run or ``digest send`` tries the rest, never anyone twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from digest.config.settings import Config
+from digest.deliver import delivery, notify
+from digest.errors import DigestError
+from digest.run.context import RunContext
+from digest.store import open_store
+from digest.store.records import PingKind, PingRecord
+
+log = logging.getLogger("digest")
+
+
+def ping(config: Config, kind: PingKind, body: str) -> None:
+    """Tell the push monitor; record how it went (a failed ping never fails the run)."""
+    result = notify.ping(config.monitor.ping_url, kind, body)
+    record = PingRecord(dt.datetime.now(dt.UTC), kind, result.ok, result.to, result.error)
+    try:
+        with open_store(config) as store:
+            store.record_ping(record)
+    except DigestError as exc:
+        log.warning("could not record the ping in the state: %s", exc.message)
+
+
+def deliver(context: RunContext) -> None:
+    """Send the newest issue to whoever has not had it: the one this run published, or
+    one an earlier run could not deliver. Deliveries are per recipient, so nobody gets an
+    issue twice."""
+    assert context.publisher is not None
+    report = context.report
+    newest = context.store.issue(None)
+    if newest is None:
+        return
+    try:
+        outcome = delivery.send_issue(
+            context.config, context.publisher, newest.id, now=context.options.now, automatic=True
+        )
+    except DigestError as exc:
+        report.delivery_error = str(exc)
+        log.error("issue %s was published but not sent: %s", newest.id, exc.message)
+        return
+    report.sent_to = list(outcome.sent_to)
+    report.sent_issue = newest.id if outcome.sent_to else None
+    report.refused_recipients = list(outcome.refused)
+    report.in_doubt = list(outcome.in_doubt_now)
+    if outcome.error:
+        report.delivery_error = outcome.error
+        log.error("issue %s was published but not sent to everyone: %s", newest.id, outcome.error)
+
+
+def post(context: RunContext) -> None:
+    """Post the newest issue to each chat channel that has not had it."""
+    assert context.publisher is not None
+    try:
+        outcome = notify.post_issue(
+            context.config, context.publisher, None, now=context.options.now, automatic=True
+        )
+    except DigestError as exc:
+        context.report.post_error = str(exc)
+        return
+    context.report.posted_to = outcome.posted_to
+    context.report.post_error = outcome.error

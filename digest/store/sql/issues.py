@@ -1,0 +1,186 @@
+"""Issues: their page order, their papers streamed, their summaries, ids and notes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from digest.dates import moment_text
+from digest.model import Issue, IssueSummary, IssueYear, Paper
+from digest.store.sql.hooks import SqlBase
+from digest.store.sql.rows import (
+    ISSUE_COLUMNS,
+    PAPER_COLUMNS,
+    PAPERS_IN_ORDER,
+    issue_from_row,
+    paper_from_row,
+)
+
+
+class IssueQueries(SqlBase):
+    def rank_issue(self, issue_seq: int, by_upvotes: bool) -> None:
+        """Page order (0, 1, ...): by section, then (optionally) by upvotes, then in the
+        order the digests listed them. One statement: no Python per paper. (Papers without
+        a section come first, where SQLite puts NULLs; PostgreSQL would put them last.)"""
+        upvotes = "coalesce(upvotes, -1) DESC, " if by_upvotes else ""
+        order = f"section_rank, section NULLS FIRST, {upvotes}id"
+        self._execute("DELETE FROM issue_order WHERE issue_seq = ?", (issue_seq,))
+        self._execute(
+            "INSERT INTO issue_order (issue_seq, position, paper_id) "
+            f"SELECT ?, row_number() OVER (ORDER BY {order}) - 1, id "
+            "FROM papers WHERE issue_seq = ? ORDER BY 2",
+            (issue_seq, issue_seq),
+        )
+
+    def issue_papers(self, issue_seq: int) -> Iterator[Paper]:
+        for row in self._stream(
+            f"SELECT {PAPER_COLUMNS} FROM {PAPERS_IN_ORDER} "
+            "WHERE o.issue_seq = ? ORDER BY o.position",
+            (issue_seq,),
+        ):
+            yield paper_from_row(row)
+
+    def issue_papers_with_keys(self, issue_seq: int, keys: Iterable[str]) -> list[Paper]:
+        rows = self._with_keys(
+            f"SELECT {PAPER_COLUMNS} FROM {PAPERS_IN_ORDER} WHERE o.issue_seq = ? "
+            "AND p.key {keys}",
+            sorted(set(keys)),
+            before=(issue_seq,),
+        )
+        return [paper_from_row(row) for row in rows]
+
+    def newest_papers(self, limit: int, section: str | None = None) -> list[Paper]:
+        papers: list[Paper] = []
+        in_section = "AND p.section = ? " if section is not None else ""
+        for (seq,) in self._execute("SELECT seq FROM issues ORDER BY seq DESC").fetchall():
+            params = (seq, section) if section is not None else (seq,)
+            rows = self._execute(
+                f"SELECT {PAPER_COLUMNS} FROM {PAPERS_IN_ORDER} "
+                f"WHERE o.issue_seq = ? {in_section}ORDER BY o.position LIMIT ?",
+                (*params, limit - len(papers)),
+            ).fetchall()
+            papers += [paper_from_row(row) for row in rows]
+            if len(papers) >= limit:
+                break
+        return papers
+
+    def issue_summary(self, issue_seq: int) -> IssueSummary:
+        """From one pass over the issue's papers, grouped by organisation and section."""
+        groups = self._execute(
+            "SELECT org_name, section, count(*), coalesce(sum(has_code), 0), min(section_rank) "
+            "FROM papers WHERE issue_seq = ? GROUP BY org_name, section",
+            (issue_seq,),
+        ).fetchall()
+        papers = with_code = 0
+        by_organization: dict[str, int] = {}
+        by_section: dict[str, list[int]] = {}  # section: [papers, rank]
+        for org_name, section, count, coded, rank in groups:
+            papers += count
+            with_code += int(coded)
+            if org_name is not None:
+                by_organization[org_name] = by_organization.get(org_name, 0) + count
+            if section is not None:
+                seen = by_section.setdefault(section, [0, rank])
+                seen[0] += count
+                seen[1] = min(seen[1], rank)
+        top = sorted(
+            ((name, count) for name, count in by_organization.items() if count >= 2),
+            key=lambda item: (-item[1], item[0]),
+        )[:3]
+        # Pages are ordered by section rank, then name: so are the sections listed.
+        sections = sorted(by_section.items(), key=lambda item: (item[1][1], item[0]))
+        return IssueSummary(
+            papers, with_code, tuple(top), tuple((name, n) for name, (n, _rank) in sections)
+        )
+
+    # -- issues ---------------------------------------------------------------------------
+
+    def next_issue_id(self, day: dt.date, avoid: Iterable[str] = ()) -> tuple[str, int]:
+        base = day.isoformat()
+        taken = set(avoid) | {
+            row[0]
+            for row in self._execute(
+                "SELECT id FROM issues WHERE id = ? OR id LIKE ?", (base, base + "-%")
+            )
+        }
+        seq = int(self._scalar("SELECT coalesce(max(seq), 0) FROM issues")) + 1
+        if base not in taken:
+            return base, seq
+        number = 2
+        while f"{base}-{number}" in taken:
+            number += 1
+        return f"{base}-{number}", seq
+
+    def add_issue(
+        self, issue_id: str, seq: int, day: dt.date, published_at: dt.datetime, count: int
+    ) -> Issue:
+        self._execute(
+            f"INSERT INTO issues ({ISSUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 1)",
+            (seq, issue_id, day.isoformat(), moment_text(published_at), count),
+        )
+        return Issue(issue_id, seq, day, published_at, count, True)
+
+    def mark_outputs_pending(self, seqs: Iterable[int]) -> None:
+        self._executemany(
+            "UPDATE issues SET outputs_pending = 1 WHERE seq = ?", [(s,) for s in sorted(seqs)]
+        )
+
+    def outputs_written(self, seqs: Iterable[int]) -> None:
+        self._executemany(
+            "UPDATE issues SET outputs_pending = 0 WHERE seq = ?", [(s,) for s in sorted(seqs)]
+        )
+
+    def pending_issues(self) -> list[Issue]:
+        rows = self._execute(
+            f"SELECT {ISSUE_COLUMNS} FROM issues WHERE outputs_pending = 1 ORDER BY seq"
+        )
+        return [issue_from_row(row) for row in rows]
+
+    def issues(
+        self, *, limit: int | None = None, year: int | None = None, before: Issue | None = None
+    ) -> list[Issue]:
+        """Newest first: all, or one year's, or those published before ``before``."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if year is not None:
+            conditions.append("date >= ? AND date < ?")
+            params += [f"{year:04d}", f"{year + 1:04d}"]
+        if before is not None:
+            conditions.append("seq < ?")
+            params.append(before.seq)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        sql = f"SELECT {ISSUE_COLUMNS} FROM issues {where}ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [issue_from_row(row) for row in self._execute(sql, params)]
+
+    def issue_years(self) -> list[IssueYear]:
+        return [
+            IssueYear(int(year), int(issues), int(papers))
+            for year, issues, papers in self._execute(
+                "SELECT substr(date, 1, 4), count(*), sum(paper_count) FROM issues "
+                "GROUP BY 1 ORDER BY 1 DESC"
+            )
+        ]
+
+    def issue(self, issue_id: str | None) -> Issue | None:
+        if issue_id is None:
+            row = self._one(f"SELECT {ISSUE_COLUMNS} FROM issues ORDER BY seq DESC LIMIT 1")
+        else:
+            row = self._one(f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,))
+        return issue_from_row(row) if row is not None else None
+
+    def note(self, issue_seq: int) -> str | None:
+        source: str | None = self._scalar(
+            "SELECT source FROM notes WHERE issue_seq = ?", (issue_seq,)
+        )
+        return source
+
+    def set_note(self, issue_seq: int, source: str) -> None:
+        self._execute(
+            "INSERT INTO notes (issue_seq, source) VALUES (?, ?) "
+            "ON CONFLICT (issue_seq) DO UPDATE SET source = excluded.source",
+            (issue_seq, source),
+        )
