@@ -83,6 +83,8 @@ def test_parse_json_gives_every_field(run_cli):
         "upvotes": 2,
         "links": [],
         "line": 13,
+        "digest_date": "2026-10-31",
+        "details": None,
     }
     assert len(first["id"]) == 36
 

@@ -7,6 +7,7 @@ Every line that carries text from outside (a file name, a title) goes through
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from typing import Any
@@ -98,4 +99,7 @@ def paper_json(paper: Any) -> dict:
         "upvotes": paper.upvotes,
         "links": list(paper.links),
         "line": paper.line,
+        "digest_date": paper.digest_date.isoformat() if paper.digest_date else None,
+        # What the API's JSON adds (a text listing has none): keywords and names as lists.
+        "details": dataclasses.asdict(paper.details) if paper.details else None,
     }

@@ -24,6 +24,7 @@ from digest.intake.decoding import (
     decode,
     utf8_is_clean,
 )
+from digest.intake.hf_json import looks_like_json, parse_json, peek_json_date
 from digest.intake.reading import (
     DEFAULT_MAX_FILE_SIZE,
     Unreadable,
@@ -315,6 +316,8 @@ def parse_text(text: str, path: str, today: dt.date) -> DigestFile:
 
 
 def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
+    if looks_like_json(data, path):  # the API's own JSON (hf_json.py)
+        return parse_json(data, path)
     if not data.startswith(BYTE_ORDER_MARKS):
         # The common case, plain UTF-8: decoded strictly and checked as bytes.
         try:
@@ -355,6 +358,8 @@ def load_file(
 
 def peek_digest_date(head: bytes, today: dt.date) -> dt.date | None:
     """The digest's own date from the first bytes of a file, to order files cheaply."""
+    if looks_like_json(head, ""):
+        return peek_json_date(head)
     text, _, _ = decode(head)
     if text is None:
         text = head.decode("utf-8", errors="ignore")
