@@ -20,34 +20,60 @@ from dataclasses import dataclass
 from digest.dates import short_date
 from digest.model import Paper
 
-FIELDS = ("title", "abstract", "organization")
+FIELDS = ("title", "abstract", "organization", "authors", "keywords")
 
 
 def _normal(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def _exact(text: str) -> str:
+    return " ".join(_normal(text).casefold().split())
+
+
 class Rule:
-    """Phrases to look for in some fields, and phrases that veto a match."""
+    """Phrases to look for in some fields, and phrases that veto a match; and, from the
+    API's JSON, keywords, authors and organisations a paper may have, each matched whole
+    (ignoring case and spacing)."""
 
     def __init__(
         self,
         phrases: tuple[str, ...],
         fields: tuple[str, ...] = ("title", "abstract"),
         exclude: tuple[str, ...] = (),
+        *,
+        keywords: tuple[str, ...] = (),
+        authors: tuple[str, ...] = (),
+        organizations: tuple[str, ...] = (),
     ) -> None:
         self.phrases, self.fields, self.exclude = tuple(phrases), tuple(fields), tuple(exclude)
         self._phrases = _compile(self.phrases)
         self._veto = _compile(self.exclude)
+        self._keywords = {_exact(k) for k in keywords}
+        self._authors = {_exact(a) for a in authors}
+        self._organizations = {_exact(o) for o in organizations}
 
     def find(self, paper: Paper) -> str | None:
-        """``matched "diffusion" in title`` for the first phrase found, or None."""
-        if self._phrases is None:
-            return None
-        for field in self.fields:
-            found = self._phrases.search(_field(paper, field))
-            if found:
-                return f'matched "{found.group()}" in {field}'
+        """``matched "diffusion" in title`` for the first phrase found (or ``keyword
+        "rlhf"``, ``by "Ada Lovelace"``, ``from "NAVER AI Lab"``), or None."""
+        if self._phrases is not None:
+            for field in self.fields:
+                found = self._phrases.search(_field(paper, field))
+                if found:
+                    return f'matched "{found.group()}" in {field}'
+        details = paper.details
+        if self._keywords and details is not None:
+            for keyword in details.ai_keywords:
+                if _exact(keyword) in self._keywords:
+                    return f'keyword "{keyword}"'
+        if self._authors and details is not None:
+            for name in details.author_names:
+                if _exact(name) in self._authors:
+                    return f'by "{name}"'
+        if self._organizations and paper.organization is not None:
+            org = paper.organization
+            if _exact(org.id) in self._organizations or _exact(org.name) in self._organizations:
+                return f'from "{org.name}"'
         return None
 
     def match(self, paper: Paper) -> str | None:
@@ -75,6 +101,12 @@ def _field(paper: Paper, field: str) -> str:
         return _normal(paper.title)
     if field == "abstract":
         return _normal(paper.abstract)
+    if field in ("authors", "keywords"):
+        details = paper.details
+        if details is None:
+            return ""
+        names = details.author_names if field == "authors" else details.ai_keywords
+        return _normal(" · ".join(names))
     if paper.organization is None:
         return ""
     return _normal(f"{paper.organization.id} {paper.organization.name}")

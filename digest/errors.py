@@ -108,3 +108,25 @@ class NoteNotRebuilt(DigestError):
     old text, which is not what the editor read and changed."""
 
     exit_code = 3
+
+
+class FetchUnavailable(DigestError):
+    """The listing's API cannot be reached now, or asks us to slow down: a network
+    failure, a timeout, 5xx or 429 answers that outlasted the retries. What was fetched
+    before stays written; a later fetch goes on from there."""
+
+    exit_code = 75  # cron and systemd retry a temporary failure
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after  # seconds the API asked us to wait, when it said
+
+
+class NotAListing(DigestError):
+    """The API answered, but not with a day's listing (an HTML page, broken JSON, a
+    refusal, a body over the size cap): asking again at once would get the same, so a
+    person has to look."""
+
+    exit_code = 1

@@ -16,6 +16,8 @@ PAUSE_ENV = "DIGEST_TEST_PAUSE_AT"
 # state committed (the issue recorded, its files pending); files being renamed into
 # place; all in place (the pending mark not yet cleared).
 STEPS = ("recorded", "rendered", "committed", "renaming", "written")
+# digest fetch: a day's listing complete in its hidden temp file, not yet renamed.
+FETCH_STEPS = ("fetch-staged",)
 
 
 def pause_point(step: str) -> None:

@@ -212,10 +212,13 @@ def arxiv_id(text: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)  # the page, the Markdown and the feeds ask for the same papers
-def paper_link(title: str, abstract: str, template: str = PAPER_SEARCH) -> PaperLink:
-    """The link to the paper: ``https://arxiv.org/abs/<id>`` for an id in the abstract,
-    else ``template`` with ``{title}`` URL-encoded."""
-    found = arxiv_id(abstract)
+def paper_link(
+    title: str, abstract: str, template: str = PAPER_SEARCH, known_id: str | None = None
+) -> PaperLink:
+    """The link to the paper: ``https://arxiv.org/abs/<id>`` for the id the listing gives
+    (the API's JSON), else for an id in the abstract, else ``template`` with ``{title}``
+    URL-encoded."""
+    found = known_id or arxiv_id(abstract)
     if found is not None:
         return PaperLink(f"https://arxiv.org/abs/{found}", found)
     return PaperLink(_href_template(template).replace("{title}", quote_title(title)))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
-from digest.links import PAPER_SEARCH, PaperLink, paper_link
+from digest.links import PAPER_SEARCH, PaperLink, has_code, is_code_link, paper_link
 
 _NON_WORD = re.compile(r"[\W_]+")
 _PAPER_NAMESPACE = uuid.UUID("5b0c8d4e-1d7a-4b8e-9a55-64a1c0f6d2e3")
@@ -177,6 +177,12 @@ class Paper:
     def anchor(self) -> str:
         return "p-" + paper_uuid(self.key).replace("-", "")[:12]
 
+    @property
+    def has_code(self) -> bool:
+        """A code link in its text, or the code repository the API names."""
+        repo = self.details.github_repo if self.details is not None else None
+        return has_code(self.links) or (repo is not None and is_code_link(repo))
+
 
 _PAPER_FIELDS = tuple(item.name for item in fields(Paper))
 
@@ -255,7 +261,8 @@ class Site:
     def source(self, paper: Paper) -> PaperLink:
         """The paper itself (its arXiv page, or a search for its title): a reader who
         clicks a title on the page wants the paper, not our own anchor."""
-        return paper_link(paper.title, paper.abstract, self.paper_link)
+        known = paper.details.arxiv_id if paper.details is not None else None
+        return paper_link(paper.title, paper.abstract, self.paper_link, known)
 
 
 _NOT_A_TITLE = re.compile(r"^(?:#|[-*+>|]\s|```|\[|\d+[.)]\s)|:$")  # Markdown, lists, labels

@@ -22,13 +22,13 @@ import traceback
 from pathlib import Path
 
 from digest import __version__
-from digest.cli import daemon, init, parse, rebuild, run, send, state, status
+from digest.cli import daemon, fetch, init, parse, rebuild, run, send, state, status
 from digest.cli.common import EXIT_INTERNAL
 from digest.errors import DigestError
 from digest.text import one_line
 
 # In the order ``digest --help`` lists them.
-COMMAND_MODULES = (run, parse, status, init, rebuild, send, state, daemon)
+COMMAND_MODULES = (run, fetch, parse, status, init, rebuild, send, state, daemon)
 
 
 def build_parser() -> argparse.ArgumentParser:

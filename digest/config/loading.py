@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from digest.backfill import Period
 from digest.classify import Section, slug
+from digest.config.fetch import FETCH_KEYS, fetch
 from digest.config.monitor import CHANNEL_KEYS, MONITOR_KEYS, channels, monitor
 from digest.config.sections import (
     FILTER_KEYS,
@@ -78,6 +79,7 @@ TOP_LEVEL_KEYS = (
     "rising",
     "monitor",
     "channels",
+    "fetch",
 )
 _TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
 _TOP_PATHS = ("inbox", "output", "templates", "notes")
@@ -158,6 +160,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "rising": RISING_KEYS,
     "monitor": MONITOR_KEYS,
     "channels": CHANNEL_KEYS,
+    "fetch": FETCH_KEYS,
 }
 
 
@@ -214,6 +217,8 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = monitor(expect(value, dict, key))
         elif key == "channels":
             values[key] = channels(value)
+        elif key == "fetch":
+            values[key] = fetch(expect(value, dict, key))
         else:
             raise ConfigError(
                 f"unknown key {key!r} in {source or 'config'}",

@@ -44,7 +44,7 @@ def _fields(value: object, key: str) -> tuple[str, ...]:
     return fields
 
 
-SECTION_KEYS = ("name", "match", "fields", "exclude")
+SECTION_KEYS = ("name", "match", "fields", "exclude", "keywords", "authors", "organizations")
 FILTER_KEYS = ("include", "exclude", "fields", "min_upvotes", "max_age_days")
 RANKING_KEYS = ("order", "other_section", "group_by")
 RISING_KEYS = ("name", "min_gain", "min_factor", "max_papers")
@@ -58,12 +58,19 @@ def sections(value: object) -> tuple[Section, ...]:
         unknown = set(table) - set(SECTION_KEYS)
         if unknown:
             raise unknown_key(f"{where}.{sorted(unknown)[0]}", SECTION_KEYS)
-        if "name" not in table or "match" not in table:
-            raise ConfigError(f"{where} needs a name and match phrases")
+        whole = {
+            key: _phrases(table.get(key, []), f"{where}.{key}")
+            for key in ("keywords", "authors", "organizations")
+        }
+        if "name" not in table or not ("match" in table or any(whole.values())):
+            raise ConfigError(
+                f"{where} needs a name, and match phrases (or keywords, authors, organizations)"
+            )
         rule = Rule(
-            _phrases(table["match"], f"{where}.match"),
+            _phrases(table.get("match", []), f"{where}.match") if "match" in table else (),
             _fields(table.get("fields", ["title", "abstract"]), f"{where}.fields"),
             _phrases(table.get("exclude", []), f"{where}.exclude"),
+            **whole,
         )
         sections.append(Section(expect(table["name"], str, f"{where}.name"), rule))
     return tuple(sections)

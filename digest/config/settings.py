@@ -12,6 +12,7 @@ from typing import Any
 
 from digest.backfill import Period
 from digest.classify import Classifier, Filters, GroupBy, Section
+from digest.config.fetch import FetchConfig
 from digest.config.monitor import (
     ChannelConfig,
     MonitorConfig,
@@ -105,6 +106,7 @@ class Config:
     rising: RisingConfig = field(default_factory=RisingConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     channels: tuple[ChannelConfig, ...] = ()
+    fetch: FetchConfig | None = None  # [fetch]: None when the config has no such section
     source: Path | None = None
 
     def classifier(self) -> Classifier:

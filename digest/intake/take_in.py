@@ -135,6 +135,9 @@ class Intake:
         new_ids = store.add_papers(shown, issue_seq, now)
         new_ids += store.add_papers(hidden, None, now)
         store.update_seen([(known.id, paper.upvotes) for known, paper in again], now)
+        detailed = [(known.id, paper) for known, paper in again if paper.details is not None]
+        if detailed:
+            store.update_details(detailed)
         seen_again.extend(known.id for known, paper in again if paper.upvotes)
         self._complete([(known, paper) for known, paper in again if known.abstract_cut])
         file_id = store.record_file(

@@ -197,6 +197,10 @@ class Store(ABC):
     def rising_papers(self, issue_seq: int) -> list[tuple[Paper, int | None]]: ...
 
     @abstractmethod
+    def update_details(self, listed: Sequence[tuple[int, Paper]]) -> None:
+        """Papers seen before, listed again with the API's details (``paper.details``)."""
+
+    @abstractmethod
     def update_seen(
         self, seen_again: Sequence[tuple[int, int | None]], now: dt.datetime
     ) -> None: ...

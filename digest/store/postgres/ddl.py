@@ -162,6 +162,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries DROP CONSTRAINT deliveries_pkey;
     ALTER TABLE deliveries ADD PRIMARY KEY (issue_id, medium, recipient);
     """,
+    # 4: what the API's JSON says of a paper (SQLite's version 10)
+    """
+    ALTER TABLE papers ADD COLUMN details text COLLATE "C";
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

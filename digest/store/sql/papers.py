@@ -12,7 +12,13 @@ from digest.links import has_code
 from digest.model import Paper
 from digest.store.records import CutAbstract, KnownPaper
 from digest.store.sql.hooks import SqlBase
-from digest.store.sql.rows import PAPER_COLUMNS, PAPERS_IN_ORDER, links_text, paper_from_row
+from digest.store.sql.rows import (
+    PAPER_COLUMNS,
+    PAPERS_IN_ORDER,
+    details_text,
+    links_text,
+    paper_from_row,
+)
 
 
 class PaperQueries(SqlBase):
@@ -88,8 +94,9 @@ class PaperQueries(SqlBase):
                 place.reason if place else None,
                 place.filtered if place else None,
                 paper.upvotes,
-                int(has_code(paper.links)),
+                int(paper.has_code),
                 int(paper.abstract_cut),
+                details_text(paper.details),
             )
             for offset, (paper, place) in enumerate(placed)
         ]
@@ -140,6 +147,19 @@ class PaperQueries(SqlBase):
         ).fetchall()
         return [(paper_from_row(row[:-1]), row[-1]) for row in rows]
 
+    def update_details(self, listed: Sequence[tuple[int, Paper]]) -> None:
+        """What a later listing in the API's JSON says of papers seen before: the newest
+        details win (stars grow), and a repository it names is code."""
+        self._executemany(
+            "UPDATE papers SET details = ?, has_code = CASE WHEN ? = 1 THEN 1 ELSE has_code END "
+            "WHERE id = ?",
+            [
+                (details_text(paper.details), int(paper.has_code), paper_id)
+                for paper_id, paper in sorted(listed, key=lambda item: item[0])
+                if paper.details is not None
+            ],
+        )
+
     def update_seen(self, seen_again: Sequence[tuple[int, int | None]], now: dt.datetime) -> None:
         stamp = moment_text(now)
         self._executemany(
@@ -183,4 +203,5 @@ _PAPER_INSERT_COLUMNS = (
     "published_upvotes",
     "has_code",
     "abstract_cut",
+    "details",
 )

@@ -3,11 +3,13 @@ encodings both backends share (links as JSON text, instants as RFC 3339 text in 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+from typing import Any
 
 from digest.dates import parse_day, parse_moment
-from digest.model import Issue, Organization, Paper
+from digest.model import Issue, Organization, Paper, PaperDetails
 from digest.store.sql.hooks import Row
 
 # Published papers in page order (columns: PAPER_COLUMNS).
@@ -17,7 +19,7 @@ PAPERS_IN_ORDER = (
 PAPER_COLUMNS = (
     "p.key, p.title, p.abstract, p.authors, p.org_id, p.org_name, p.published, p.upvotes, "
     "p.links, p.digest_date, p.first_file, p.first_line, i.published_at, o.position, i.id, "
-    "p.section, p.reason, p.abstract_cut, p.updated_at, p.first_seen"
+    "p.section, p.reason, p.abstract_cut, p.updated_at, p.first_seen, p.details"
 )
 ISSUE_COLUMNS = "seq, id, date, published_at, paper_count, outputs_pending"
 
@@ -28,6 +30,30 @@ def links_from_text(text: str) -> tuple[str, ...]:
 
 def links_text(links: tuple[str, ...]) -> str:
     return json.dumps(links) if links else "[]"
+
+
+_DETAIL_TUPLES = ("author_names", "ai_keywords")
+
+
+def details_text(details: PaperDetails | None) -> str | None:
+    """What the API's JSON said of a paper, as JSON text (keys sorted: the same details
+    are the same bytes on either backend); None for a paper only text listings gave."""
+    if details is None:
+        return None
+    return json.dumps(dataclasses.asdict(details), ensure_ascii=False, sort_keys=True)
+
+
+def details_from_text(text: str | None) -> PaperDetails | None:
+    if text is None:
+        return None
+    fields = json.loads(text)
+    known = {field.name for field in dataclasses.fields(PaperDetails)}
+    values: dict[str, Any] = {
+        name: tuple(value) if name in _DETAIL_TUPLES else value
+        for name, value in fields.items()
+        if name in known  # a field a later digest added stays with it
+    }
+    return PaperDetails(**values)
 
 
 def paper_from_row(row: Row) -> Paper:
@@ -52,6 +78,7 @@ def paper_from_row(row: Row) -> Paper:
         cut,
         updated,
         seen,
+        details,
     ) = row
     # A published paper was first seen when its issue was published (or, backfilled, on
     # its own digest's day, before it); a millisecond apart in page order, so that
@@ -77,6 +104,7 @@ def paper_from_row(row: Row) -> Paper:
         key=key,
         abstract_cut=bool(cut),
         updated=parse_moment(updated) if updated else None,
+        details=details_from_text(details),
     )
 
 

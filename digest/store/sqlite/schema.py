@@ -203,5 +203,10 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     DROP TABLE deliveries;
     ALTER TABLE deliveries_v9 RENAME TO deliveries;
     """,
+    # 10: what the API's JSON says of a paper beyond the text page (JSON text; NULL for a
+    # paper only text listings gave)
+    """
+    ALTER TABLE papers ADD COLUMN details TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,1 @@
+"""Fetching the Daily Papers listing into the inbox, politely: one file per day."""

@@ -1,0 +1,119 @@
+"""What counts as a day's listing, and the bytes a listing is kept as.
+
+A listing is a JSON array of objects, each carrying a paper id and a title: under
+``paper`` (as the API nests them) or at the top level. Anything else, an HTML page
+served with status 200, broken JSON, an object, an item without an id, is not a listing
+and never replaces a file in the inbox. Items are kept as the API sent them (the loader
+reads what it needs), deduplicated by paper id, in the API's order.
+
+The bytes are deterministic (``json.dumps`` with ``indent=1``, keys in the API's order,
+UTF-8, a final newline): the same items give the same bytes, so fetching an unchanged
+day again writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from digest.errors import NotAListing
+from digest.intake.reading import Unreadable, content_hash, read_regular
+
+LISTING_PREFIX = "hf-"
+# Far more than any day has (a busy one lists about 50): a server that keeps sending
+# new pages past this is not paginating.
+MAX_PAPERS_PER_DAY = 10_000
+
+Item = dict[str, Any]
+
+
+def listing_name(day: Any) -> str:
+    return f"{LISTING_PREFIX}{day.isoformat()}.json"
+
+
+def paper_id(item: object) -> str | None:
+    """The paper's id, if ``item`` is a listing's entry (an id and a title)."""
+    if not isinstance(item, dict):
+        return None
+    paper = item.get("paper")
+    inner = paper if isinstance(paper, dict) else {}
+    ident = inner.get("id", item.get("id"))
+    title = inner.get("title") or item.get("title")
+    if isinstance(ident, str) and ident.strip() and isinstance(title, str) and title.strip():
+        return ident.strip()
+    return None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_items(data: bytes) -> list[tuple[str, Item]] | str:
+    """(id, item) pairs of a listing, or why ``data`` is not one."""
+    if data.lstrip()[:1] == b"<":
+        return "an HTML page, not JSON (the API may be down for maintenance)"
+    try:
+        value = json.loads(data.decode("utf-8-sig"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except ValueError as exc:
+        return f"not valid JSON ({str(exc).split(':')[0]})"
+    if not isinstance(value, list):
+        return f"JSON, but {type(value).__name__ if value is not None else 'null'}, not a list"
+    pairs = []
+    for number, item in enumerate(value, start=1):
+        ident = paper_id(item)
+        if ident is None:
+            return f"item {number} is not a paper (no id and title, under 'paper' or on its own)"
+        pairs.append((ident, item))
+    return pairs
+
+
+def read_page(body: bytes, content_type: str, where: str) -> list[tuple[str, Item]]:
+    """A page of the API's answer as (id, item) pairs; NotAListing if it is none."""
+    if "html" in content_type.lower():
+        found: list[tuple[str, Item]] | str = (
+            "an HTML page, not JSON (the API may be down for maintenance)"
+        )
+    else:
+        found = parse_items(body)
+    if isinstance(found, str):
+        raise NotAListing(
+            f"{where}: the answer is {found}",
+            "nothing was replaced; if this lasts, check fetch.source (the API may have changed)",
+        )
+    return found
+
+
+def listing_bytes(items: Iterable[Item]) -> bytes:
+    return (json.dumps(list(items), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxCopy:
+    """What the inbox already holds for a day."""
+
+    data: bytes | None  # None: no such file
+    papers: int | None  # distinct papers, None when it is not a listing (or is missing)
+    refused: str | None = None  # not a regular file (a link, a folder): never replaced
+
+    @property
+    def hash(self) -> str | None:
+        return content_hash(self.data) if self.data is not None else None
+
+
+def read_inbox_copy(path: Path, max_bytes: int) -> InboxCopy:
+    if path.is_symlink():
+        return InboxCopy(None, None, "a symbolic link")
+    if not path.exists():
+        return InboxCopy(None, None)
+    try:
+        data = read_regular(str(path), max_bytes + 1, follow=False)
+    except Unreadable as exc:
+        return InboxCopy(None, None, str(exc))
+    found = parse_items(data)
+    papers = None if isinstance(found, str) else len({ident for ident, _ in found})
+    return InboxCopy(data, papers)
