@@ -279,6 +279,18 @@ def test_a_failure_stops_the_fetch_and_what_came_before_stays(server, inbox):
     assert read_ledger(inbox).last_attempt.failure.day == DAY + dt.timedelta(days=1)
 
 
+def test_a_day_that_is_no_listing_does_not_hold_back_the_days_after_it(server, inbox):
+    """The API refusing one date (or an error page for it) is that day's problem: the
+    days after it are fetched, and the fetch still says, with exit code 1, what failed."""
+    server.script = [Reply(400, b'{"error": "Invalid date"}')]
+    report = fetch(server, inbox, Selection.between(DAY, DAY + dt.timedelta(days=1)))
+    assert [(r.day, r.outcome) for r in report.days] == [
+        (DAY + dt.timedelta(days=1), Outcome.WRITTEN)
+    ]
+    assert report.failure.day == DAY and report.exit_code == 1
+    assert not day_file(inbox).exists() and day_file(inbox, DAY + dt.timedelta(days=1)).exists()
+
+
 def test_a_connection_reset_is_retried(server, inbox):
     server.script = [Reply(reset=True)]
     assert fetch(server, inbox).days[0].outcome is Outcome.WRITTEN

@@ -64,7 +64,7 @@ def sections(value: object) -> tuple[Section, ...]:
         }
         if "name" not in table or not ("match" in table or any(whole.values())):
             raise ConfigError(
-                f"{where} needs a name, and match phrases (or keywords, authors, organizations)"
+                f"{where} needs a name and match phrases (or keywords, authors or organizations)"
             )
         rule = Rule(
             _phrases(table.get("match", []), f"{where}.match") if "match" in table else (),

@@ -52,7 +52,8 @@ workers = "auto"
 # [[sections]]
 # name = "Diffusion"
 # match = ["diffusion", "score-based"]
-# fields = ["title", "abstract"]     # also "organization"
+# fields = ["title", "abstract"]     # also "organization", "authors", "keywords"
+# keywords = ["agents"]              # from the API's JSON: whole keywords, authors, organizations
 # exclude = ["language model"]
 #
 # [filters]                          # filtered papers are still remembered as seen
@@ -71,6 +72,12 @@ workers = "auto"
 # min_gain = 10                      # at least this many more upvotes, or
 # min_factor = 3.0                   # at least this many times as many
 # max_papers = 10
+
+# The listing, fetched from the Hugging Face Daily Papers API into the inbox (by
+# 'digest fetch', and by the daemon before each run when this section is present):
+# [fetch]
+# contact = "you@example.org"    # in the User-Agent: whom the API's operators can ask
+# days_back = 3                  # where a first fetch starts
 
 # [schedule]
 # cron = "0 8 * * mon"           # every Monday at 08:00

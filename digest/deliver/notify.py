@@ -32,7 +32,9 @@ from digest.config.settings import Config
 from digest.dates import long_date
 from digest.errors import ConfigError, NotFound, PendingOutputs
 from digest.faults import pause_point
+from digest.links import href
 from digest.model import DeliveryStatus, Issue, Medium
+from digest.publish.details import authors_text, listing_links
 from digest.publish.markdown_text import markdown_escape
 from digest.publish.publisher import Publisher
 from digest.report import RefusedRecipient
@@ -123,6 +125,13 @@ def _message(
     lines: list[str] = []
     for number, paper in enumerate(islice(papers, channel.max_papers), start=1):
         line = f"{number}. {markdown_escape(paper.title)} <{site.paper_url(paper)}>"
+        by = authors_text(paper)
+        if by:
+            line += f" · {markdown_escape(by)}"
+        for link in listing_links(paper):
+            if link.kind == "code":
+                stars = f" {link.note}" if link.note else ""
+                line += f" · code <{href(link.url)}>{markdown_escape(stars)}"
         if len("\n".join([*lines, line])) + len(footer) > limit:
             break
         lines.append(line)

@@ -122,7 +122,10 @@ def _fetch_days(
     *,
     force: bool,
 ) -> tuple[Failure | None, dt.datetime | None, Ledger]:
-    """Each day in turn, recording each as it is done, until one fails."""
+    """Each day in turn, recording each as it is done, until the API cannot be reached
+    (or the inbox written). A day whose answer is no listing (the API refuses that date,
+    or sends an error page for it) is reported, and the days after it are still asked
+    for: one bad day must not hold every later day back for ever."""
     previous = ledger.last_attempt
     not_before = previous.not_before if previous else None
     if chosen.days and not_before and now < not_before:
@@ -136,13 +139,18 @@ def _fetch_days(
             not_before,
             ledger,
         )
+    refused: Failure | None = None
     for day in chosen.days:
         before = client.requests
         try:
             result, record = _fetch_day(
                 client, config, inbox, day, ledger.days.get(day), now, force=force
             )
-        except (FetchUnavailable, NotAListing, OutputError) as exc:
+        except NotAListing as exc:
+            log.warning("%s: not a listing: %s", day, exc.message)
+            refused = refused or Failure(day, exc.message, exc.exit_code, exc.hint)
+            continue
+        except (FetchUnavailable, OutputError) as exc:
             log.warning("fetch of %s stopped: %s", day, exc.message)
             retry = getattr(exc, "retry_after", None)
             until = now + dt.timedelta(seconds=retry) if retry else None
@@ -151,7 +159,7 @@ def _fetch_days(
         ledger = ledger.with_day(record)
         write_ledger(inbox, ledger)  # a fetch killed later keeps this day recorded
         log.info("%s: %s, %d papers", day, result.outcome.value, result.papers)
-    return None, None, ledger
+    return refused, None, ledger
 
 
 def _skipped(record: DayRecord) -> DayResult:

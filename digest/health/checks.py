@@ -14,6 +14,8 @@ tools understand (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN):
 * with a schedule configured, the daemon's last heartbeat is older than two slots
   (CRITICAL): it is not running;
 * the last ping to the push monitor failed (WARNING);
+* with ``[fetch]``, fetching has failed for longer than ``expect_new_every`` (WARNING;
+  CRITICAL at twice): told apart from a fetch that works and finds nothing new;
 * a run has held the lock for longer than ``max_run_time`` (CRITICAL): it is stuck, and
   every later run waits behind it.
 """
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.config.settings import Config
-from digest.health.status import Status, collect
+from digest.health.status import Status, collect, fetch_status
 from digest.model import RunResult
 from digest.store import Store, open_store
 
@@ -90,6 +92,7 @@ def check(config: Config, now: dt.datetime | None = None, status: Status | None 
     status = status or collect(config, now)
     findings: list[Finding] = []
     metrics: dict[str, float] = {"issues": status.issues, "papers": status.papers}
+    _fetching(config, status, now, findings)
     if not status.state_exists:
         findings.append(
             Finding(Level.WARNING, "last-run", f"no run yet (no state at {status.state})")
@@ -215,8 +218,48 @@ def _freshness(
         level = Level.WARNING
     else:
         level = Level.OK
+    quiet = ""
+    fetch = fetch_status(config)
+    if level and fetch is not None and fetch.last_attempt is not None:
+        quiet = (
+            "; fetching works: the API had nothing new"
+            if fetch.failure is None
+            else "; fetching fails"
+        )
     findings.append(
-        Finding(level, "freshness", f"the newest digest file is {_age(now, newest)} old ({wanted})")
+        Finding(
+            level,
+            "freshness",
+            f"the newest digest file is {_age(now, newest)} old ({wanted}){quiet}",
+        )
+    )
+
+
+def _fetching(config: Config, status: Status, now: dt.datetime, findings: list[Finding]) -> None:
+    """A fetch that fails now and then is the network; one that has failed for as long as
+    a new listing may take to come is a pipeline that stopped. And a fetch that works but
+    finds nothing new is a quiet API, not a broken digest: said so, not as a failure."""
+    fetch = status.fetch
+    if fetch is None:
+        return
+    if fetch.last_attempt is None:
+        level = Level.WARNING if config.fetch is not None and config.fetch.enabled else Level.OK
+        findings.append(Finding(level, "fetch", "the listing has never been fetched"))
+        return
+    when = f"{fetch.last_attempt:%Y-%m-%d %H:%M}"
+    if fetch.failure is None:
+        said = "the API had nothing new" if fetch.nothing_new else "new listings came in"
+        findings.append(Finding(Level.OK, "fetch", f"the last fetch ({when}): {said}"))
+        return
+    limit = config.monitor.expect_new_every
+    since = fetch.last_success
+    age = (now - since).total_seconds() if since is not None else None
+    level = Level.OK
+    if limit and (age is None or age > limit):
+        level = Level.CRITICAL if age is None or age > 2 * limit else Level.WARNING
+    last_good = f"the last answer came {_age(now, since)} ago" if since else "no answer ever"
+    findings.append(
+        Finding(level, "fetch", f"the last fetch ({when}) failed: {fetch.failure} ({last_good})")
     )
 
 

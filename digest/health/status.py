@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.config.settings import Config
-from digest.errors import NoState
+from digest.errors import DigestError, NoState
 from digest.intake.inbox import list_inbox
 from digest.intake.reading import size_limit_message
 from digest.model import DeliveryStatus, Medium, RunResult
@@ -33,6 +33,80 @@ class LatestIssue:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchStatus:
+    """What the fetch ledger in the inbox says: the last attempt, and the last success."""
+
+    last_attempt: dt.datetime | None
+    asked: tuple[dt.date, ...]  # the days the last attempt asked for
+    failure: str | None  # what stopped it, in one line (with the day)
+    nothing_new: bool  # it ended well, and the API had nothing the inbox lacked
+    last_success: dt.datetime | None  # the newest answer the API gave for any day
+    days: int  # days fetched so far
+    final: int  # of which final (never asked again)
+    not_before: dt.datetime | None = None  # the API asked for no request before then
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "last_attempt": self.last_attempt and self.last_attempt.isoformat(),
+            "asked": [day.isoformat() for day in self.asked],
+            "failure": self.failure,
+            "nothing_new": self.nothing_new,
+            "last_success": self.last_success and self.last_success.isoformat(),
+            "days": self.days,
+            "final": self.final,
+            "not_before": self.not_before and self.not_before.isoformat(),
+        }
+
+    def as_text(self) -> str:
+        if self.last_attempt is None:
+            return "fetch:    never"
+        asked = (
+            f"{self.asked[0]} to {self.asked[-1]}"
+            if len(self.asked) > 1
+            else str(self.asked[0])
+            if self.asked
+            else "no day"
+        )
+        outcome = (
+            f"failed: {self.failure}"
+            if self.failure
+            else "the API had nothing new"
+            if self.nothing_new
+            else "new listings"
+        )
+        line = f"fetch:    {self.last_attempt.isoformat()} ({asked}) → {outcome}"
+        return line + f"; {self.days:,} day(s) fetched, {self.final:,} final"
+
+
+def fetch_status(config: Config) -> FetchStatus | None:
+    """None when this inbox was never fetched into and the config asks for no fetching."""
+    from digest.fetch.ledger import LEDGER_NAME, read_ledger
+
+    if config.fetch is None and not (config.inbox / LEDGER_NAME).exists():
+        return None
+    try:
+        ledger = read_ledger(config.inbox)
+    except DigestError as exc:
+        return FetchStatus(None, (), exc.message, False, None, 0, 0)
+    attempt = ledger.last_attempt
+    answered = [record.fetched_at for record in ledger.days.values()]
+    failure = None
+    if attempt is not None and attempt.failure is not None:
+        where = f"{attempt.failure.day}: " if attempt.failure.day else ""
+        failure = where + attempt.failure.reason
+    return FetchStatus(
+        attempt.at if attempt else None,
+        attempt.days if attempt else (),
+        failure,
+        bool(attempt and attempt.failure is None and attempt.nothing_new),
+        max(answered) if answered else None,
+        len(ledger.days),
+        len(ledger.final_days),
+        attempt.not_before if attempt else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     state: str
     inbox: str
@@ -49,6 +123,7 @@ class Status:
     last_run: RunRecord | None = None
     pending: list[str] = field(default_factory=list)  # issues whose files are not all written
     hint: str | None = None
+    fetch: FetchStatus | None = None  # the listing fetched into the inbox, if it is
 
     def as_json(self) -> dict[str, Any]:
         latest, run = self.latest_issue, self.last_run
@@ -89,6 +164,7 @@ class Status:
                 "host": run.host,
                 "pid": run.pid,
             },
+            "fetch": self.fetch.as_json() if self.fetch else None,
             "hint": self.hint,
         }
 
@@ -133,6 +209,8 @@ class Status:
                 lines.append(f"          error: {run.error}")
         else:
             lines.append("last run: never")
+        if self.fetch is not None:
+            lines.append(self.fetch.as_text())
         if self.schedule.get("description"):
             lines.append(f"schedule: {self.schedule['description']}")
             if self.schedule.get("next_run"):
@@ -165,6 +243,7 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
         "inbox": str(config.inbox),
         "output": str(config.output),
         "schedule": schedule.describe(config, now),
+        "fetch": fetch_status(config),
     }
     try:
         with open_store(config, create=False) as store:

@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from digest.dates import long_date
 from digest.links import PaperLink
 from digest.model import IssueSummary, Paper, Site
+from digest.publish.details import authors_text, comments_text
 
 SHORT_SENTENCES = 2
 SHORT_MAX_CHARS = 320
@@ -34,7 +35,12 @@ def plural(count: int, singular: str, plural: str | None = None) -> str:
 
 
 def who(paper: Paper) -> str:
-    """Who wrote it, as the listing says: an organisation, or a count of authors."""
+    """Who wrote it, as the listing says: the first authors by name (and the organisation)
+    where the API's JSON names them; else an organisation, or a count of authors."""
+    names = authors_text(paper)
+    if names:
+        org = paper.organization
+        return f"{names} · {org.name}" if org is not None else names
     if paper.organization is not None:
         return paper.organization.name
     if paper.authors is not None:
@@ -144,6 +150,9 @@ def meta_line(paper: Paper, votes: bool = True) -> str:
     parts = [by] if by else []
     if paper.published is not None:
         parts.append(f"published {long_date(paper.published)}")
+    comments = comments_text(paper)
+    if comments:
+        parts.append(comments)
     if votes and paper.upvotes is not None:
         parts.append(f"▲ {paper.upvotes:,}")
     return " · ".join(parts)

@@ -37,6 +37,7 @@ from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
 from digest.publish import safety
+from digest.publish.details import AI_SUMMARY_LABEL, ai_summary
 from digest.publish.filters import first_sentences
 from digest.publish.records import IssueContext
 from digest.text import HEADER_UNSAFE
@@ -92,8 +93,14 @@ class EmailItem:
         if self.style is ItemStyle.FULL:
             return self.paper.abstract
         if self.style is ItemStyle.TLDR:
-            return first_sentences(self.paper.abstract)
+            return ai_summary(self.paper) or first_sentences(self.paper.abstract)
         return ""
+
+    @property
+    def label(self) -> str:
+        """What a shortened abstract is, said before it: the listing's AI summary is never
+        passed off as the authors' words."""
+        return AI_SUMMARY_LABEL if ai_summary(self.paper) else "First sentences"
 
 
 def _items(papers: Sequence[Paper], plan: Plan) -> list[EmailItem]:

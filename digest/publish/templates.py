@@ -29,6 +29,7 @@ from digest.classify import slug
 from digest.dates import long_date
 from digest.errors import DigestError, TemplateProblem
 from digest.links import href, link_kind
+from digest.publish.details import AI_SUMMARY_LABEL, ai_summary, listing_links
 from digest.publish.filters import (
     first_sentences,
     meta_html,
@@ -124,8 +125,10 @@ class Templates:
                 href=href,
                 first_sentences=first_sentences,
                 source=source,
+                listing_links=listing_links,
+                ai_summary=ai_summary,
             )
-            env.globals.update(version=__version__)
+            env.globals.update(version=__version__, ai_summary_label=AI_SUMMARY_LABEL)
         self.html.filters.update(nowrap_votes=nowrap_votes, meta_html=meta_html)
         self.markdown.filters.update(
             link=markdown_link,

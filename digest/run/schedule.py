@@ -170,12 +170,36 @@ class Daemon:
         if self.stop.is_set():
             raise Cancelled("stopping: the run was cancelled before publishing")
 
+    def fetch_first(self) -> None:
+        """With ``[fetch]`` in the config, the listing comes in before each run. A failed
+        fetch never stops the run: what the inbox holds is still published, the failure
+        is in the fetch ledger, and ``digest check`` says so once it lasts."""
+        fetch = self.config.fetch
+        if fetch is None or not fetch.enabled:
+            return
+        from digest.fetch.days import Selection
+        from digest.fetch.fetcher import fetch_listings
+
+        try:
+            report = fetch_listings(
+                fetch, self.config.inbox, Selection.catch_up(), dt.datetime.now(dt.UTC)
+            )
+        except DigestError as exc:
+            log.error("fetch failed: %s", str(exc).replace("\n", " "))
+            return
+        for warning in report.warnings:
+            log.warning("fetch: %s", warning)
+        if report.failure is not None:
+            log.error("fetch stopped: %s", report.failure.reason)
+        log.info("fetch: %s", report.one_line())
+
     def run_once(self) -> None:
         from digest.run import pipeline
         from digest.run.context import RunOptions
 
         self.running.set()
         try:
+            self.fetch_first()
             options = RunOptions(wait=60.0, progress=self._progress)
             report = pipeline.run(self.config, options)
         except Cancelled:
