@@ -288,3 +288,75 @@ def test_a_year_fetched_then_backfilled_is_an_archive_of_weekly_issues(tmp_path)
     assert len(pages) == 52
     one = pages[20].read_text(encoding="utf-8")
     assert "https://huggingface.co/papers/24" in one and "★ 318" in one
+
+
+def _check(site: Path | object, config: Path, *extra: str) -> tuple[int, str]:
+    done = digest_process("check", "--config", config, *extra)
+    return done.returncode, done.stdout
+
+
+def test_check_tells_a_failing_fetch_from_a_quiet_api(site, run_cli):
+    """Both leave the inbox without a new file; only one is a broken pipeline. A fetch
+    that fails now and then is fine; one that has failed for longer than a listing may
+    take to come (expect_new_every) is a warning, and the status says what failed."""
+    with HfServer({TODAY.isoformat(): []}) as server:  # a quiet day: the API lists nothing
+        site.config.write_text(
+            site.config.read_text(encoding="utf-8")
+            + f'[monitor]\nexpect_new_every = "1d"\n[fetch]\nsource = "{server.url}"\n'
+            'rate = "100/1s"\ndays_back = 0\nretries = 0\n',
+            encoding="utf-8",
+        )
+        assert run_cli("fetch", "--config", site.config).code == 0
+        _, quiet = _check(site, site.config)
+        assert "fetch: the last fetch" in quiet and "the API had nothing new" in quiet
+        server.listings[TODAY.isoformat()] = listing(TODAY)
+        assert run_cli("fetch", "--config", site.config).code == 0  # a success, then
+    assert run_cli("run", "--config", site.config).code == 0
+    # The API is gone now (its port closed): every fetch fails.
+    failed = run_cli("fetch", "--config", site.config)
+    assert failed.code == 75
+    code, out = _check(site, site.config)  # failed just now: not yet an alarm
+    assert "OK: fetch: the last fetch" in out and "failed:" in out, out
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1, hours=1)).isoformat()
+    code, out = _check(site, site.config, "--now", later)  # failing for over a day
+    assert code == 1 and "WARNING: fetch: the last fetch" in out, out
+    assert "failed:" in out and "the last answer came 25.0 hours ago" in out, out
+    status = run_cli("status", "--config", site.config)
+    assert re.search(r"^fetch: +\S+ \(.+\) → failed: ", status.out, re.M), status.out
+    shown = json.loads(run_cli("status", "--config", site.config, "--json").out)["fetch"]
+    assert shown["failure"] and shown["days"] == 1 and shown["last_success"]
+
+
+def test_a_fetch_that_failed_once_is_not_an_alarm(site, run_cli):
+    with HfServer({TODAY.isoformat(): listing(TODAY)}) as server:
+        site.config.write_text(
+            site.config.read_text(encoding="utf-8")
+            + f'[fetch]\nsource = "{server.url}"\nrate = "100/1s"\ndays_back = 0\nretries = 0\n',
+            encoding="utf-8",
+        )
+        assert run_cli("fetch", "--config", site.config).code == 0
+        assert run_cli("run", "--config", site.config).code == 0
+    assert run_cli("fetch", "--config", site.config).code == 75  # gone: one failure
+    code, out = _check(site, site.config)
+    assert "OK: fetch: the last fetch" in out and "failed" in out, out
+    assert code == 0, out
+
+
+def test_sections_match_the_listings_keywords_authors_and_organisations(site, run_cli):
+    site.config.write_text(
+        site.config.read_text(encoding="utf-8")
+        + '[[sections]]\nname = "By keyword"\nkeywords = ["Speculative Decoding"]\n'
+        '[[sections]]\nname = "By author"\nauthors = ["hannah brodeur"]\n'
+        '[[sections]]\nname = "By organisation"\norganizations = ["kestrelresearch"]\n'
+        '[[sections]]\nname = "In the keywords"\nmatch = ["reward"]\nfields = ["keywords"]\n',
+        encoding="utf-8",
+    )
+    site.write("hf-2025-11-05.json", json.dumps(fixture("list-2025-11-05.json")))
+    assert run_cli("run", "--config", site.config, "--now", "2025-11-05T08:00:00Z").code == 0
+    placed = dict(site.rows("SELECT title, section || ' | ' || reason FROM papers"))
+    keyworded = [t for t, where in placed.items() if where.startswith("By keyword")]
+    assert keyworded and all('keyword "' in placed[t] for t in keyworded)
+    assert placed[[t for t in placed if t.startswith("Escaping the Sandbox")][0]].startswith(
+        'By author | by "Hannah Brodeur"'
+    )
+    assert any(w.startswith('By organisation | from "') for w in placed.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from digest.cli.arguments import Commands, add_common
+from digest.cli.arguments import Commands, add_common, moment_value
 from digest.cli.common import EXIT_OK, load_config, print_json
 from digest.errors import DigestError
 from digest.text import one_line
@@ -17,6 +17,7 @@ def add_parser(commands: Commands) -> None:
     )
     add_common(status)
     status.add_argument("--json", action="store_true", help="print JSON")
+    _add_now(status)
     status.set_defaults(handler=cmd_status)
 
     check = commands.add_parser(
@@ -29,15 +30,25 @@ def add_parser(commands: Commands) -> None:
     )
     add_common(check)
     check.add_argument("--json", action="store_true", help="print JSON")
+    _add_now(check)
     check.set_defaults(handler=cmd_check)
+
+
+def _add_now(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--now",
+        type=moment_value,
+        metavar="ISO-TIME",
+        help="judge ages as of this time (default: the current time), to try a threshold",
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from digest.health import checks, status
 
     cfg = load_config(args)
-    info = status.collect(cfg)
-    findings = checks.check(cfg, status=info)
+    info = status.collect(cfg, args.now)
+    findings = checks.check(cfg, args.now, status=info)
     if args.json:
         print_json({**info.as_json(), "health": findings.as_json()})
     else:
@@ -54,7 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from digest.health import checks
 
     try:
-        result = checks.check(load_config(args))
+        result = checks.check(load_config(args), args.now)
     except DigestError as exc:
         print(one_line(f"DIGEST UNKNOWN - {exc.message}"))
         return int(checks.Level.UNKNOWN)
