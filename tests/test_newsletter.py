@@ -356,7 +356,7 @@ def test_sections_match_the_listings_keywords_authors_and_organisations(site, ru
     placed = dict(site.rows("SELECT title, section || ' | ' || reason FROM papers"))
     keyworded = [t for t, where in placed.items() if where.startswith("By keyword")]
     assert keyworded and all('keyword "' in placed[t] for t in keyworded)
-    assert placed[[t for t in placed if t.startswith("Escaping the Sandbox")][0]].startswith(
+    assert placed[next(t for t in placed if t.startswith("Escaping the Sandbox"))].startswith(
         'By author | by "Hannah Brodeur"'
     )
     assert any(w.startswith('By organisation | from "') for w in placed.values())
