@@ -12,7 +12,6 @@ import enum
 import hashlib
 import re
 import unicodedata
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -20,8 +19,9 @@ from functools import lru_cache
 from digest.links import PAPER_SEARCH, PaperLink, has_code, is_code_link, paper_link
 
 _NON_WORD = re.compile(r"[\W_]+")
-_PAPER_NAMESPACE = uuid.UUID("5b0c8d4e-1d7a-4b8e-9a55-64a1c0f6d2e3")
-_NAMESPACE_BYTES = _PAPER_NAMESPACE.bytes
+# The namespace of paper ids, uuid.UUID("5b0c8d4e-1d7a-4b8e-9a55-64a1c0f6d2e3").bytes, as a
+# literal: importing uuid would cost a scheduled run more than all it does with it.
+_NAMESPACE_BYTES = bytes.fromhex("5b0c8d4e1d7a4b8e9a5564a1c0f6d2e3")
 
 
 def title_key(title: str) -> str:
@@ -41,6 +41,11 @@ def paper_uuid(key: str) -> str:
     digest[8] = (digest[8] & 0x3F) | 0x80
     text = digest.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def paper_anchor(key: str) -> str:
+    """Where a paper is on its issue's page: ``p-`` and twelve hex digits of its id."""
+    return "p-" + paper_uuid(key).replace("-", "")[:12]
 
 
 class Severity(enum.StrEnum):
@@ -175,7 +180,7 @@ class Paper:
 
     @property
     def anchor(self) -> str:
-        return "p-" + paper_uuid(self.key).replace("-", "")[:12]
+        return paper_anchor(self.key)
 
     @property
     def has_code(self) -> bool:

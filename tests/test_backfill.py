@@ -123,6 +123,48 @@ def test_a_backfill_killed_midway_is_finished_by_a_rerun_exactly_once(site, run_
     assert_invariants(site, keys)
 
 
+@both_backends
+def test_a_backfill_killed_after_some_issues_renders_only_the_rest(site, run_cli):
+    """Each issue rendered whole is marked written once its files are in place: a rerun
+    after a kill renders the issues that were not, and the site, never the others again."""
+    keys = backlog(site)
+    victim = DigestProcess("run", "--config", site.config, "--now", NOW, "--backfill",
+                           "--workers", "0", env={PAUSE_ENV: "issue-written"})  # fmt: skip
+    victim.wait_for("paused at issue-written")
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait()
+    first = site.out / "issues" / "2026-11-04.html"
+    before = first.stat()
+    assert not (site.out / "index.html").exists()  # the site comes after the issues
+    report = run(run_cli, site, "--backfill")
+    assert report["finished"] == ["2026-11-10", "2026-11-18", "2026-11-24"]
+    after = first.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    index = (site.out / "index.html").read_text(encoding="utf-8")
+    assert all(f"issues/{day}.html" in index for day in ("2026-11-04", "2026-11-24"))
+    from test_faults import assert_invariants
+
+    assert_invariants(site, keys)
+
+
+def test_a_large_issue_renders_its_page_and_markdown_on_two_cores_byte_identically(
+    site, run_cli, monkeypatch, tmp_path, caplog
+):
+    from digest.publish import render_pool
+
+    backlog(site)
+    monkeypatch.setattr(render_pool, "SPLIT_PAPERS", 20)  # a large issue, for this test
+    alone = tmp_path / "alone"
+    one = run_cli("run", "--config", site.config, "--now", NOW, "--workers", "0", "--out",
+                  alone, "--state", tmp_path / "alone.sqlite")  # fmt: skip
+    assert one.code == 0, one.err
+    with caplog.at_level("INFO", logger="digest"):
+        two = run_cli("run", "--config", site.config, "--now", NOW, "--workers", "1")
+    assert two.code == 0, two.err
+    assert "rendering issue 2026-11-24 in 2 processes" in two.err + caplog.text
+    assert published_files(site.out) == published_files(alone)
+
+
 def test_a_backlog_as_one_issue_says_what_else_there_is(site, run_cli):
     for week in range(3):
         day = dt.date(2026, 10, 5) + dt.timedelta(weeks=week)

@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import time
-import traceback
 from pathlib import Path
 
 from digest import __version__
@@ -50,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _report_crash(exc: BaseException) -> int:
     """A bug, not the user's input: the traceback goes to a file, one line to stderr."""
+    import tempfile
+    import time
+    import traceback
+
     text = "".join(traceback.format_exception(exc))
     name = f"digest-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
     where = Path(tempfile.gettempdir()) / name

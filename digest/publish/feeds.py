@@ -25,9 +25,7 @@ import datetime as dt
 import html
 import json
 import re
-
-from feedgen.feed import FeedGenerator
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from digest import __version__
 from digest.classify import slug
@@ -37,6 +35,9 @@ from digest.publish import safety
 from digest.publish.pages import feed_entry_html
 from digest.publish.records import IssueFeedEntry
 from digest.publish.templates import Templates
+
+if TYPE_CHECKING:
+    from feedgen.feed import FeedGenerator
 
 RSS_NAME = "rss.xml"
 ATOM_NAME = "atom.xml"
@@ -54,6 +55,8 @@ def title_is_html(title: str) -> bool:
 def _generator(
     site: Site, updated: dt.datetime, self_url: str, title: str | None = None, feed_id: str = ""
 ) -> FeedGenerator:
+    from feedgen.feed import FeedGenerator  # with dateutil and lxml, a sixth of a cron run
+
     feed = FeedGenerator()
     feed.id(feed_id or site.url)
     feed.title(title or site.title)
@@ -188,6 +191,8 @@ def _atom_entries_finished(
     HTML, where flagged), and a link's rel (feedgen 1.0 drops every link attribute but
     href): each entry's ``rel="alternate"`` link to its issue, then ``rel="related"`` to
     the paper itself."""
+    from lxml import etree
+
     root = etree.fromstring(atom)
     for entry, paper, is_html in zip(root.iter(f"{ATOM_NS}entry"), papers, flags, strict=True):
         if is_html:
@@ -208,6 +213,8 @@ def _atom_entries_finished(
 
 def _rss_html_titles(rss: bytes, papers: list[Paper], flags: list[bool]) -> bytes:
     """Set each flagged item title to HTML-encoded text, written with &#x26; for its "&"."""
+    from lxml import etree
+
     root = etree.fromstring(rss)
     for item, paper, is_html in zip(root.iter("item"), papers, flags, strict=True):
         title = item.find("title")

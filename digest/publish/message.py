@@ -40,6 +40,7 @@ from digest.publish import safety
 from digest.publish.details import AI_SUMMARY_LABEL, ai_summary
 from digest.publish.filters import first_sentences
 from digest.publish.records import IssueContext
+from digest.publish.view import Fragments, views
 from digest.text import HEADER_UNSAFE
 
 MIN_DETAILED = 20  # in a huge issue, at least this many keep their shortened abstract
@@ -119,8 +120,11 @@ class EmailRenderer:
         self.issue_context = context
         self.site, self.templates, self.issue = context.site, context.templates, context.issue
         self.email = email
-        self.papers = papers  # the first papers in page order, as many as could be shown
+        # The first papers in page order, as many as could be shown, as views.
+        self.papers = list(views(papers, context.site))
         self.total = context.issue.paper_count
+        # Each paper drawn in a style is drawn once, however many plans the budget tries.
+        self.fragments = Fragments(context.templates, context.site)
         self._inliner: Any = None
         self._tried: dict[Plan, tuple[bool, str]] = {}
 
@@ -134,6 +138,7 @@ class EmailRenderer:
             "unsubscribe": self.email.list_unsubscribe,
             "rising": self.issue_context.rising,
             "editorial": self.issue_context.editorial,
+            "fragment": self.fragments,
         }
 
     def html(self, plan: Plan) -> str:

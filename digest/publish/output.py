@@ -20,7 +20,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -185,16 +185,8 @@ class OutputWriter:
         """Stage content (text, bytes, or text chunks streamed) for ``relative``."""
         return self.write_all({relative: content})[0]
 
-    def write_all(
-        self,
-        contents: dict[str, str | bytes | Iterable[str]],
-        pace: dict[str, Callable[[], int]] | None = None,
-    ) -> list[Path]:
-        """Stage several files, taking a batch at a time from their streams.
-
-        Two renderings of one issue can thus share one pass over its papers. ``pace``
-        tells how far each stream has got (papers rendered, say); the one furthest behind
-        goes next, so what ``itertools.tee`` holds between them stays one batch long."""
+    def write_all(self, contents: dict[str, str | bytes | Iterable[str]]) -> list[Path]:
+        """Stage several files (each whole, or not at all: one failing stages none)."""
         opened: list[tuple[str, Path, BinaryIO, Iterator[bytes]]] = []
         current: Path | None = None
         try:
@@ -210,15 +202,9 @@ class OutputWriter:
                         "nothing was published",
                     ) from exc
                 opened.append((temp_name, target, os.fdopen(fd, "wb"), _encoded(relative, content)))
-            progress = [pace[name] for name in contents] if pace else None
-            pending = list(range(len(opened)))
-            while pending:
-                index = min(pending, key=lambda i: progress[i]()) if progress else pending[0]
-                _temp_name, current, handle, batches = opened[index]
-                batch = next(batches, None)
-                if batch is None:
-                    pending.remove(index)
-                else:
+            for _temp_name, target, handle, batches in opened:
+                current = target  # named in the message, should the disk fail
+                for batch in batches:
                     handle.write(batch)
             for temp_name, target, handle, _batches_left in opened:
                 current = target

@@ -12,13 +12,16 @@ from typing import Any
 from digest.model import Issue, IssueYear, Paper, Site
 from digest.publish.records import IssueContext
 from digest.publish.templates import Templates
+from digest.publish.view import PaperView, views
 
 # An issue up to this size lists every title in its contents; a larger one (a backlog
 # published at once) lists its sections only, as its papers are streamed, never held.
 CONTENTS_MAX = 1000
 
 
-def by_section(papers: Iterator[Paper]) -> Iterator[tuple[str | None, Iterator[Paper]]]:
+def by_section(
+    papers: Iterator[PaperView],
+) -> Iterator[tuple[str | None, Iterator[PaperView]]]:
     """An issue's papers as (section, its papers) in page order, lazily: templates loop
     over sections, then papers, with no per-paper look back at the previous one. (They
     get ``papers`` too, the same stream ungrouped: a template uses one or the other.)"""
@@ -34,27 +37,28 @@ def issue_page(context: IssueContext, papers: Iterable[Paper]) -> Iterator[str]:
     publishing an issue never has to rewrite the pages before it. Its contents list every
     title, by section, when the issue has at most CONTENTS_MAX papers (read ahead, so
     the page can open with them); a larger one lists its sections only."""
-    papers = iter(papers)
-    ahead = list(islice(papers, CONTENTS_MAX + 1))
+    shown = views(papers, context.site)
+    ahead = list(islice(shown, CONTENTS_MAX + 1))
     contents = None
     if len(ahead) <= CONTENTS_MAX:
         contents = [(section, list(group)) for section, group in by_section(iter(ahead))]
     return _issue(
-        "issue.html", context, chain(ahead, papers), older=context.older, contents=contents
+        "issue.html", context, chain(ahead, shown), older=context.older, contents=contents
     )
 
 
 def _issue(
-    name: str, context: IssueContext, papers: Iterable[Paper], **extra: Any
+    name: str, context: IssueContext, papers: Iterable[Paper | PaperView], **extra: Any
 ) -> Iterator[str]:
-    """An issue template streamed, with its papers both as they come and by section."""
-    papers = iter(papers)
+    """An issue template streamed, with its papers (as views) both as they come and by
+    section."""
+    shown = views(papers, context.site)
     return context.templates.stream(
         name,
         site=context.site,
         issue=context.issue,
-        papers=papers,
-        sections=by_section(papers),
+        papers=shown,
+        sections=by_section(shown),
         summary=context.summary,
         rising=context.rising,
         editorial=context.editorial,

@@ -12,25 +12,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice, tee
+from functools import cached_property
+from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Literal
 
 from digest.config.settings import Config
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
 from digest.model import INDEX_ISSUES, Issue, Site
-from digest.publish import feeds, message, notes, pages
 from digest.publish.output import OutputWriter, Owner
 from digest.publish.records import NO_EDITORIAL, Editorial, IssueContext, IssueFeedEntry, Rising
-from digest.publish.templates import Templates, templates_for
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from digest.publish.templates import Templates
+from digest.publish.view import PaperView, views
 from digest.store import Store
 
 log = logging.getLogger("digest")
 
 ISSUES_IN_FEED = 10
-
-T = TypeVar("T")
+SITE_PENDING = "site_pending"  # a setting: the site's pages and feeds wait to be written
 
 
 def section_names(config: Config) -> list[str]:
@@ -104,20 +108,10 @@ def claim_output(store: Store, writer: OutputWriter) -> None:
     store.set_setting("output", str(writer.root))
 
 
-class _Counted(Iterator[T]):
-    """An iterator that knows how many items it has handed out."""
-
-    def __init__(self, items: Iterator[T]) -> None:
-        self.items = items
-        self.handed_out = 0
-
-    def __next__(self) -> T:
-        item = next(self.items)
-        self.handed_out += 1
-        return item
-
-    def count(self) -> int:
-        return self.handed_out
+# The files of an issue, each rendered on its own from the state (in this process, or in a
+# helper: a large issue's page and Markdown render on two cores at once).
+Part = Literal["page", "markdown", "email"]
+PARTS: tuple[Part, ...] = ("markdown", "page", "email")
 
 
 @dataclass
@@ -126,13 +120,18 @@ class Publisher:
     store: Store
     writer: OutputWriter
     site: Site
-    templates: Templates
     claimed: bool = False  # the folder's marker names this state
 
     @classmethod
     def for_config(cls, config: Config, store: Store, writer: OutputWriter) -> Publisher:
-        templates = templates_for(config.templates, config.cache_dir)
-        return cls(config, store, writer, site_for(config), templates)
+        return cls(config, store, writer, site_for(config))
+
+    @cached_property
+    def templates(self) -> Templates:
+        """Made when first rendered with: a run with nothing new never imports Jinja2."""
+        from digest.publish.templates import templates_for
+
+        return templates_for(self.config.templates, self.config.cache_dir)
 
     def stage(self, issues: Iterable[Issue]) -> None:
         """Stage the files of these issues, then of the site (the index, the feeds, and
@@ -156,27 +155,35 @@ class Publisher:
             older,
         )
 
-    def stage_issue(self, issue: Issue, older: Issue | None) -> None:
-        """One issue's Markdown, web page and email."""
+    def stage_issue(self, issue: Issue, older: Issue | None, parts: Iterable[Part] = PARTS) -> None:
+        """One issue's Markdown, web page and email (or those of them named), each from
+        its own pass over the issue's papers in the state."""
+        from digest.publish import pages
+
         context = self.context(issue, older)
-        # One pass over the papers feeds both renderings, the writer keeping them in step.
-        papers = self.store.issue_papers(issue.seq)
-        for_markdown, for_page = (_Counted(part) for part in tee(papers))
-        markdown_name, page_name = f"issues/{issue.id}.md", f"issues/{issue.id}.html"
-        self.writer.write_all(
-            {
-                markdown_name: pages.issue_markdown(context, for_markdown),
-                page_name: pages.issue_page(context, for_page),
-            },
-            pace={markdown_name: for_markdown.count, page_name: for_page.count},
-        )
-        self.writer.write(f"issues/{issue.id}.eml", self.email(issue, context=context).as_bytes())
+        for part in parts:
+            if part == "markdown":
+                text = pages.issue_markdown(context, self.papers(issue))
+                self.writer.write(f"issues/{issue.id}.md", text)
+            elif part == "page":
+                self.writer.write(
+                    f"issues/{issue.id}.html", pages.issue_page(context, self.papers(issue))
+                )
+            else:
+                email = self.email(issue, context=context).as_bytes()
+                self.writer.write(f"issues/{issue.id}.eml", email)
+
+    def papers(self, issue: Issue) -> Iterator[PaperView]:
+        """The issue's papers in page order, streamed from the state, as views."""
+        return views(self.store.issue_papers(issue.seq, PaperView), self.site)
 
     def editorial(self, issue: Issue) -> Editorial:
         """The editor's note of an issue, as the state keeps it, with its picks matched."""
         source = self.store.note(issue.seq)
         if source is None:
             return NO_EDITORIAL
+        from digest.publish import notes
+
         note = notes.parse(source, f"of issue {issue.id}")
         found = {
             p.key: p
@@ -190,9 +197,11 @@ class Publisher:
         issue: Issue,
         recipients: list[str] | None = None,
         context: IssueContext | None = None,
-    ) -> message.EmailMessage:
+    ) -> EmailMessage:
+        from digest.publish import message
+
         email = self.config.email
-        papers = list(islice(self.store.issue_papers(issue.seq), message.papers_to_show(email)))
+        papers = list(islice(self.papers(issue), message.papers_to_show(email)))
         return message.build_message(context or self.context(issue), email, papers, recipients)
 
     def stage_site(self, *, changed_years: set[int] | None = None) -> None:
@@ -200,6 +209,8 @@ class Publisher:
         ``changed_years`` and any missing, when given; all otherwise), paper feeds, the
         issues feed. The index lists the newest issues and links every year, so a run's
         cost does not grow with the archive."""
+        from digest.publish import feeds, pages
+
         store, site, templates, writer = self.store, self.site, self.templates, self.writer
         issues = store.issues(limit=site.index_issues)
         years = store.issue_years()
@@ -228,6 +239,16 @@ class Publisher:
             for issue in issues[:ISSUES_IN_FEED]
         ]
         writer.write(feeds.ISSUES_NAME, feeds.build_issues_feed(templates, site, recent))
+
+    def mark_site_pending(self) -> None:
+        """The site's pages and feeds are to be written again: set in the transaction that
+        records new issues, cleared once they are in place. Issues rendered on several
+        cores are each marked written as they are done; this says the site is not yet."""
+        self.store.set_setting(SITE_PENDING, "1")
+
+    @property
+    def site_pending(self) -> bool:
+        return bool(self.store.setting(SITE_PENDING))
 
     def claim(self) -> None:
         if not self.claimed:
@@ -260,9 +281,11 @@ class Publisher:
                 "rebuild') writes them again: nothing is lost, nothing is published twice",
             ) from exc
         pause_point("written")
-        if issues:
-            with self.store.transaction():
+        with self.store.transaction():
+            if issues:
                 self.store.outputs_written(issue.seq for issue in issues)
+            if self.site_pending:
+                self.store.set_setting(SITE_PENDING, "")
         written = list(writer.written)
         writer.written.clear()
         return written

@@ -41,10 +41,11 @@ class Editorial:
 
     note: Note | None = None
     picks: tuple[tuple[Paper, str], ...] = ()
+    # The picks' identities, made once: a page asks whether each of its papers is one.
+    picked: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def picked(self) -> frozenset[str]:
-        return frozenset(paper.key for paper, _ in self.picks)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "picked", frozenset(paper.key for paper, _ in self.picks))
 
 
 NO_EDITORIAL = Editorial()

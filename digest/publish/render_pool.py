@@ -1,12 +1,15 @@
-"""A backfill's issues rendered on every core: they are independent of each other.
+"""Issues rendered on every core: a backfill's issues are independent of each other, and
+one large issue's page and Markdown are too.
 
 The issues are committed first (their outputs pending), so that other processes can read
-them: each helper (``python -m digest.publish.render_pool``) opens the state, renders its share of
-the issues (every n-th) and writes their files, each atomically, while the main process
-renders its own share. The site's pages and feeds, which span issues, come after, in the
-main process; then the pending mark is cleared. The bytes are those of one process: the
-same code renders the same state. A helper that fails fails the run like a template
-would, and the issues stay pending: the next run writes them.
+them: each helper (``python -m digest.publish.render_pool``) opens the state, renders its
+share (every n-th issue, or one large issue's Markdown and email while this process
+renders its page) and writes the files, each atomically, while the main process renders
+its own share. An issue rendered whole in one process is marked written as soon as its
+files are in place, so a run killed half way leaves only the rest to render again. The
+site's pages and feeds, which span issues, come after, in the main process. The bytes are
+those of one process: the same code renders the same state. A helper that fails fails
+the run like a template would, and its issues stay pending: the next run writes them.
 """
 
 from __future__ import annotations
@@ -22,18 +25,45 @@ from typing import BinaryIO
 
 from digest.config.settings import Config, helper_processes
 from digest.errors import DigestError, InternalError
+from digest.faults import pause_point
 from digest.model import Issue
-from digest.publish.publisher import Publisher, writer_for
+from digest.publish.publisher import PARTS, Part, Publisher, writer_for
 from digest.store import open_store
 
 log = logging.getLogger("digest")
 
 MIN_ISSUES_PER_HELPER = 4  # fewer, and starting a process costs more than it saves
+# An issue this large renders its page here while a helper renders its Markdown and email
+# (each takes seconds; starting a helper, a fifth of one).
+SPLIT_PAPERS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Files of one issue to render: all of them (``whole``: the issue is marked written
+    once they are in place), or some, the others being rendered elsewhere."""
+
+    issue_id: str
+    parts: tuple[Part, ...] = PARTS
+
+    @property
+    def whole(self) -> bool:
+        return set(self.parts) == set(PARTS)
 
 
 def helpers_for(workers: int | None, issues: int) -> int:
     """Helpers besides this process, which renders a share too: each gets enough issues."""
     return max(0, min(helper_processes(workers), issues // MIN_ISSUES_PER_HELPER - 1))
+
+
+def shares(workers: int | None, issues: list[Issue]) -> list[list[Job]]:
+    """What each process renders, this one first."""
+    if len(issues) == 1 and issues[0].paper_count >= SPLIT_PAPERS and helper_processes(workers):
+        issue_id = issues[0].id
+        return [[Job(issue_id, ("page",))], [Job(issue_id, ("markdown", "email"))]]
+    helpers = helpers_for(workers, len(issues))
+    jobs = [Job(issue.id) for issue in issues]
+    return [jobs[first :: helpers + 1] for first in range(helpers + 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +75,26 @@ class HelperAnswer:
     error: DigestError | None = None
 
 
-def render_issue_files(publisher: Publisher, issues: list[Issue]) -> list[Path]:
-    """Write the files of these issues, each issue's files put in place as it is done."""
-    written: list[Path] = []
-    for issue in issues:
-        older = publisher.store.issues(before=issue, limit=1)
-        publisher.stage_issue(issue, older[0] if older else None)
+def worth_helpers(config: Config, issues: list[Issue]) -> bool:
+    """Whether these issues render faster on several cores than in this process."""
+    return bool(sys.executable) and len(shares(config.workers, issues)) > 1
+
+
+def render_jobs(publisher: Publisher, jobs: list[Job]) -> list[Path]:
+    """Write the files of these jobs, each job's files put in place as it is done (and a
+    whole issue marked written)."""
+    store, written = publisher.store, []
+    for job in jobs:
+        issue = store.issue(job.issue_id)
+        if issue is None:
+            continue
+        older = store.issues(before=issue, limit=1)
+        publisher.stage_issue(issue, older[0] if older else None, job.parts)
         publisher.writer.commit()
+        if job.whole:
+            with store.transaction():
+                store.outputs_written([issue.seq])
+            pause_point("issue-written")
         written += publisher.writer.written
         publisher.writer.written.clear()
     return written
@@ -59,13 +102,14 @@ def render_issue_files(publisher: Publisher, issues: list[Issue]) -> list[Path]:
 
 def render(config: Config, publisher: Publisher, issues: list[Issue]) -> list[Path]:
     """Every issue's files, in helpers and here; returns the paths written."""
-    helpers = helpers_for(config.workers, len(issues)) if sys.executable else 0
-    shares = [issues[first :: helpers + 1] for first in range(helpers + 1)]
-    if helpers:
-        log.info("rendering %d issues in %d processes", len(issues), helpers + 1)
-    started = [_start(config, share) for share in shares[1:]]
+    planned = shares(config.workers, issues) if sys.executable else [[Job(i.id) for i in issues]]
+    if len(planned) > 1 and len(issues) == 1:
+        log.info("rendering issue %s in %d processes", issues[0].id, len(planned))
+    elif len(planned) > 1:
+        log.info("rendering %d issues in %d processes", len(issues), len(planned))
+    started = [_start(config, share) for share in planned[1:]]
     try:
-        written = render_issue_files(publisher, shares[0])
+        written = render_jobs(publisher, planned[0])
         for process in started:
             written += _result(process)
     finally:
@@ -74,7 +118,7 @@ def render(config: Config, publisher: Publisher, issues: list[Issue]) -> list[Pa
     return written
 
 
-def _start(config: Config, issues: list[Issue]) -> subprocess.Popen[bytes]:
+def _start(config: Config, jobs: list[Job]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "digest.publish.render_pool"],
         stdin=subprocess.PIPE,
@@ -82,7 +126,7 @@ def _start(config: Config, issues: list[Issue]) -> subprocess.Popen[bytes]:
     )
     assert process.stdin is not None
     with contextlib.suppress(OSError):
-        pickle.dump((config, [issue.id for issue in issues]), process.stdin)
+        pickle.dump((config, jobs), process.stdin)
         process.stdin.close()
     return process
 
@@ -112,13 +156,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _serve(source: BinaryIO, sink: BinaryIO) -> None:
-    config, ids = pickle.load(source)
+    config, jobs = pickle.load(source)
     try:
         with open_store(config, create=False) as store:
             publisher = Publisher.for_config(config, store, writer_for(config, store))
             publisher.claimed = True  # the main process claimed the folder
-            issues = [issue for issue in map(store.issue, ids) if issue is not None]
-            answer = HelperAnswer(tuple(render_issue_files(publisher, issues)))
+            answer = HelperAnswer(tuple(render_jobs(publisher, jobs)))
     except DigestError as exc:
         answer = HelperAnswer(error=exc)
     except Exception as exc:  # report it as the main process would: not silently

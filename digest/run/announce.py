@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 
 from digest.config.settings import Config
-from digest.deliver import delivery, notify
 from digest.errors import DigestError
 from digest.run.context import RunContext
 from digest.store import open_store
@@ -22,6 +21,8 @@ log = logging.getLogger("digest")
 
 def ping(config: Config, kind: PingKind, body: str) -> None:
     """Tell the push monitor; record how it went (a failed ping never fails the run)."""
+    from digest.deliver import notify  # a run that pings nobody never imports it
+
     result = notify.ping(config.monitor.ping_url, kind, body)
     record = PingRecord(dt.datetime.now(dt.UTC), kind, result.ok, result.to, result.error)
     try:
@@ -35,6 +36,8 @@ def deliver(context: RunContext) -> None:
     """Send the newest issue to whoever has not had it: the one this run published, or
     one an earlier run could not deliver. Deliveries are per recipient, so nobody gets an
     issue twice."""
+    from digest.deliver import delivery
+
     assert context.publisher is not None
     report = context.report
     newest = context.store.issue(None)
@@ -59,6 +62,8 @@ def deliver(context: RunContext) -> None:
 
 def post(context: RunContext) -> None:
     """Post the newest issue to each chat channel that has not had it."""
+    from digest.deliver import notify
+
     assert context.publisher is not None
     try:
         outcome = notify.post_issue(

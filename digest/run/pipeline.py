@@ -130,12 +130,19 @@ def _publish_run(context: RunContext) -> RunReport:
                 pause_point("recorded")
                 pending = record_new_issues(context, intake, issue_id, issue_seq)
                 taken = take_notes(context, pending)
-                if pending and backfill is None:
+                # A backfill's issues, or one large issue, render on every core from the
+                # committed state; otherwise every file is staged before the commit.
+                on_every_core = bool(pending) and (
+                    backfill is not None or render_pool.worth_helpers(config, pending)
+                )
+                if pending:
+                    publisher.mark_site_pending()
+                if pending and not on_every_core:
                     publisher.stage(pending)  # publish: every file, staged whole
                 pause_point("rendered")
             pause_point("committed")
             written = []
-            if pending and backfill is not None:  # its issues on every core, from the state
+            if on_every_core:  # from the state, its files pending until written
                 publisher.claim()
                 written = render_pool.render(config, publisher, pending)
                 publisher.stage_site(changed_years={issue.date.year for issue in pending})
@@ -177,13 +184,16 @@ def _rolled_back_on_failure() -> Iterator[None]:
 
 
 def _finish_pending(publisher: Publisher) -> list[Issue]:
-    """Write the files of issues an earlier run recorded but could not put in place."""
+    """Write the files of issues an earlier run recorded but could not put in place (only
+    those: an issue of a backfill killed half way whose files are all in place is done),
+    and the site's pages and feeds if they were not written after them."""
     pending = publisher.store.pending_issues()
     if pending:
         log.warning(
             "finishing issue(s) %s: recorded by an earlier run whose files were not all written",
             ", ".join(issue.id for issue in pending),
         )
+    if pending or publisher.site_pending:
         with publisher.writer.staging_only():
             publisher.stage(pending)
         publisher.put_in_place(pending)

@@ -211,8 +211,9 @@ class Store(ABC):
     ) -> None: ...
 
     @abstractmethod
-    def issue_papers(self, issue_seq: int) -> Iterator[Paper]:
-        """The papers of one issue in page order, streamed (an issue can be huge)."""
+    def issue_papers(self, issue_seq: int, kind: type[Paper] = Paper) -> Iterator[Paper]:
+        """The papers of one issue in page order, streamed (an issue can be huge), as
+        ``kind`` (a kind of Paper: the publisher asks for its views, made as they are read)."""
 
     @abstractmethod
     def newest_papers(self, limit: int, section: str | None = None) -> list[Paper]: ...

@@ -33,13 +33,13 @@ class IssueQueries(SqlBase):
             (issue_seq, issue_seq),
         )
 
-    def issue_papers(self, issue_seq: int) -> Iterator[Paper]:
+    def issue_papers(self, issue_seq: int, kind: type[Paper] = Paper) -> Iterator[Paper]:
         for row in self._stream(
             f"SELECT {PAPER_COLUMNS} FROM {PAPERS_IN_ORDER} "
             "WHERE o.issue_seq = ? ORDER BY o.position",
             (issue_seq,),
         ):
-            yield paper_from_row(row)
+            yield paper_from_row(row, kind)
 
     def issue_papers_with_keys(self, issue_seq: int, keys: Iterable[str]) -> list[Paper]:
         rows = self._with_keys(

@@ -56,7 +56,7 @@ def details_from_text(text: str | None) -> PaperDetails | None:
     return PaperDetails(**values)
 
 
-def paper_from_row(row: Row) -> Paper:
+def paper_from_row(row: Row, kind: type[Paper] = Paper) -> Paper:
     (
         key,
         title,
@@ -86,7 +86,7 @@ def paper_from_row(row: Row) -> Paper:
     first_seen = min(parse_moment(published_at), parse_moment(seen)) - dt.timedelta(
         milliseconds=position
     )
-    return Paper(
+    return kind(
         title=title,
         abstract=abstract,
         authors=authors,
