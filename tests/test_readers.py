@@ -10,10 +10,11 @@ import email.policy
 import html
 import json
 import re
+import shutil
 from urllib.parse import quote
 
 import pytest
-from conftest import NOW, digest_process, digest_text
+from conftest import NOW, ROOT, digest_process, digest_text
 from lxml import etree
 from readers import (
     EXAMPLE_CONFIG,
@@ -494,3 +495,51 @@ def test_the_final_check_allows_an_inline_icon_and_nothing_else_data():
     ):
         with pytest.raises(OutputError):
             check("page.html", markup)
+
+
+def test_an_issue_template_written_before_item_templates_renders_as_it_did(tmp_path):
+    """A user's issue.html and email.html from before the item templates (papers drawn
+    inline with filters) keep working, and give the same page and email as the built-in
+    ones: templates get views, which answer for every field of the paper."""
+    own = tmp_path / "own"
+    own.mkdir()
+    shutil.copyfile(ROOT / "tests" / "data" / "issue-before-item-templates.html",
+                    own / "issue.html")  # fmt: skip
+    shutil.copyfile(ROOT / "tests" / "data" / "email-before-item-templates.html",
+                    own / "email.html")  # fmt: skip
+    outputs = {}
+    for name, _extra in (("built-in", []), ("own", ["--state", tmp_path / "own.db"])):
+        work = tmp_path / name
+        config = tmp_path / f"{name}.toml"
+        text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+        text = text.replace('inbox = "digests"', f'inbox = "{ROOT / "examples" / "digests"}"')
+        if name == "own":
+            text = f'templates = "{own}"\n' + text
+        config.write_text(text, encoding="utf-8")
+        done = digest_process("run", "--config", config, "--out", work, "--now", NOW,
+                              "--state", tmp_path / f"{name}.db")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        issue = next((work / "issues").glob("*.html"))
+        outputs[name] = (issue.read_bytes(), issue.with_suffix(".eml").read_bytes())
+    assert outputs["own"] == outputs["built-in"]
+
+
+def test_a_users_paper_html_alone_changes_every_article(tmp_path):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "paper.html").write_text(
+        '<article id="{{ paper.anchor }}"><h2>{{ paper.title }}</h2>'
+        '<p class="mine">{{ paper.short }}</p></article>\n',
+        encoding="utf-8",
+    )
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f'templates = "{own}"\ninbox = "{ROOT / "examples" / "digests"}"\nsettle = 0\n',
+        encoding="utf-8",
+    )
+    done = digest_process("run", "--config", config, "--out", tmp_path / "out", "--now", NOW,
+                          "--state", tmp_path / "s.db")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = next((tmp_path / "out" / "issues").glob("*.html")).read_text(encoding="utf-8")
+    assert page.count('<p class="mine">') == page.count("<article ") > 200
+    assert 'class="fold"' not in page  # every article is the user's
