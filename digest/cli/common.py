@@ -7,15 +7,14 @@ command imports the library it calls only when it runs.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from digest.text import one_line
 
+TYPE_CHECKING = False  # not typing's (see digest/cli/arguments.py)
 if TYPE_CHECKING:
+    import logging
+
     from digest.config.settings import Config
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DELIVERY, EXIT_INTERNAL = 0, 1, 2, 4, 70
@@ -24,6 +23,8 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DELIVERY, EXIT_INTERNAL = 0, 1, 2, 4, 7
 def load_config(args: argparse.Namespace) -> Config:
     """The config the command names (or ./digest.toml, or the defaults), with the
     command line's --inbox, --out, --state, --workers and --settle on top."""
+    from pathlib import Path
+
     from digest.config import loading, settings
 
     cfg = loading.load(args.config)
@@ -38,6 +39,8 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def setup_logging(verbosity: int, level: str = "INFO", *, quiet: bool = False) -> None:
+    import logging
+
     chosen = logging.DEBUG if verbosity else getattr(logging, level.upper(), logging.INFO)
     if quiet and not verbosity:
         chosen = logging.WARNING
@@ -54,15 +57,22 @@ def setup_logging(verbosity: int, level: str = "INFO", *, quiet: bool = False) -
     logger.propagate = False
 
 
-class _OneLineFormatter(logging.Formatter):
-    """A log record is one line: a newline in a file name cannot forge another."""
+def _OneLineFormatter(fmt: str, datefmt: str) -> logging.Formatter:
+    """A formatter whose every record is one line: a newline in a file name cannot forge
+    another. (Made when logging is set up: ``digest --help`` never imports logging.)"""
+    import logging
 
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return one_line(super().formatMessage(record))
+    class OneLine(logging.Formatter):
+        def formatMessage(self, record: logging.LogRecord) -> str:
+            return one_line(super().formatMessage(record))
+
+    return OneLine(fmt, datefmt)
 
 
 def print_json(value: object) -> None:
     """Indented for a person at a terminal; one line for a program or a log, which is
     also several times faster for a report listing thousands of files."""
+    import json
+
     indent = 2 if sys.stdout.isatty() else None
     print(json.dumps(value, indent=indent, ensure_ascii=False, default=str))

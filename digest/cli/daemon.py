@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from digest.cli.arguments import Commands, add_common, add_settle, duration_value
 from digest.cli.common import load_config, setup_logging
 
+TYPE_CHECKING = False  # not typing's (see digest/cli/arguments.py)
 if TYPE_CHECKING:
     from digest.config.settings import Config
 

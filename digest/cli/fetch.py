@@ -10,11 +10,9 @@ stays written. Nothing heavy is imported until the command runs.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-from pathlib import Path
 
-from digest.cli.arguments import Commands, date_value
+from digest.cli.arguments import Commands, date_value, path_value
 from digest.cli.common import load_config, print_json, setup_logging
 from digest.errors import ConfigError
 from digest.text import one_line
@@ -32,9 +30,11 @@ def add_parser(commands: Commands) -> None:
         "the environment, is sent as a bearer token.",
     )
     fetch.add_argument(
-        "--config", "-c", type=Path, help="config file (default: ./digest.toml if present)"
+        "--config", "-c", type=path_value, help="config file (default: ./digest.toml if present)"
     )
-    fetch.add_argument("--inbox", type=Path, help="folder to fetch into (overrides the config)")
+    fetch.add_argument(
+        "--inbox", type=path_value, help="folder to fetch into (overrides the config)"
+    )
     which = fetch.add_mutually_exclusive_group()
     which.add_argument("--date", type=date_value, metavar="YYYY-MM-DD", help="fetch this day only")
     which.add_argument(
@@ -53,6 +53,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    import datetime as dt
+
     from digest.config.fetch import FetchConfig
     from digest.fetch.days import Selection
     from digest.fetch.fetcher import fetch_listings

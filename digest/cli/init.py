@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from digest.cli.arguments import Commands
+from digest.cli.arguments import Commands, path_value
 from digest.cli.common import EXIT_OK
 from digest.errors import ConfigError
 
 
 def add_parser(commands: Commands) -> None:
     init = commands.add_parser("init", help="write a starter config and an empty inbox folder")
-    init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    init.add_argument("directory", nargs="?", type=path_value, default=".", metavar="DIR")
     init.set_defaults(handler=cmd_init)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from digest.config.settings import DEFAULT_CONFIG_NAME
     from digest.config.starter import STARTER
 
-    folder: Path = args.directory
+    folder = Path(args.directory)
     target = folder / DEFAULT_CONFIG_NAME
     if target.exists():
         raise ConfigError(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from digest import __version__
 from digest.cli import daemon, fetch, init, parse, rebuild, run, send, state, status
@@ -50,6 +49,7 @@ def _report_crash(exc: BaseException) -> int:
     import tempfile
     import time
     import traceback
+    from pathlib import Path
 
     text = "".join(traceback.format_exception(exc))
     name = f"digest-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"

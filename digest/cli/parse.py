@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-from pathlib import Path
 
-from digest.cli.arguments import Commands, date_value
+from digest.cli.arguments import Commands, date_value, path_value
 from digest.cli.common import EXIT_OK, EXIT_REJECTED, print_json
 from digest.text import one_line
 
@@ -17,7 +15,7 @@ def add_parser(commands: Commands) -> None:
         help="show what digest reads from digest files (reads only; changes nothing)",
         description="Parse digest files and print every paper with its fields and every problem.",
     )
-    parse.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parse.add_argument("files", nargs="+", type=path_value, metavar="FILE")
     parse.add_argument(
         "--today",
         type=date_value,
@@ -29,6 +27,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    import datetime as dt
+
     from digest.cli.text import paper_json
     from digest.intake.loader import load_file
     from digest.model import Severity

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 
 from digest.cli.arguments import (
@@ -83,6 +82,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import datetime as dt
+
     from digest.backfill import Period
     from digest.cli.text import Progress, print_run
     from digest.run import pipeline

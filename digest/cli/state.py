@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from digest.cli.arguments import Commands
+from digest.cli.arguments import Commands, path_value
 from digest.cli.common import EXIT_OK
 
 
@@ -24,7 +23,7 @@ def add_parser(commands: Commands) -> None:
     )
     copy.add_argument("source", metavar="FROM")
     copy.add_argument("target", metavar="TO")
-    copy.add_argument("--config", "-c", type=Path, help="config file (for the site name)")
+    copy.add_argument("--config", "-c", type=path_value, help="config file (for the site name)")
     copy.add_argument("--site", help="the site to copy (default: the config's site)")
     copy.add_argument("--to-site", help="the site to copy into (default: the same)")
     copy.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
@@ -32,6 +31,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def cmd_state_copy(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from digest.config import loading, settings
     from digest.run import actions
 
