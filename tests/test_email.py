@@ -369,3 +369,51 @@ def test_a_wrong_password_is_a_permanent_failure_reported_at_once(
         assert "refused issue 2026-11-24: 535" in result.err
         assert "wrong" not in result.err  # the password itself is never shown
         assert server.mailbox.attempts == 0 and server.mailbox.received == []
+
+
+def test_the_email_shares_its_budget_among_every_section(site, run_cli):
+    """Three sections of 300 papers: the budget cannot show all in detail. Every section
+    gets its first papers with their first sentences before any gets a second tier; a
+    table of sections and counts opens the email; each section ends with "N more in
+    <section>", linking to that section on the issue's page. Still within 90 KB."""
+    site.config.write_text(
+        site.config.read_text().replace(
+            "[email]",
+            '[[sections]]\nname = "Vision"\nmatch = ["image"]\n'
+            '[[sections]]\nname = "Language"\nmatch = ["text"]\n[email]',
+        ),
+        encoding="utf-8",
+    )
+    topics = ("image", "text", "protein")
+    long = " ".join(["This sentence only makes the abstract long enough to fold."] * 4)
+    pairs = [(f"Paper {n} on {topics[n % 3]}", f"We study {topics[n % 3]} data. {long}")
+             for n in range(900)]  # fmt: skip
+    site.write("big.txt", digest_text("Nov 24", pairs))
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0
+    message = email.message_from_bytes(
+        (site.out / "issues" / "2026-11-24.eml").read_bytes(), policy=email.policy.default
+    )
+    html = message.get_body(("html",)).get_content()
+    assert len(html.encode("utf-8")) < 90_000  # (lines end in CRLF already)
+    tree = html5lib.parse(html, namespaceHTMLElements=False)
+    # Section by section, in page order: the detailed papers of each.
+    detailed: dict[str, int] = {}
+    section = None
+    for element in tree.iter():
+        if element.get("class") == "section":
+            section = "".join(element.itertext())
+        elif element.get("class") == "paper":
+            detailed[section] = detailed.get(section, 0) + 1
+    assert set(detailed) == {"Vision", "Language", "Other"}
+    assert len(set(detailed.values())) == 1, f"one tier for every section: {detailed}"
+    toc = [" ".join("".join(td.itertext()).split()) for td in tree.iter("td")
+           if td.get("class") in ("toc-name", "toc-count")]  # fmt: skip
+    assert toc == ["Vision", "300 papers", "Language", "300 papers", "Other", "300 papers"]
+    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    more = [a for p in tree.iter("p") if p.get("class") == "more-in" for a in p.iter("a")]
+    assert [a.text for a in more] == ["Vision", "Language", "Other"]
+    for link in more:
+        anchor = link.get("href").split("#")[1]
+        assert f'id="{anchor}"' in page
+    text = message.get_body(("plain",)).get_content()
+    assert "In this issue:" in text and "more papers in Language:" in text

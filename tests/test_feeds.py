@@ -259,3 +259,91 @@ def test_index_draws_new_papers_per_issue_as_svg(site, run_cli):
     heights = [float(bar.get("height")) for bar in bars]
     assert heights == [100.0, round(100 / 3, 1), round(200 / 3, 1)]
     assert not list(tree.iter("script"))
+
+
+def _feed_papers(site) -> set[str]:
+    """The papers every feed of the site holds now, by their link (the paper feeds and
+    the issues feed, read back by feedparser)."""
+    held: set[str] = set()
+    for name in ("atom.xml", "rss.xml", "feed.json"):
+        if name == "feed.json":
+            items = json.loads((site.out / name).read_text(encoding="utf-8"))["items"]
+            held |= {item["url"] for item in items}
+        else:
+            held |= {entry.link for entry in parsed(site, name).entries}
+    for entry in parsed(site, "issues.xml").entries:
+        tree = html5lib.parse(entry.content[0].value, namespaceHTMLElements=False)
+        held |= {a.get("href") for a in tree.iter("a") if "#p-" in (a.get("href") or "")}
+    return held
+
+
+def _published(site) -> set[str]:
+    rows = site.rows(
+        "SELECT i.id, p.key FROM papers p JOIN issues i ON i.seq = p.issue_seq"
+    )  # every paper published in an issue
+    from digest.model import paper_anchor
+
+    return {f"https://example.org/digest/issues/{i}.html#{paper_anchor(k)}" for i, k in rows}
+
+
+def test_every_published_paper_reaches_a_feed_whatever_its_section(site, run_cli):
+    """A subscriber sees every paper published: the newest issue is in the paper feeds
+    whole (ranked across sections), the issues feed lists every paper of its issues.
+    Over a backfill and weekly runs of 60 papers in three sections, with feed_size 20,
+    the union of what the feeds held after each run holds every published paper."""
+    site.config.write_text(
+        site.config.read_text().replace(
+            "[email]",
+            "feed_size = 20\n"
+            '[[sections]]\nname = "Vision"\nmatch = ["image"]\n'
+            '[[sections]]\nname = "Language"\nmatch = ["text"]\n[email]',
+        ),
+        encoding="utf-8",
+    )
+    topics = ("image", "text", "protein")
+
+    def listing(day: str, start: int, count: int, votes: int) -> str:
+        pairs = [(f"Paper {n} on {topics[n % 3]}", f"We study {topics[n % 3]} data.")
+                 for n in range(start, start + count)]  # fmt: skip
+        meta = [f"  • 3 authors\n·\nMar 1, 2026 {votes + n % 7}" for n in range(count)]
+        return digest_text(day, pairs, meta=meta)
+
+    for week, day in enumerate(("Oct 5", "Oct 12", "Oct 19")):  # a backlog
+        site.write(f"old-{week}.txt", listing(day, 1000 + 60 * week, 60, 5))
+    held = set()
+    assert run_cli("run", "--config", site.config, "--backfill", "--now", NOW).code == 0
+    held |= _feed_papers(site)
+    for week in range(3):
+        site.write(f"new-{week}.txt", listing(f"Nov {24 + week}", 60 * week, 60, 40))
+        moment = dt.datetime(2026, 11, 24, 8, tzinfo=dt.UTC) + dt.timedelta(days=week)
+        assert run_cli("run", "--config", site.config, "--now", moment.isoformat()).code == 0
+        newest = parsed(site, "atom.xml").entries
+        assert len(newest) == 60, "the newest issue whole, though feed_size is 20"
+        sections = {e.link.split("#")[0] for e in newest}
+        assert len(sections) == 1  # all of the newest issue, in every section
+        held |= _feed_papers(site)
+    published = _published(site)
+    assert len(published) == 6 * 60
+    assert published <= held, f"{len(published - held)} papers never reached a feed"
+
+
+def test_the_newest_issue_is_ranked_across_sections_in_the_feeds(site, run_cli):
+    site.config.write_text(
+        site.config.read_text().replace(
+            "[email]", '[[sections]]\nname = "First"\nmatch = ["alpha"]\n[email]'
+        ),
+        encoding="utf-8",
+    )
+    pairs = [("An alpha paper", "On alpha."), ("A beta paper", "On beta."),
+             ("Another alpha paper", "More alpha.")]  # fmt: skip
+    meta = ["  • 1 author\n·\nMar 1, 2026 3", "  • 1 author\n·\nMar 1, 2026 90",
+            "  • 1 author\n·\nMar 1, 2026 7"]  # fmt: skip
+    site.write("a.txt", digest_text("Nov 24", pairs, meta=meta))
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0
+    feed = parsed(site, "atom.xml")
+    # The page puts the section first; the feed ranks by upvotes across sections, and
+    # its dates agree with that order.
+    assert [e.title for e in feed.entries] == ["A beta paper", "Another alpha paper",
+                                               "An alpha paper"]  # fmt: skip
+    dates = [e.published_parsed for e in feed.entries]
+    assert dates == sorted(dates, reverse=True)

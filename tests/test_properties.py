@@ -24,8 +24,9 @@ from digest.intake.loader import parse_bytes, parse_text
 from digest.links import LINK, extract_links
 from digest.model import Issue, IssueSummary, Site
 from digest.publish import filters, pages
+from digest.publish.email_plan import Plan
 from digest.publish.feeds import build_feeds, title_is_html
-from digest.publish.message import EmailRenderer, Plan
+from digest.publish.message import EmailRenderer
 from digest.publish.records import IssueContext
 from digest.publish.templates import Templates
 
@@ -186,7 +187,7 @@ def test_whatever_is_taken_in_shows_literally_everywhere(pairs):
         EmailConfig(),
         papers,
     )
-    plan = Plan(len(papers), 0, 0, len(papers))
+    plan = Plan(full=True)
     shown = text_of(mail.html(plan))
     text_part = folded(mail.text(plan))
     for paper in papers:

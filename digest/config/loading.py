@@ -65,6 +65,7 @@ TOP_LEVEL_KEYS = (
     "templates",
     "notes",
     "feed_size",
+    "feed_max",
     "max_file_size",
     "settle",
     "backfill",
@@ -190,6 +191,8 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = check_site(expect(value, str, key))
         elif key == "paper_link":
             values[key] = check_paper_link(expect(value, str, key))
+        elif key == "feed_max":
+            values[key] = bounded_int(value, key, 1, 100_000)
         elif key == "feed_size":
             values[key] = bounded_int(value, key, 1, 10_000)
         elif key == "max_file_size":

@@ -90,7 +90,8 @@ class Config:
     state: StateLocation = Path(".digest/state.sqlite")
     templates: Path | None = None
     notes: Path = Path("notes")  # the editor's notes: next.md, <issue-id>.md
-    feed_size: int = 100
+    feed_size: int = 100  # the feeds carry at least this many papers, newest first
+    feed_max: int = 1000  # and the newest issue whole, up to this many
     max_file_size: int = 32 * 1024 * 1024
     settle: float = 5.0  # inbox files changed more recently are left for the next run
     backfill: Period | None = None  # a first run makes an issue per period of its backlog

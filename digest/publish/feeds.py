@@ -179,6 +179,7 @@ def build_issues_feed(templates: Templates, site: Site, issues: list[IssueFeedEn
             papers=item.papers,
             total=item.total,
             editorial=item.editorial,
+            abstracts=ISSUE_FEED_PAPERS,
         )
         entry.content(safety.check("issues feed entry", body), type="html")
     return feed.atom_str(pretty=True)

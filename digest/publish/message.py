@@ -7,10 +7,9 @@ issue's publication time in the file; delivery sets it to the moment of sending.
 Gmail clips HTML parts over about 102 KB (counted after its own rewriting, so clipping
 was seen from about 99.5 KB), and the end of a long digest would silently disappear. The
 HTML part is therefore kept under a budget (``max_html_bytes``, 90,000 by default) by
-shortening deliberately, in this order, and saying so in the email:
-  1. abstracts are cut to their first sentences (labelled so: "First sentences");
-  2. the lowest-ranked papers are listed by title only;
-  3. the rest are summed up as "and N more papers", linking to the issue page.
+shortening deliberately, section by section (``email_plan.py``), and saying so in the
+email: abstracts cut to their first sentences (labelled so), the lower-ranked papers of
+each section by title only, the rest of a section summed up, linking to it on the page.
 The text part follows the same plan, wrapped at 72 columns (a URL longer than that
 stands alone on its line), its signature after the standard "-- " line.
 
@@ -22,11 +21,9 @@ URL that it takes one click (RFC 8058's ``List-Unsubscribe-Post``).
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
@@ -37,13 +34,10 @@ from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
 from digest.publish import safety
-from digest.publish.details import AI_SUMMARY_LABEL, ai_summary
-from digest.publish.filters import first_sentences
+from digest.publish.email_plan import EVERY, Layout, Plan
 from digest.publish.records import IssueContext
 from digest.publish.view import Fragments, views
 from digest.text import HEADER_UNSAFE
-
-MIN_DETAILED = 20  # in a huge issue, at least this many keep their shortened abstract
 
 
 def header_text(value: str) -> str:
@@ -56,63 +50,6 @@ def html_part_size(html: str) -> int:
     return len(html.encode("utf-8")) + html.count("\n")
 
 
-class ItemStyle(enum.StrEnum):
-    FULL = "full"  # the whole abstract
-    TLDR = "tldr"  # its first sentences (the value stays: templates test for it)
-    TITLE = "title"  # the title only
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """How much of each paper the email shows, in rank order."""
-
-    full: int  # papers with the whole abstract
-    tldr: int  # then papers with a shortened abstract
-    titles: int  # then papers by title only
-    total: int  # papers in the issue; the rest are "and N more"
-
-    @property
-    def shown(self) -> int:
-        return self.full + self.tldr + self.titles
-
-    @property
-    def more(self) -> int:
-        return self.total - self.shown
-
-    @property
-    def shortened(self) -> bool:
-        return self.full < self.total
-
-
-@dataclass(frozen=True, slots=True)
-class EmailItem:
-    paper: Paper
-    style: ItemStyle
-
-    @property
-    def text(self) -> str:
-        if self.style is ItemStyle.FULL:
-            return self.paper.abstract
-        if self.style is ItemStyle.TLDR:
-            return ai_summary(self.paper) or first_sentences(self.paper.abstract)
-        return ""
-
-    @property
-    def label(self) -> str:
-        """What a shortened abstract is, said before it: the listing's AI summary is never
-        passed off as the authors' words."""
-        return AI_SUMMARY_LABEL if ai_summary(self.paper) else "First sentences"
-
-
-def _items(papers: Sequence[Paper], plan: Plan) -> list[EmailItem]:
-    styles = (
-        [ItemStyle.FULL] * plan.full
-        + [ItemStyle.TLDR] * plan.tldr
-        + [ItemStyle.TITLE] * plan.titles
-    )
-    return [EmailItem(paper, style) for paper, style in zip(papers, styles, strict=False)]
-
-
 class EmailRenderer:
     """Renders both parts for a plan and finds the richest plan under the budget."""
 
@@ -120,20 +57,23 @@ class EmailRenderer:
         self.issue_context = context
         self.site, self.templates, self.issue = context.site, context.templates, context.issue
         self.email = email
-        # The first papers in page order, as many as could be shown, as views.
+        # The first papers of each section in page order, as many as could be shown.
         self.papers = list(views(papers, context.site))
         self.total = context.issue.paper_count
+        self.layout = Layout.of(self.papers, context.summary.sections, self.total)
         # Each paper drawn in a style is drawn once, however many plans the budget tries.
         self.fragments = Fragments(context.templates, context.site)
         self._inliner: Any = None
         self._tried: dict[Plan, tuple[bool, str]] = {}
 
     def context(self, plan: Plan) -> dict[str, Any]:
+        parts = self.layout.parts(plan)
         return {
             "site": self.site,
             "issue": self.issue,
-            "items": _items(self.papers, plan),
-            "plan": plan,
+            "parts": parts,
+            "items": [item for part in parts for item in part.items],
+            "plan": self.layout.shown(plan),
             "issue_url": self.site.issue_url(self.issue.id),
             "unsubscribe": self.email.list_unsubscribe,
             "rising": self.issue_context.rising,
@@ -162,10 +102,10 @@ class EmailRenderer:
         return self._tried[plan]
 
     def best(self) -> tuple[Plan, str]:
-        """The plan that shows the most, in the order of shortening the module describes."""
-        total, listed = self.total, len(self.papers)
-        if listed == total:
-            whole, shortened = Plan(total, 0, 0, total), Plan(0, total, 0, total)
+        """The plan that shows the most, in the order of shortening ``email_plan`` gives."""
+        layout = self.layout
+        if layout.complete:
+            whole, shortened = Plan(full=True), Plan(tldr=EVERY)
             # The whole plan shows more than the shortened one, so where the shortened one
             # does not fit, neither does the whole. When the abstracts alone outgrow the
             # budget, that is the likely case: asking it first saves a render.
@@ -178,19 +118,20 @@ class EmailRenderer:
                 ok, html = self.fits(plan)
                 if ok:
                     return plan, html
-        # Move the lowest-ranked papers to title-only, as few as will do.
-        found = self._largest(lambda k: Plan(0, k, listed - k, total), 0, listed)
+        # Each section's lower papers by title, as few as will do, alike in every section.
+        largest = layout.largest
+        found = self._largest(lambda k: Plan(tldr=k, titles=EVERY), 0, largest)
         if found is not None:
             return found
         # Even titles alone do not fit: keep a few shortened, then as many titles as fit.
-        detailed = min(MIN_DETAILED, listed)
-        found = self._largest(lambda t: Plan(0, detailed, t, total), 0, listed - detailed)
+        detailed = min(layout.detailed_per_section(), largest)
+        found = self._largest(lambda t: Plan(tldr=detailed, titles=t), 0, largest - detailed)
         if found is not None:
             return found
-        found = self._largest(lambda k: Plan(0, k, 0, total), 0, detailed)
+        found = self._largest(lambda k: Plan(tldr=k), 0, detailed)
         if found is not None:
             return found
-        plan = Plan(0, 0, 0, total)
+        plan = Plan()
         return plan, self.html(plan)
 
     def _largest(self, make: Callable[[int], Plan], low: int, high: int) -> tuple[Plan, str] | None:
@@ -279,7 +220,8 @@ def build_message(
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         if unsubscribe.startswith("https://"):
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["X-Digest-Papers"] = f"{plan.shown} of {plan.total} shown"
+    shown = renderer.layout.shown(plan)
+    message["X-Digest-Papers"] = f"{shown.shown} of {shown.total} shown"
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
     boundary = hashlib.blake2b((text + html).encode(), digest_size=12).hexdigest()
@@ -288,5 +230,6 @@ def build_message(
 
 
 def papers_to_show(email: EmailConfig) -> int:
-    """At most this many papers can fit in the HTML budget (about 100 bytes a title)."""
+    """At most this many papers of a section can fit in the HTML budget (about 100 bytes
+    a title)."""
     return max(1, email.max_html_bytes // 100) + 1

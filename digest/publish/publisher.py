@@ -201,7 +201,10 @@ class Publisher:
         from digest.publish import message
 
         email = self.config.email
-        papers = list(islice(self.papers(issue), message.papers_to_show(email)))
+        heads = self.store.issue_papers(
+            issue.seq, PaperView, per_section=message.papers_to_show(email)
+        )
+        papers = list(views(heads, self.site))
         return message.build_message(context or self.context(issue), email, papers, recipients)
 
     def stage_site(self, *, changed_years: set[int] | None = None) -> None:
@@ -224,7 +227,9 @@ class Publisher:
             return
         # The site's feeds, then each section's (under sections/<slug>/).
         for section in [None, *site.sections]:
-            papers = store.newest_papers(self.config.feed_size, section=section)
+            papers = store.newest_papers(
+                self.config.feed_size, section, whole_newest=self.config.feed_max
+            )
             if papers:
                 built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
                 for name, content in built.items():
@@ -232,7 +237,7 @@ class Publisher:
         recent = [
             IssueFeedEntry(
                 issue,
-                list(islice(store.issue_papers(issue.seq), feeds.ISSUE_FEED_PAPERS)),
+                list(islice(store.issue_papers(issue.seq), self.config.feed_max)),
                 issue.paper_count,
                 self.editorial(issue),
             )

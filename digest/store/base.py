@@ -211,12 +211,19 @@ class Store(ABC):
     ) -> None: ...
 
     @abstractmethod
-    def issue_papers(self, issue_seq: int, kind: type[Paper] = Paper) -> Iterator[Paper]:
+    def issue_papers(
+        self, issue_seq: int, kind: type[Paper] = Paper, *, per_section: int | None = None
+    ) -> Iterator[Paper]:
         """The papers of one issue in page order, streamed (an issue can be huge), as
-        ``kind`` (a kind of Paper: the publisher asks for its views, made as they are read)."""
+        ``kind`` (a kind of Paper: the publisher asks for its views, made as they are read);
+        with ``per_section``, only the first that many of each section (an email's)."""
 
     @abstractmethod
-    def newest_papers(self, limit: int, section: str | None = None) -> list[Paper]: ...
+    def newest_papers(
+        self, limit: int, section: str | None = None, *, whole_newest: int = 0
+    ) -> list[Paper]:
+        """What the feeds carry: the newest issue whole (up to ``whole_newest`` papers),
+        then older issues' papers, until ``limit``; each issue's ranked across sections."""
 
     @abstractmethod
     def issue_papers_with_keys(self, issue_seq: int, keys: Iterable[str]) -> list[Paper]:

@@ -33,11 +33,23 @@ class IssueQueries(SqlBase):
             (issue_seq, issue_seq),
         )
 
-    def issue_papers(self, issue_seq: int, kind: type[Paper] = Paper) -> Iterator[Paper]:
+    def issue_papers(
+        self, issue_seq: int, kind: type[Paper] = Paper, *, per_section: int | None = None
+    ) -> Iterator[Paper]:
+        if per_section is None:
+            sql, params = "", [issue_seq]
+        else:  # the first of each section: the positions ranked within their section
+            sql = (
+                " AND o.position IN (SELECT position FROM (SELECT r.position, row_number() "
+                "OVER (PARTITION BY q.section ORDER BY r.position) AS nth FROM issue_order r "
+                "JOIN papers q ON q.id = r.paper_id WHERE r.issue_seq = ?) AS ranked "
+                "WHERE nth <= ?)"
+            )
+            params = [issue_seq, issue_seq, per_section]
         for row in self._stream(
             f"SELECT {PAPER_COLUMNS} FROM {PAPERS_IN_ORDER} "
-            "WHERE o.issue_seq = ? ORDER BY o.position",
-            (issue_seq,),
+            f"WHERE o.issue_seq = ?{sql} ORDER BY o.position",
+            params,
         ):
             yield paper_from_row(row, kind)
 
@@ -50,19 +62,33 @@ class IssueQueries(SqlBase):
         )
         return [paper_from_row(row) for row in rows]
 
-    def newest_papers(self, limit: int, section: str | None = None) -> list[Paper]:
+    def newest_papers(
+        self, limit: int, section: str | None = None, *, whole_newest: int = 0
+    ) -> list[Paper]:
+        """Each issue's papers ranked across its sections (by their upvotes when published,
+        then page order), newest issue first: the newest issue whole, up to
+        ``whole_newest`` of its papers, then older ones until there are ``limit``. Each
+        paper's instant follows its rank, so feed readers that sort by date agree."""
         papers: list[Paper] = []
         in_section = "AND p.section = ? " if section is not None else ""
-        for (seq,) in self._execute("SELECT seq FROM issues ORDER BY seq DESC").fetchall():
+        ranked = PAPER_COLUMNS.replace(
+            "o.position",
+            "row_number() OVER (ORDER BY coalesce(p.published_upvotes, -1) DESC, o.position) - 1",
+        )
+        issues = self._execute("SELECT seq, paper_count FROM issues ORDER BY seq DESC").fetchall()
+        for number, (seq, count) in enumerate(issues):
+            wanted = limit - len(papers)
+            if number == 0:
+                wanted = max(wanted, min(count, whole_newest))
+            if wanted <= 0:
+                break
             params = (seq, section) if section is not None else (seq,)
             rows = self._execute(
-                f"SELECT {PAPER_COLUMNS} FROM {PAPERS_IN_ORDER} "
-                f"WHERE o.issue_seq = ? {in_section}ORDER BY o.position LIMIT ?",
-                (*params, limit - len(papers)),
+                f"SELECT {ranked} FROM {PAPERS_IN_ORDER} WHERE o.issue_seq = ? {in_section}"
+                "ORDER BY 14 LIMIT ?",
+                (*params, wanted),
             ).fetchall()
             papers += [paper_from_row(row) for row in rows]
-            if len(papers) >= limit:
-                break
         return papers
 
     def issue_summary(self, issue_seq: int) -> IssueSummary:
