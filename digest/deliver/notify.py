@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from digest.config.monitor import ChannelConfig
 from digest.config.settings import Config
 from digest.dates import long_date
+from digest.deliver import chat_post
 from digest.errors import ConfigError, NotFound, PendingOutputs
 from digest.faults import pause_point
 from digest.links import href
@@ -149,25 +150,6 @@ def _apprise() -> Any:
     return apprise
 
 
-def _notify(url: str, title: str, body: str, retries: int, wait: float) -> DeliveryStatus:
-    apprise = _apprise()
-
-    logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)  # its messages name the URL
-    client = apprise.Apprise()
-    if not client.add(url):
-        raise ConfigError("not an Apprise URL")
-    status = DeliveryStatus.FAILED
-    for attempt in range(max(1, retries)):
-        result = client.notify(title=title, body=body, body_format=apprise.NotifyFormat.MARKDOWN)
-        if result:
-            return DeliveryStatus.SENT
-        if result.status == apprise.AppriseResultStatus.TIMEOUT:
-            return DeliveryStatus.IN_DOUBT  # it may have gone through: never twice unasked
-        if attempt + 1 < retries:
-            time.sleep(wait * 2**attempt)
-    return status
-
-
 def _limit(url: str) -> int:
     """Characters the body may have on this service (less the title, where the service
     puts it in the body)."""
@@ -247,8 +229,15 @@ def _post_one(
     pause_point("posting")
     try:
         title, body = _message(publisher, issue, item, _limit(url))
-        status = _notify(url, title, body, config.email.retries, config.email.retry_wait)
-        reason = None if status is DeliveryStatus.SENT else "the service did not accept it"
+        posted = chat_post.post(
+            url,
+            title,
+            body,
+            attempts=config.email.retries,
+            retry_wait=config.email.retry_wait,
+            deadline=item.deadline,
+        )
+        status, reason = posted.status, posted.reason
     except Exception as exc:  # a broken channel never stops the others, nor the run
         status = DeliveryStatus.FAILED
         reason = re.sub(r"\S+://\S+", "(the channel's URL)", f"{type(exc).__name__}: {exc}")
@@ -261,7 +250,10 @@ def _post_one(
     elif status is DeliveryStatus.IN_DOUBT:
         outcome.in_doubt.append(item.name)
         log.error(
-            "channel %s: no answer in time; issue %s may have been posted", item.name, issue.id
+            "channel %s: %s; issue %s may have been posted",
+            item.name,
+            reason or "no answer in time",
+            issue.id,
         )
     else:
         outcome.failed.append(RefusedRecipient(item.name, reason or "failed"))
