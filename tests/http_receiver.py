@@ -3,7 +3,7 @@ chat webhooks (Apprise's json://, ntfy://) posted to it. Scripted to fail: ``rep
 maps a path prefix to the status codes its next requests get (then 200; 0: hang up
 without an answer). Scripted to be hostile: a path under a prefix in ``silent`` has its
 whole request read and is never answered; one under ``trickle`` gets its answer a byte
-at a time, for ever (until the server stops)."""
+at a time (8 s for the whole of it: no read ever waits long)."""
 
 from __future__ import annotations
 
@@ -50,10 +50,12 @@ class Receiver:
                     receiver.closing.wait()  # the whole request read; no answer, ever
                     return
                 if any(self.path.startswith(prefix) for prefix in receiver.trickle):
-                    self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-                    while not receiver.closing.wait(0.2):  # a byte now and then, never the end
+                    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+                    for byte in answer:  # one every 0.2 s: 8 s for the whole answer
+                        if receiver.closing.wait(0.2):
+                            return
                         try:
-                            self.wfile.write(b"x")
+                            self.wfile.write(bytes([byte]))
                             self.wfile.flush()
                         except OSError:
                             return

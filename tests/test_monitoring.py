@@ -368,3 +368,18 @@ def test_a_post_has_a_deadline_however_slowly_the_answer_comes(site, monkeypatch
         assert len(receiver.to("/hook")) == 1
         again = digest_process("post", "--config", site.config, env=env, timeout=60)
         assert again.returncode == 4 and len(receiver.to("/hook")) == 1
+
+
+def test_a_ping_has_a_deadline_however_slowly_the_monitor_answers(site, run_cli, monkeypatch):
+    from digest.deliver import notify
+
+    monkeypatch.setattr(notify, "PING_DEADLINE", 2.0, raising=False)
+    with Receiver() as monitor:
+        monitor.trickle.add("/ping")  # a byte every 0.2 s, 8 s for the whole answer
+        add_config(site, f'[monitor]\nping_url = "{monitor.url}/ping/{SECRET}"')
+        published(site, run_cli)
+        assert len(monitor.to("/ping")) == 1, "no time left for a second try"
+    code, out = check(site)
+    assert code == 1 and "the last ping to http://127.0.0.1/… failed" in out
+    status = run_cli("status", "--config", site.config).out
+    assert "no answer within the 2 s deadline" in status

@@ -2,9 +2,9 @@
 
 Pings follow the convention of healthchecks.io and Uptime Kuma push monitors: the URL
 after a successful run, ``<url>/fail`` after a failed one, ``<url>/start`` when a run
-starts (if asked), with the run's one-line summary as the body. A ping is short and
-retried twice; a failed ping never fails the run: it is logged, recorded, and shown by
-``status`` and ``check``.
+starts (if asked), with the run's one-line summary as the body. A ping is short,
+retried twice, and has a hard deadline over all its tries; a failed ping never fails the
+run: it is logged, recorded, and shown by ``status`` and ``check``.
 
 Chat channels are Apprise URLs (Slack, Discord, Telegram, Matrix, Mattermost, ntfy, JSON
 webhooks, ...), read only from the environment variable each channel names, because they
@@ -16,6 +16,7 @@ never repeated unasked), within the channel's message limits.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import logging
 import os
 import re
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit
 from digest.config.monitor import ChannelConfig
 from digest.config.settings import Config
 from digest.dates import long_date
-from digest.deliver import chat_post
+from digest.deliver import chat_post, deadline
 from digest.errors import ConfigError, NotFound, PendingOutputs
 from digest.faults import pause_point
 from digest.links import href
@@ -43,8 +44,9 @@ from digest.store import DeliveryUpdate, Store
 
 log = logging.getLogger("digest")
 
-PING_TIMEOUT = 10.0
+PING_TIMEOUT = 10.0  # to connect, and for each read
 PING_ATTEMPTS = 3
+PING_DEADLINE = 30.0  # for a ping, all its attempts
 
 
 def masked(url: str) -> str:
@@ -63,29 +65,39 @@ class PingResult:
 
 
 def ping(url: str, kind: str, body: str, *, sleep: Any = time.sleep) -> PingResult:
-    """POST ``body`` to the URL for ``kind`` ("success", "fail" or "start")."""
+    """POST ``body`` to the URL for ``kind`` ("success", "fail" or "start"): at most
+    PING_ATTEMPTS tries, all within PING_DEADLINE seconds, however slowly bytes come."""
     target = url.rstrip("/") + {"success": "", "fail": "/fail", "start": "/start"}[kind]
     error = "not tried"
-    for attempt in range(PING_ATTEMPTS):
-        request = urllib.request.Request(
-            target,
-            data=body.encode("utf-8"),
-            method="POST",
-            headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "digest"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=PING_TIMEOUT) as response:
-                response.read(1024)
-            return PingResult(masked(url), kind, True)
-        except urllib.error.HTTPError as exc:
-            error = f"HTTP {exc.code}"
-            if exc.code < 500 and exc.code != 429:
-                break  # the monitor said no: asking again will not change that
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            error = str(getattr(reason, "strerror", None) or reason).lower()
-        if attempt + 1 < PING_ATTEMPTS:
-            sleep(1.0 * 2**attempt)
+    with deadline.Watchdog(time.monotonic() + PING_DEADLINE) as watchdog:
+        for attempt in range(PING_ATTEMPTS):
+            request = urllib.request.Request(
+                target,
+                data=body.encode("utf-8"),
+                method="POST",
+                headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "digest"},
+            )
+            try:
+                timeout = max(0.001, min(PING_TIMEOUT, watchdog.left()))
+                with deadline.opener(watchdog).open(request, timeout=timeout) as response:
+                    response.read(1024)
+                return PingResult(masked(url), kind, True)  # a 2xx came: the ping arrived
+            except urllib.error.HTTPError as exc:
+                error = f"HTTP {exc.code}"
+                if exc.code < 500 and exc.code != 429:
+                    break  # the monitor said no: asking again will not change that
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                reason = getattr(exc, "reason", exc)
+                error = str(getattr(reason, "strerror", None) or reason or type(exc).__name__)
+                error = error.lower()
+            if watchdog.fired:
+                error = f"no answer within the {PING_DEADLINE:g} s deadline"
+                break
+            pause = 1.0 * 2**attempt
+            if attempt + 1 < PING_ATTEMPTS:
+                if watchdog.left() <= pause:
+                    break
+                sleep(pause)
     log.warning("ping to %s (%s) failed: %s", masked(url), kind, error)
     return PingResult(masked(url), kind, False, error)
 
