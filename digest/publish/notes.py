@@ -24,6 +24,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import stat
 import textwrap
 import tomllib
 from collections.abc import Iterable
@@ -33,12 +34,23 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import TemplateProblem
+from digest.intake.decoding import clean_text
+from digest.intake.inbox import resolve_link
+from digest.intake.reading import Unreadable, read_regular
 from digest.model import Issue, Paper, Problem, Severity, title_key
 from digest.publish.records import Note, Pick
 from digest.publish.safety import SAFE_SCHEMES, url_scheme
 from digest.store import Store
 
 NEXT = "next.md"
+MAX_NOTE_BYTES = 64 * 1024  # a note is a few paragraphs; a longer text belongs on a page
+# Python-Markdown looks for the end of each "[" (a link's text) to the end of its block, so
+# many brackets in a long block cost time that grows with their square (4,000 "[": seconds,
+# then minutes): past this many characters looked at, a note is refused, not rendered.
+MAX_BRACKET_SCAN = 1_000_000
+_TOO_LONG = f"over the limit of {MAX_NOTE_BYTES:,} bytes for a note"
+_SHORTEN = "shorten it: a note is a few paragraphs (link to a longer text on a page of yours)"
+_FIX = "make it a regular file (UTF-8 text) in the notes folder"
 _FRONT = re.compile(r"\A\+\+\+[ \t]*\r?\n(.*?)\r?\n\+\+\+[ \t]*(?:\r?\n|\Z)", re.S)
 EXTENSIONS = ("sane_lists",)  # python-markdown's own; no raw HTML (see ``to_html``)
 
@@ -48,9 +60,15 @@ class NoteProblem(TemplateProblem):
 
 
 def parse(source: str, where: str) -> Note:
-    body: str = source
+    """A note's source as every output shows it. Control characters (ESC, form feed, NUL,
+    which no page, feed or email may carry) are removed, and counted (``removed``)."""
+    if len(source.encode("utf-8", "surrogatepass")) > MAX_NOTE_BYTES:
+        raise NoteProblem(f"the note {where} is {_TOO_LONG}", _SHORTEN)
+    text = clean_text(source)
+    removed = len(source) - len(text)
+    body: str = text
     picks: tuple[Pick, ...] = ()
-    front = _FRONT.match(source)
+    front = _FRONT.match(text)
     if front:
         try:
             header = tomllib.loads(front.group(1))
@@ -59,20 +77,45 @@ def parse(source: str, where: str) -> Note:
                 f"the note {where}: its +++ header is not valid TOML: {exc}",
                 "fix the header, or remove it",
             ) from None
-        picks = _picks(header, where)
-        body = source[front.end() :]
+        picks, cleaned = _picks(header, where)
+        removed += cleaned
+        body = text[front.end() :]
+    _check_brackets(body, where)
     rendered = to_html(body, where)
-    return Note(source, body, rendered, to_text(rendered), picks)
+    return Note(source, body, rendered, to_text(rendered), picks, removed)
 
 
-def _picks(header: dict[str, Any], where: str) -> tuple[Pick, ...]:
+def _check_brackets(body: str, where: str) -> None:
+    """Refuse a note Python-Markdown would take minutes over: for each "[", it reads on to
+    its "]" (to the end of the block if there is none). Counted per block, generously."""
+    for number, block in enumerate(re.split(r"\n[ \t]*\n", body), start=1):
+        if block.count("[") < 100:
+            continue  # cannot cost much: at most 100 scans of one block
+        scanned, opened = 0, []
+        for position, char in enumerate(block):
+            if char == "[":
+                opened.append(position)
+            elif char == "]" and opened:
+                scanned += position - opened.pop()
+        scanned += sum(len(block) - position for position in opened)
+        if scanned > MAX_BRACKET_SCAN:
+            raise NoteProblem(
+                f"the note {where}: paragraph {number} has {block.count('['):,} '[' that "
+                "Markdown would take minutes to read",
+                "write a '[' that opens no link as '\\[', or split the paragraph",
+            )
+
+
+def _picks(header: dict[str, Any], where: str) -> tuple[tuple[Pick, ...], int]:
+    """The picks, and how many control characters their text had (a TOML escape such as
+    "\\u001b" makes one): taken out, as from the note itself."""
     unknown = set(header) - {"picks"}
     if unknown:
         raise NoteProblem(
             f"the note {where}: unknown key {sorted(unknown)[0]!r} in its header",
             "the header knows [[picks]] with title and comment",
         )
-    found = []
+    found, removed = [], 0
     for number, item in enumerate(header.get("picks", []), start=1):
         if not isinstance(item, dict) or not isinstance(item.get("title"), str):
             raise NoteProblem(
@@ -82,8 +125,10 @@ def _picks(header: dict[str, Any], where: str) -> tuple[Pick, ...]:
         comment = item.get("comment", "")
         if not isinstance(comment, str):
             raise NoteProblem(f"the note {where}: pick {number}'s comment is not text")
-        found.append(Pick(item["title"], comment, title_key(item["title"])))
-    return tuple(found)
+        title, cleaned = clean_text(item["title"]), clean_text(comment)
+        removed += len(item["title"]) + len(comment) - len(title) - len(cleaned)
+        found.append(Pick(title, cleaned, title_key(title)))
+    return tuple(found), removed
 
 
 def to_html(markdown_text: str, where: str) -> str:
@@ -205,15 +250,35 @@ class NotesFolder:
             return
         os.replace(path, target)
 
-    @staticmethod
-    def _read(path: Path) -> str | None:
+    def _read(self, path: Path) -> str | None:
+        """The note at ``path``, or None if there is none. As the inbox's files are: only a
+        regular file inside the notes folder is read (a link is followed only to one), so
+        a link to /etc/passwd is refused rather than published, and a named pipe refused
+        rather than waited on for ever."""
         try:
-            return path.read_text(encoding="utf-8")
+            info = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
+            raise NoteProblem(f"cannot read the note {path}: {exc.strerror}", _FIX) from None
+        source = str(path)
+        if stat.S_ISLNK(info.st_mode):
+            target, why = resolve_link(os.path.realpath(self.root), source, "the notes folder")
+            if target is None:
+                raise NoteProblem(f"the note {path} is {why}", _FIX)
+            source = target
+        try:
+            data = read_regular(source, MAX_NOTE_BYTES + 1, follow=False)
+        except Unreadable as exc:
+            raise NoteProblem(f"the note {path} is not read: {exc}", _FIX) from None
+        if len(data) > MAX_NOTE_BYTES:
+            raise NoteProblem(f"the note {path} is {_TOO_LONG}", _SHORTEN)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise NoteProblem(
-                f"cannot read the note {path}: {exc}", "save it as UTF-8 text"
+                f"cannot read the note {path}: not UTF-8 ({exc.reason} at byte {exc.start})",
+                "save it as UTF-8 text",
             ) from None
 
 
@@ -251,6 +316,16 @@ def take(
         source, path = found
         note = parse(source, str(path))
         store.set_note(issue.seq, source)
+        if note.removed:
+            warnings.append(
+                Problem(
+                    str(path),
+                    None,
+                    f"removed {note.removed} control character(s) from the note (ESC, form "
+                    "feed, NUL and the like, which no page, feed or email may carry)",
+                    Severity.WARNING,
+                )
+            )
         papers = store.issue_papers_with_keys(issue.seq, [pick.key for pick in note.picks])
         for title in unmatched(note, papers):
             warnings.append(
@@ -268,7 +343,10 @@ def take(
 def finish(store: Store, folder: NotesFolder) -> None:
     """A run killed after its commit, before it renamed next.md: rename it now."""
     newest = store.issue(None)
-    found = folder.for_issue(newest.id) if newest is not None else None
+    try:
+        found = folder.for_issue(newest.id) if newest is not None else None
+    except NoteProblem:
+        return  # not a note that issue was published with; a new issue that takes it says so
     if newest is None or found is None or found[1].name != NEXT:
         return
     if store.note(newest.seq) == found[0]:  # it is the note that issue was published with

@@ -1,0 +1,122 @@
+"""The editor's note is read as the inbox is: only a regular file inside the notes folder
+(never a link out of it, never a pipe), within a size, its control characters removed, its
+raw HTML escaped in every output, and never sent before it was reviewed."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+
+from conftest import NOW, PLAIN, digest_process, digest_text
+
+ISSUE = "2026-11-24"
+
+
+def notes(site):
+    folder = site.root / "notes"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def published_files(site) -> list[str]:
+    folder = site.out / "issues"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_note_linked_out_of_the_notes_folder_is_refused_before_anything_is_published(
+    site, run_cli
+):
+    secret = site.root / "secret.txt"
+    secret.write_text("root:x:0:0:the secret outside the notes folder\n", encoding="utf-8")
+    link = notes(site) / "next.md"
+    link.symlink_to(secret)
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--now", NOW)
+    assert result.code == 3
+    assert "is a symbolic link to a file outside the notes folder; not read" in result.err
+    assert "nothing was published" in result.err
+    assert published_files(site) == []
+    rehearsal = run_cli("run", "--config", site.config, "--now", NOW, "--dry-run")
+    assert rehearsal.code == 3 and "outside the notes folder" in rehearsal.err
+    assert link.is_symlink(), "the link is left as it is"
+    link.unlink()
+    link.symlink_to("/etc/passwd")
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 3
+    assert published_files(site) == []
+    # A link to a note inside the folder is a note like any other.
+    link.unlink()
+    (notes(site) / "drafts").mkdir()
+    (notes(site) / "drafts" / "week.md").write_text("A week of drafts.\n", encoding="utf-8")
+    link.symlink_to(notes(site) / "drafts" / "week.md")
+    done = run_cli("run", "--config", site.config, "--now", NOW)
+    assert done.code == 0, done.err
+    page = (site.out / "issues" / f"{ISSUE}.html").read_text(encoding="utf-8")
+    assert "A week of drafts." in page and "root:x" not in page
+
+
+def test_a_named_pipe_as_the_note_never_hangs_the_run(site):
+    os.mkfifo(notes(site) / "next.md")
+    site.drop(PLAIN)
+    result = digest_process("run", "--config", site.config, "--now", NOW, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert "a named pipe (FIFO), not a regular file; not read" in result.stderr
+    assert published_files(site) == []
+    dry = digest_process("run", "--config", site.config, "--now", NOW, "--dry-run", timeout=60)
+    assert dry.returncode == 3 and "named pipe" in dry.stderr
+    status = digest_process("status", "--config", site.config, timeout=60)
+    assert status.returncode == 0, "the lock was let go"
+
+
+def test_control_characters_in_a_note_and_a_pick_are_removed_with_a_warning(site, run_cli):
+    (notes(site) / "next.md").write_text(
+        '+++\n[[picks]]\ntitle = "No such paper"\ncomment = "Bell \\u0007 and NUL \\u0000."\n'
+        "+++\nA note\x1b[31m in red,\x0c a form feed and a NUL\x00 byte.\n",
+        encoding="utf-8",
+    )
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--now", NOW, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    (warning,) = [p for p in report["problems"] if "control character" in p["message"]]
+    assert warning["severity"] == "warning" and warning["file"].endswith("next.md")
+    assert "removed 5 control character(s) from the note" in warning["message"]
+    page = (site.out / "issues" / f"{ISSUE}.html").read_text(encoding="utf-8")
+    assert "A note[31m in red, a form feed and a NUL byte." in page
+    for name in (f"issues/{ISSUE}.md", f"issues/{ISSUE}.eml", "issues.xml", "atom.xml"):
+        data = (site.out / name).read_bytes()
+        assert not any(byte in data for byte in (0, 7, 12, 27)), name
+    # The stored note keeps the control characters: a rebuild must not crash either.
+    rebuilt = run_cli("rebuild", "--config", site.config)
+    assert rebuilt.code == 0, rebuilt.err
+
+
+def test_a_note_too_long_for_a_note_is_refused(site, run_cli):
+    (notes(site) / "next.md").write_text("A long week. " * 10_000, encoding="utf-8")
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--now", NOW)
+    assert result.code == 3 and "over the limit of 65,536 bytes for a note" in result.err
+    assert published_files(site) == []
+
+
+def test_brackets_that_would_take_markdown_minutes_are_refused_at_once(site, run_cli):
+    (notes(site) / "next.md").write_text("[" * 4000 + "\n", encoding="utf-8")
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--now", NOW)
+    assert result.code == 3
+    assert "paragraph 1 has 4,000 '[' that Markdown would take minutes to read" in result.err
+    assert published_files(site) == []
+    note = "".join(f"[link {n}](https://example.org/{n}) and " for n in range(300))
+    (notes(site) / "next.md").write_text(note + "[a plain bracket.\n", encoding="utf-8")
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0, "links are fine"
+
+
+def sent_parts(raw: bytes) -> tuple[str, str]:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+
+
+def later_issue(site, run_cli, day: str = "2026-11-25"):
+    site.write(f"later-{day}.txt", digest_text(day[5:], [(f"A paper of {day}", "Text.")]))
+    return run_cli("run", "--config", site.config, "--now", f"{day}T08:00:00Z")
