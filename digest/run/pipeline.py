@@ -77,11 +77,6 @@ def run(config: Config, options: RunOptions | None = None) -> RunReport:
     return report
 
 
-def _sends_after_run(config: Config) -> bool:
-    """With ``email.review``, an issue is sent only when told (``digest send``)."""
-    return config.email.send_after_run and not config.email.review
-
-
 @contextmanager
 def _state(config: Config, options: RunOptions) -> Iterator[Store]:
     """The config's state; for a dry run without one, an empty state in memory."""
@@ -159,7 +154,15 @@ def _publish_run(context: RunContext) -> RunReport:
     except BaseException as exc:
         _record_failure(store, run_id, report, exc)
         raise
-    if options.send if options.send is not None else _sends_after_run(config):
+    asked = options.send if options.send is not None else config.email.send_after_run
+    if asked and config.email.review and (report.issue_id or report.finished):
+        # Never mail an issue nobody has read: review = true wins over --send too.
+        report.held_for_review = (
+            f"issue {report.issue_id or report.finished[-1]}: review = true: not sent; "
+            "read it, then 'digest send'"
+        )
+        log.info("%s", report.held_for_review)
+    elif asked and not config.email.review:
         announce.deliver(context)
     if config.channels and (report.issue_id or report.finished):
         announce.post(context)
