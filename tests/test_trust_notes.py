@@ -4,12 +4,17 @@ raw HTML escaped in every output, and never sent before it was reviewed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
 import os
+import signal
 
 from conftest import NOW, PLAIN, digest_process, digest_text
+from test_daemon import DigestProcess
+
+from digest.faults import PAUSE_ENV
 
 ISSUE = "2026-11-24"
 
@@ -117,6 +122,37 @@ def sent_parts(raw: bytes) -> tuple[str, str]:
     return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
 
 
-def later_issue(site, run_cli, day: str = "2026-11-25"):
-    site.write(f"later-{day}.txt", digest_text(day[5:], [(f"A paper of {day}", "Text.")]))
-    return run_cli("run", "--config", site.config, "--now", f"{day}T08:00:00Z")
+def later_issue(site, run, day: str = "2026-11-25"):
+    """A later issue, by ``run`` (run_cli, or digest_process)."""
+    label = dt.date.fromisoformat(day).strftime("%b %d").replace(" 0", " ")
+    site.write(f"later-{day}.txt", digest_text(label, [(f"A paper of {day}", "Text.")]))
+    return run("run", "--config", site.config, "--now", f"{day}T08:00:00Z")
+
+
+def test_a_note_edited_while_the_run_publishes_is_left_for_the_next_issue_with_a_warning(site):
+    note = notes(site) / "next.md"
+    note.write_text("The note as the run read it.\n", encoding="utf-8")
+    site.drop(PLAIN)
+    victim = DigestProcess("run", "--config", site.config, "--now", NOW, "--json",
+                           env={PAUSE_ENV: "committed"})  # fmt: skip
+    victim.wait_for("paused at committed")
+    _, how = os.waitpid(victim.process.pid, os.WUNTRACED)  # until it has stopped itself
+    assert os.WIFSTOPPED(how)
+    note.write_text("The note, edited for next week.\n", encoding="utf-8")
+    victim.process.send_signal(signal.SIGCONT)
+    assert victim.process.wait(timeout=60) == 0
+    assert victim.process.stdout is not None
+    report = json.loads(victim.process.stdout.read())
+    (warning,) = [p for p in report["problems"] if "changed while" in p["message"]]
+    assert warning["severity"] == "warning"
+    assert f"changed while issue {ISSUE} was being published" in warning["message"]
+    assert "the changed next.md stays, for the next issue published" in warning["message"]
+    assert f"rename it to {ISSUE}.md and run 'digest rebuild {ISSUE}'" in warning["message"]
+    page = (site.out / "issues" / f"{ISSUE}.html").read_text(encoding="utf-8")
+    assert "as the run read it" in page and "edited for next week" not in page
+    assert note.read_text(encoding="utf-8") == "The note, edited for next week.\n"
+    later = later_issue(site, digest_process)
+    assert later.returncode == 0, later.stderr
+    page = (site.out / "issues" / "2026-11-25.html").read_text(encoding="utf-8")
+    assert "edited for next week" in page, "the next issue takes it, as the warning said"
+    assert not note.exists()

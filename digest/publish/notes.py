@@ -240,15 +240,30 @@ class NotesFolder:
         own = self.own(issue_id)
         return own if own is not None and own != stored else None
 
-    def consume(self, path: Path, source: str, issue_id: str) -> None:
+    def consume(self, path: Path, source: str, issue_id: str) -> str | None:
         """next.md has been published with ``issue_id``: rename it, so it is never taken
-        twice (unless it changed since it was read: then it is a new note, and stays)."""
-        if path.name != NEXT or self._read(path) != source:
-            return
+        twice (unless it changed since it was read: then it is a new note, and stays;
+        returned is the warning that says so)."""
+        if path.name != NEXT:
+            return None
+        try:
+            now = self._read(path)
+        except NoteProblem as exc:
+            now = exc.message  # it changed into something that cannot be read: changed
+        if now is None:
+            return None
+        if now != source:
+            return (
+                f"{path} changed while issue {issue_id} was being published: the issue has "
+                f"the note as the run read it, and the changed {NEXT} stays, for the next "
+                f"issue published; if it was meant for this one, rename it to {issue_id}.md "
+                f"and run 'digest rebuild {issue_id}'"
+            )
         target = self.root / f"{issue_id}.md"
         if target.exists():
-            return
+            return None
         os.replace(path, target)
+        return None
 
     def _read(self, path: Path) -> str | None:
         """The note at ``path``, or None if there is none. As the inbox's files are: only a

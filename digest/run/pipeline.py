@@ -38,7 +38,7 @@ from digest.faults import pause_point
 from digest.intake import inbox
 from digest.intake.inbox import InboxScan, scan_inbox
 from digest.intake.take_in import Intake
-from digest.model import Issue, RunResult
+from digest.model import Issue, Problem, RunResult, Severity
 from digest.publish import notes, render_pool
 from digest.publish.publisher import Publisher, check_output, writer_for
 from digest.report import RunReport
@@ -136,7 +136,9 @@ def _publish_run(context: RunContext) -> RunReport:
                 publisher.stage_site(changed_years={issue.date.year for issue in pending})
             written += publisher.put_in_place(pending)
             for note in taken:
-                context.notes.consume(note.path, note.source, note.issue_id)
+                changed = context.notes.consume(note.path, note.source, note.issue_id)
+                if changed is not None:  # the CLI prints it; the daemon logs it
+                    report.problems.append(Problem(str(note.path), None, changed, Severity.WARNING))
         finally:
             writer.discard()
         report.written = [str(path) for path in written]
