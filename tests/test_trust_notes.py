@@ -7,11 +7,15 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import html
 import json
 import os
+import re
 import signal
 
 from conftest import NOW, PLAIN, digest_process, digest_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_daemon import DigestProcess
 
 from digest.faults import PAUSE_ENV
@@ -156,3 +160,48 @@ def test_a_note_edited_while_the_run_publishes_is_left_for_the_next_issue_with_a
     page = (site.out / "issues" / "2026-11-25.html").read_text(encoding="utf-8")
     assert "edited for next week" in page, "the next issue takes it, as the warning said"
     assert not note.exists()
+
+
+HOSTILE_NOTE = """A week with <script>alert(1)</script> and <img src=x onerror=alert(2)> in it,
+<!-- a comment -->, \\<b>bold?</b>, `code <i>` kept as code, and <https://example.org/> linked.
+
+    <zz>indented</zz>
+
+```
+<zz onclick=alert(3)>fenced</zz>
+```
+"""
+
+
+def test_raw_html_in_a_note_never_runs_in_the_issues_markdown(site, run_cli):
+    from readers import markdown_renderers
+
+    (notes(site) / "next.md").write_text(HOSTILE_NOTE, encoding="utf-8")
+    site.drop(PLAIN)
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0
+    source = (site.out / "issues" / f"{ISSUE}.md").read_text(encoding="utf-8")
+    assert "[issue page]" not in source and "`code <i>`" in source, "code stays code"
+    for name, to_html in markdown_renderers().items():
+        rendered = to_html(source)
+        for raw in ("<script", "<img", "<!--", "<b>", "<zz", "</zz"):
+            assert raw not in rendered, (name, raw)
+        assert "<code>code &lt;i&gt;</code>" in rendered, name
+        assert '<a href="https://example.org/">' in rendered, name
+        text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+        assert "<script>alert(1)</script>" in text, (name, "shown as written")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["<", ">", "`", "``", "\\", " ", "\n", "\n\n", "zz", "/", "!",
+                                 "?", "a", "=", '"', "-", "    ", "```", "~~~", "*"]),
+                max_size=40).map("".join))  # fmt: skip
+def test_no_markdown_renderer_finds_raw_html_in_an_escaped_note(text):
+    from readers import markdown_renderers
+
+    from digest.publish.markdown_text import markdown_without_html
+
+    escaped = markdown_without_html(text)
+    for name, to_html in markdown_renderers().items():
+        rendered = to_html(escaped)
+        for raw in ("<zz", "</zz", "<!", "<?", "</ zz"):
+            assert raw not in rendered, (name, text, escaped, rendered)
