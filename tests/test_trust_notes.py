@@ -205,3 +205,46 @@ def test_no_markdown_renderer_finds_raw_html_in_an_escaped_note(text):
         rendered = to_html(escaped)
         for raw in ("<zz", "</zz", "<!", "<?", "</ zz"):
             assert raw not in rendered, (name, text, escaped, rendered)
+
+
+def test_an_image_in_a_note_is_a_link_in_the_email_never_a_remote_image(site, run_cli):
+    (notes(site) / "next.md").write_text(
+        "This week's chart: ![upvotes by day](https://example.org/chart.png).\n",
+        encoding="utf-8",
+    )
+    site.drop(PLAIN)
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0
+    text, markup = sent_parts((site.out / "issues" / f"{ISSUE}.eml").read_bytes())
+    assert "<img" not in markup, "an email loads nothing from elsewhere"
+    assert '<a href="https://example.org/chart.png"' in markup
+    assert "[image: upvotes by day]" in markup
+    assert "[image: upvotes by day] <https://example.org/chart.png>" in " ".join(text.split())
+    page = (site.out / "issues" / f"{ISSUE}.html").read_text(encoding="utf-8")
+    assert '<img alt="upvotes by day" src="https://example.org/chart.png"' in page
+
+
+def test_a_long_note_is_cut_in_the_email_with_a_link_and_the_email_keeps_its_budget(site, run_cli):
+    paragraphs = [f"Paragraph {n}: " + "a thought on this week's papers, " * 3 for n in range(500)]
+    (notes(site) / "next.md").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--now", NOW, "--json")
+    assert result.code == 0, result.err
+    (warning,) = [p for p in json.loads(result.out)["problems"] if "budget" in p["message"]]
+    assert "more than half of the email's budget (max_html_bytes = 90,000)" in warning["message"]
+    assert "shows its first paragraphs and links to the rest" in warning["message"]
+    raw = (site.out / "issues" / f"{ISSUE}.eml").read_bytes()
+    text, markup = sent_parts(raw)
+    lines = markup.replace("\r\n", "\n")  # as the budget counts: UTF-8, CRLF line ends
+    assert len(lines.encode("utf-8")) + lines.count("\n") < 90_000
+    goes_on = "The editor's note goes on in the web version of this issue:"
+    assert goes_on in markup and "Paragraph 0:" in markup and "Paragraph 499:" not in markup
+    assert goes_on in " ".join(text.split())
+    assert "https://example.org/digest/issues/2026-11-24.html" in text
+    assert markup.count("paper: <a") >= 20, "the papers keep their half"
+    page = (site.out / "issues" / f"{ISSUE}.html").read_text(encoding="utf-8")
+    assert "Paragraph 499:" in page, "the page has the whole note"
+    # One paragraph too long for half the email: the email has just the link.
+    (notes(site) / "2026-11-24.md").write_text("word " * 12_000 + "\n", encoding="utf-8")
+    assert run_cli("rebuild", ISSUE, "--config", site.config).code == 0
+    text, markup = sent_parts((site.out / "issues" / f"{ISSUE}.eml").read_bytes())
+    assert goes_on in markup and "word word" not in markup

@@ -36,7 +36,7 @@ from digest.config.settings import EmailConfig
 from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
-from digest.publish import safety
+from digest.publish import note_email, safety
 from digest.publish.details import AI_SUMMARY_LABEL, ai_summary
 from digest.publish.filters import first_sentences
 from digest.publish.records import IssueContext
@@ -123,6 +123,10 @@ class EmailRenderer:
         self.total = context.issue.paper_count
         self._inliner: Any = None
         self._tried: dict[Plan, tuple[bool, str]] = {}
+        # The note as an email shows it: images as links, at most half of the budget.
+        self.editorial = note_email.for_email(
+            context.editorial, email.max_html_bytes, context.site.issue_url(context.issue.id)
+        )
 
     def context(self, plan: Plan) -> dict[str, Any]:
         return {
@@ -133,7 +137,7 @@ class EmailRenderer:
             "issue_url": self.site.issue_url(self.issue.id),
             "unsubscribe": self.email.list_unsubscribe,
             "rising": self.issue_context.rising,
-            "editorial": self.issue_context.editorial,
+            "editorial": self.editorial,
         }
 
     def html(self, plan: Plan) -> str:

@@ -310,6 +310,7 @@ class TakenNote:
     path: Path
     source: str
     issue_id: str
+    note: Note  # as parsed: what the run may have to warn of
 
 
 def take(
@@ -351,7 +352,7 @@ def take(
                     Severity.WARNING,
                 )
             )
-        taken.append(TakenNote(path, source, issue.id))
+        taken.append(TakenNote(path, source, issue.id, note))
     return taken, warnings
 
 
