@@ -40,6 +40,7 @@ from digest.config.settings import (
 )
 from digest.config.values import (
     bounded_int,
+    check_unsubscribe,
     check_url,
     choice,
     expect,
@@ -83,7 +84,7 @@ TOP_LEVEL_KEYS = (
 )
 _TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
 _TOP_PATHS = ("inbox", "output", "templates", "notes")
-_EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env", "list_unsubscribe")
+_EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env")
 
 
 def _one_line(value: str, name: str) -> str:
@@ -104,6 +105,9 @@ def _email(table: dict[str, Any]) -> EmailConfig:
             values[key] = _one_line(expect(value, str, name), name)
         elif key in _EMAIL_STRINGS:
             values[key] = expect(value, str, name)
+        elif key == "list_unsubscribe":
+            text = expect(value, str, name)
+            values[key] = check_unsubscribe(text, name) if text else text
         elif key == "to":
             recipients = [value] if isinstance(value, str) else expect(value, list, name)
             values["to"] = tuple(_one_line(expect(item, str, name), name) for item in recipients)
