@@ -21,6 +21,7 @@ URL that it takes one click (RFC 8058's ``List-Unsubscribe-Post``).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import enum
 import hashlib
@@ -29,9 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import Policy
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
+from digest.addresses import AddressError, MailAddress, mail_address
 from digest.config.settings import EmailConfig
 from digest.dates import long_date
 from digest.errors import ConfigError
@@ -263,14 +266,18 @@ def build_message(
     plan, html = renderer.best()
     safety.check(f"issues/{issue.id}.eml", html)
     text = renderer.text(plan)
-    message = EmailMessage(policy=SMTP_POLICY)
+    sender = _header_address(email.sender) if email.sender else None
+    to = [_header_address(address) for address in (recipients or email.to)]
+    message = EmailMessage(policy=_policy([sender, *to]))
     message["Subject"] = subject(email, site, issue)
     message["From"] = (
-        header_text(email.sender)
+        sender.header
+        if isinstance(sender, MailAddress)
+        else header_text(email.sender)
         or f"{header_text(site.title)} <digest@{sender_domain(email, site)}>"
     )
-    to = [header_text(address) for address in (recipients or email.to)]
-    message["To"] = ", ".join(to) if to else "undisclosed-recipients:;"
+    shown = [a.header if isinstance(a, MailAddress) else a for a in to]
+    message["To"] = ", ".join(shown) if shown else "undisclosed-recipients:;"
     message["Date"] = format_datetime(issue.published_at.astimezone(dt.UTC))
     message["Message-ID"] = message_id(email, site, issue)
     if email.list_unsubscribe:
@@ -284,6 +291,34 @@ def build_message(
     boundary = hashlib.blake2b((text + html).encode(), digest_size=12).hexdigest()
     message.set_boundary(f"=_digest_{boundary}")
     return message
+
+
+def _header_address(text: str) -> MailAddress | str:
+    """An address as a header names it (its domain in ASCII); one that is none (a --to
+    that delivery refuses before anything is sent) as plain header text."""
+    try:
+        return mail_address(text)
+    except AddressError:
+        return header_text(text)
+
+
+def _policy(addresses: Sequence[MailAddress | str | None]) -> Policy:
+    """UTF-8 headers (RFC 6532) only where an address needs them: an encoded word inside
+    an address is read by no one, and only a server that offers SMTPUTF8 takes UTF-8."""
+    utf8 = any(isinstance(a, MailAddress) and a.needs_smtputf8 for a in addresses)
+    return SMTP_POLICY.clone(utf8=True) if utf8 else SMTP_POLICY
+
+
+def addressed(message: EmailMessage, recipients: Sequence[str]) -> bytes:
+    """The message as it goes to ``recipients``: To: names them (each as a header names
+    it), in UTF-8 headers only if an address (theirs, the sender's) needs them."""
+    variant = copy.deepcopy(message)
+    to = [_header_address(address) for address in recipients]
+    sender = _header_address(str(message["From"]))
+    variant.replace_header(
+        "To", ", ".join(a.header if isinstance(a, MailAddress) else a for a in to)
+    )
+    return variant.as_bytes(policy=_policy([sender, *to]))
 
 
 def papers_to_show(email: EmailConfig) -> int:
