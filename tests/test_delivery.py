@@ -279,3 +279,18 @@ def test_an_address_digest_cannot_send_to_is_a_config_error(issue, run_cli, addr
     result = run_cli("status", "--config", site.config)
     assert result.code == 2 and f"email.to: {address!r} is not an address to send to" in result.err
     assert why in result.err and "Name <name@example.org>" in result.err
+
+
+def test_a_permanent_error_on_a_retry_keeps_who_already_got_it_as_sent(issue, run_cli):
+    site = issue
+    busy = {OTHER: "450 4.2.1 Mailbox busy"}
+    with MisbehavingServer(rcpt_replies=busy, later_greeting="554 5.3.2 go away") as server:
+        configure(site, server.port, to=f'["{READER}", "{OTHER}"]')
+        result = run_cli("send", "--config", site.config)
+        assert result.code == 4 and "go away" in result.err
+        assert status(run_cli, site)["delivered_to"] == [READER]
+        again = run_cli("send", "--config", site.config)
+        assert again.code == 4
+        rcpts = [s.rcpts for s in server.sessions()]
+    assert [READER] not in [r for s in rcpts[1:] for r in s], "the reader got it once"
+    assert sum(READER in r for s in rcpts for r in s) == 1
