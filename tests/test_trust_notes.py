@@ -1,6 +1,7 @@
 """The editor's note is read as the inbox is: only a regular file inside the notes folder
 (never a link out of it, never a pipe), within a size, its control characters removed, its
-raw HTML escaped in every output, and never sent before it was reviewed."""
+raw HTML escaped in every output, never a remote image in the email, never more than half
+of it, and an edit made while a run publishes is never taken silently."""
 
 from __future__ import annotations
 

@@ -219,6 +219,8 @@ def _serve(source: TextIO, sink: TextIO) -> None:
         return
     for service in client:
         service.retry = 0  # a retry of Apprise's cannot tell whether the post went out
+        if service.overflow_mode == apprise.OverflowMode.SPLIT:  # one post, never pieces
+            service.overflow_mode = apprise.OverflowMode.TRUNCATE
         if service.socket_read_timeout == URLBase.socket_read_timeout:
             service.socket_read_timeout = READ_TIMEOUT
         if service.socket_connect_timeout == URLBase.socket_connect_timeout:
