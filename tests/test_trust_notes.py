@@ -115,7 +115,7 @@ def test_brackets_that_would_take_markdown_minutes_are_refused_at_once(site, run
     site.drop(PLAIN)
     result = run_cli("run", "--config", site.config, "--now", NOW)
     assert result.code == 3
-    assert "paragraph 1 has 4,000 '[' that Markdown would take minutes to read" in result.err
+    assert "its '[' would take Markdown minutes to read (paragraph 1 has 4,000)" in result.err
     assert published_files(site) == []
     note = "".join(f"[link {n}](https://example.org/{n}) and " for n in range(300))
     (notes(site) / "next.md").write_text(note + "[a plain bracket.\n", encoding="utf-8")

@@ -64,7 +64,9 @@ def post(
         if outcome.status is not DeliveryStatus.FAILED:
             return outcome
         pause = retry_wait * 2**attempt
-        if attempt + 1 < attempts and time.monotonic() + pause < end:
+        if attempt + 1 < attempts:
+            if time.monotonic() + pause >= end:
+                break  # no time left to wait and try again
             time.sleep(pause)
     return outcome
 

@@ -11,7 +11,8 @@ TOML header between ``+++`` lines (as Hugo's front matter) listing the editor's 
     +++
     Two lines on what mattered this week.
 
-The note is the owner's text, but it passes the same checks as everything else: raw HTML
+The note is the owner's text, but it passes the same checks as everything else: it is read
+as the inbox's files are (a regular file inside the notes folder, within a size), raw HTML
 in it is escaped (shown as written, never run), and a link that is not http(s) or mailto
 refuses the note, failing the run with exit code 3 before anything is published. It is
 kept in the state with its issue, so the issue renders the same from the state alone; the
@@ -87,10 +88,11 @@ def parse(source: str, where: str) -> Note:
 
 def _check_brackets(body: str, where: str) -> None:
     """Refuse a note Python-Markdown would take minutes over: for each "[", it reads on to
-    its "]" (to the end of the block if there is none). Counted per block, generously."""
+    its "]" (to the end of the block if there is none). Counted over the whole note."""
+    costs: list[tuple[int, int, int]] = []  # (characters read, paragraph, its "[")
     for number, block in enumerate(re.split(r"\n[ \t]*\n", body), start=1):
-        if block.count("[") < 100:
-            continue  # cannot cost much: at most 100 scans of one block
+        if "[" not in block:
+            continue
         scanned, opened = 0, []
         for position, char in enumerate(block):
             if char == "[":
@@ -98,12 +100,14 @@ def _check_brackets(body: str, where: str) -> None:
             elif char == "]" and opened:
                 scanned += position - opened.pop()
         scanned += sum(len(block) - position for position in opened)
-        if scanned > MAX_BRACKET_SCAN:
-            raise NoteProblem(
-                f"the note {where}: paragraph {number} has {block.count('['):,} '[' that "
-                "Markdown would take minutes to read",
-                "write a '[' that opens no link as '\\[', or split the paragraph",
-            )
+        costs.append((scanned, number, block.count("[")))
+    if sum(cost for cost, _, _ in costs) > MAX_BRACKET_SCAN:
+        _, number, brackets = max(costs)
+        raise NoteProblem(
+            f"the note {where}: its '[' would take Markdown minutes to read (paragraph "
+            f"{number} has {brackets:,})",
+            "write a '[' that opens no link as '\\[', or split the paragraph",
+        )
 
 
 def _picks(header: dict[str, Any], where: str) -> tuple[tuple[Pick, ...], int]:
