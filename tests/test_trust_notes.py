@@ -117,6 +117,9 @@ def test_brackets_that_would_take_markdown_minutes_are_refused_at_once(site, run
     assert result.code == 3
     assert "its '[' would take Markdown minutes to read (paragraph 1 has 4,000)" in result.err
     assert published_files(site) == []
+    spread = ("[" * 99 + "a" * 100 + "\n\n") * 300  # few per paragraph, many in all
+    (notes(site) / "next.md").write_text(spread, encoding="utf-8")
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 3
     note = "".join(f"[link {n}](https://example.org/{n}) and " for n in range(300))
     (notes(site) / "next.md").write_text(note + "[a plain bracket.\n", encoding="utf-8")
     assert run_cli("run", "--config", site.config, "--now", NOW).code == 0, "links are fine"
