@@ -319,6 +319,8 @@ def test_a_post_that_got_no_answer_is_in_doubt_and_never_posted_again(site, run_
         assert "may have been posted" in first.err
         status = json.loads(run_cli("status", "--config", site.config, "--json").out)
         assert status["latest_issue"]["in_doubt"] == ["chat channel team"]
+        said = run_cli("status", "--config", site.config).out
+        assert "'digest post --force' for a chat channel): chat channel team" in said
         code, out = check(site)
         assert code == 1 and "delivery in doubt for chat channel team" in out
         later = run_cli("post", "--config", site.config)
