@@ -40,6 +40,7 @@ class RunReport:
     refused_recipients: list[RefusedRecipient] = field(default_factory=list)
     in_doubt: list[str] = field(default_factory=list)
     delivery_error: str | None = None
+    held_for_review: str | None = None  # review = true: the new issue waits for 'digest send'
     posted_to: list[str] = field(default_factory=list)  # chat channels
     post_error: str | None = None
 
@@ -120,6 +121,7 @@ class RunReport:
             ],
             "in_doubt": self.in_doubt,
             "delivery_error": self.delivery_error,
+            "held_for_review": self.held_for_review,
             "posted_to": self.posted_to,
             "post_error": self.post_error,
         }

@@ -1,6 +1,9 @@
 """A real HTTP server on 127.0.0.1 that records what it receives: push-monitor pings and
 chat webhooks (Apprise's json://, ntfy://) posted to it. Scripted to fail: ``replies``
-maps a path prefix to the status codes its next requests get (then 200)."""
+maps a path prefix to the status codes its next requests get (then 200; 0: hang up
+without an answer). Scripted to be hostile: a path under a prefix in ``silent`` has its
+whole request read and is never answered; one under ``trickle`` gets its answer a byte
+at a time (8 s for the whole of it: no read ever waits long)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,9 @@ class Receiver:
         self.requests: list[Request] = []
         self.arrived: queue.Queue[Request] = queue.Queue()
         self.replies: dict[str, list[int]] = {}
+        self.silent: set[str] = set()
+        self.trickle: set[str] = set()
+        self.closing = threading.Event()
         self.lock = threading.Lock()
         receiver = self
 
@@ -37,6 +43,23 @@ class Receiver:
                                      if self.path.startswith(prefix) and codes), None)  # fmt: skip
                     code = scripted.pop(0) if scripted else 200
                 receiver.arrived.put(request)
+                if code == 0:  # scripted to hang up without a word
+                    self.close_connection = True
+                    return
+                if any(self.path.startswith(prefix) for prefix in receiver.silent):
+                    receiver.closing.wait()  # the whole request read; no answer, ever
+                    return
+                if any(self.path.startswith(prefix) for prefix in receiver.trickle):
+                    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+                    for byte in answer:  # one every 0.2 s: 8 s for the whole answer
+                        if receiver.closing.wait(0.2):
+                            return
+                        try:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                    return
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -63,5 +86,6 @@ class Receiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()

@@ -30,7 +30,7 @@ class MisbehavingServer:
     ``trickle_greeting`` trickles the greeting instead. ``stall_body`` stops reading after the
     354 until ``release`` is set (then hangs up), so a big enough body stops moving.
     ``rcpt_replies`` maps an address to the reply its RCPT gets. ``extensions`` are the EHLO
-    keywords offered."""
+    keywords offered. ``later_greeting``, if given, greets every connection after the first."""
 
     def __init__(
         self,
@@ -43,8 +43,11 @@ class MisbehavingServer:
         stall_body: bool = False,
         rcpt_replies: dict[str, str] | None = None,
         extensions: tuple[str, ...] = ("8BITMIME",),
+        later_greeting: str | None = None,
     ) -> None:
         self.greeting, self.after_body = greeting, after_body
+        self.later_greeting = later_greeting
+        self._greeted = 0
         self.trickle_greeting = trickle_greeting
         self.trickle_every, self.trickle_for = trickle_every, trickle_for
         self.stall_body = stall_body
@@ -117,11 +120,16 @@ class MisbehavingServer:
         session = Session()
         reader = conn.makefile("rb")
         try:
-            if self.greeting == "drop":
+            greeting = self.greeting
+            with self._accepted_changed:
+                self._greeted += 1
+                if self.later_greeting is not None and self._greeted > 1:
+                    greeting = self.later_greeting
+            if greeting == "drop":
                 return
             if self.trickle_greeting:
                 return self._trickle(conn, b"220 ")
-            conn.sendall(f"{self.greeting} misbehave ESMTP\r\n".encode())
+            conn.sendall(f"{greeting} misbehave ESMTP\r\n".encode())
             while line := reader.readline():
                 command = line.decode(errors="replace").rstrip("\r\n")
                 session.commands.append(command)

@@ -177,3 +177,120 @@ def test_a_server_that_trickles_cannot_hold_the_run_for_ever(issue):
         configure(site, server.port, retries="1")
         result = digest_process("send", "--config", site.config, timeout=25)
     assert result.returncode == 4 and "could not deliver issue 2026-11-24" in result.stderr
+
+
+def headers_of(body: bytes) -> email.message.EmailMessage:
+    head = body.split(b"\r\n\r\n", 1)[0]
+    return email.message_from_bytes(head + b"\r\n\r\n", policy=email.policy.default)
+
+
+def test_international_addresses_go_out_as_servers_and_mail_clients_read_them(issue, run_cli):
+    site = issue
+    idn, utf8, named = "reader@bücher.example", "jörg@example.org", "Jane Doe <jane@example.org>"
+    with MisbehavingServer(extensions=("8BITMIME",)) as server:  # no SMTPUTF8
+        configure(site, server.port, to=json.dumps([idn, utf8, named], ensure_ascii=False))
+        result = run_cli("send", "--config", site.config, "--json")
+        assert result.code == 4
+        report = json.loads(result.out)
+        assert report["sent_to"] == [idn, named]
+        (refused,) = report["refused"]
+        assert refused["recipient"] == utf8
+        assert refused["reason"].startswith("it is not ASCII, and 127.0.0.1:")
+        assert refused["reason"].endswith("does not offer SMTPUTF8 (RFC 6531)")
+        again = run_cli("send", "--config", site.config)
+        assert f"digest refused the address {utf8} (issue 2026-11-24 was not sent to it)" in (
+            again.err
+        )
+        assert "SMTP server" not in again.err, "digest refused it, not the server"
+        sessions = server.sessions()
+    assert sessions[0].rcpts == [["reader@xn--bcher-kva.example", "jane@example.org"]]
+    assert all("jörg" not in command for s in sessions for command in s.commands)
+    sent = headers_of(sessions[0].bodies[0])
+    assert sessions[0].bodies[0].split(b"\r\n\r\n")[0].isascii()
+    assert sent["To"] == "reader@xn--bcher-kva.example, Jane Doe <jane@example.org>"
+    with MisbehavingServer(extensions=("8BITMIME", "SMTPUTF8")) as server:
+        site.config.write_text(
+            site.config.read_text(encoding="utf-8").replace(
+                "smtp_port = ", f"smtp_port = {server.port}\n# was: "
+            ),
+            encoding="utf-8",
+        )
+        result = run_cli("send", "--config", site.config, "--json")
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["sent_to"] == [utf8]
+        (session,) = server.sessions()
+    assert session.rcpts == [[utf8]] and session.commands[1].endswith(" SMTPUTF8")
+    head = session.bodies[0].split(b"\r\n\r\n")[0]
+    assert "To: jörg@example.org".encode() in head.split(b"\r\n"), "UTF-8, no encoded word"
+
+
+def test_an_error_for_hundreds_of_recipients_stays_one_readable_line(issue, run_cli):
+    site = issue
+    everyone = [f"reader{n}@example.org" for n in range(500)]
+    refusals = {a: f"550 5.1.1 <{a}>: Recipient address rejected" for a in everyone[20:]}
+    with MisbehavingServer(rcpt_replies=refusals) as server:
+        configure(site, server.port, to=json.dumps(everyone))
+        result = run_cli("send", "--config", site.config, "--json")
+        assert result.code == 4
+        assert len(json.loads(result.out)["refused"]) == 480, "--json lists every one"
+        text = run_cli("send", "--config", site.config)
+    lines = [line for line in text.err.splitlines() if "refused issue" in line]
+    assert lines and all(len(line) < 600 for line in lines), "the log's line and the error"
+    line = lines[-1]
+    assert "refused issue 2026-11-24: 480 recipients: 550 5.1.1 <reader20@example.org>" in line
+    assert "and 477 more for other reasons; 'digest status' lists them" in line
+
+
+def test_a_forced_resend_that_is_in_doubt_says_one_thing_of_each_recipient(issue, run_cli):
+    site = issue
+    with SMTPServer() as good:
+        configure(site, good.port)
+        assert run_cli("send", "--config", site.config).code == 0
+    with MisbehavingServer(after_body="drop") as server:
+        site.config.write_text(
+            site.config.read_text().replace(
+                f"smtp_port = {good.port}", f"smtp_port = {server.port}"
+            )
+        )
+        forced = run_cli("send", "--config", site.config, "--force", "--json")
+        report = json.loads(forced.out)
+        assert forced.code == 4
+        assert report["already_sent"] == [] and report["sent_to"] == []
+        assert report["in_doubt"] == [READER]
+        text = run_cli("send", "--config", site.config, "--force")
+        assert "already sent" not in text.out + text.err
+        assert f"went to 127.0.0.1:{server.port} for {READER}, but the server never" in text.err
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("a@example.org, b@example.org", "it is not one email address"),
+        ("nobody", "it is not one email address"),
+        ("two words@example.org", "its part before the @, 'two words', is not one"),
+        ("r@exa_mple.org", "its domain 'exa_mple.org' is not a valid domain name"),
+    ],
+)
+def test_an_address_digest_cannot_send_to_is_a_config_error(issue, run_cli, address, why):
+    site = issue
+    bad = run_cli("send", "--config", site.config, "--to", address, "--smtp", "127.0.0.1:25")
+    assert bad.code == 2 and f"digest refused the address {address!r}: {why}" in bad.err
+    configure(site, 25, to=json.dumps([address]))
+    result = run_cli("status", "--config", site.config)
+    assert result.code == 2 and f"email.to: {address!r} is not an address to send to" in result.err
+    assert why in result.err and "Name <name@example.org>" in result.err
+
+
+def test_a_permanent_error_on_a_retry_keeps_who_already_got_it_as_sent(issue, run_cli):
+    site = issue
+    busy = {OTHER: "450 4.2.1 Mailbox busy"}
+    with MisbehavingServer(rcpt_replies=busy, later_greeting="554 5.3.2 go away") as server:
+        configure(site, server.port, to=f'["{READER}", "{OTHER}"]')
+        result = run_cli("send", "--config", site.config)
+        assert result.code == 4 and "go away" in result.err
+        assert status(run_cli, site)["delivered_to"] == [READER]
+        again = run_cli("send", "--config", site.config)
+        assert again.code == 4
+        rcpts = [s.rcpts for s in server.sessions()]
+    assert [READER] not in [r for s in rcpts[1:] for r in s], "the reader got it once"
+    assert sum(READER in r for s in rcpts for r in s) == 1

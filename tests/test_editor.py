@@ -155,3 +155,26 @@ def test_with_review_nothing_is_sent_until_told_and_the_edit_is_what_is_sent(sit
                                            policy=email.policy.default)  # fmt: skip
         assert "The edited note" in message.get_body(("plain",)).get_content()
         assert "waiting for review" not in run_cli("status", "--config", site.config).out
+
+
+def test_run_send_never_mails_an_issue_waiting_for_review(site, run_cli):
+    with SMTPServer() as server:
+        site.config.write_text(
+            site.config.read_text()
+            + f'smtp_host = "127.0.0.1"\nsmtp_port = {server.port}\nsecurity = "none"\n'
+            "review = true\n"
+        )
+        site.drop(PLAIN)
+        result = run_cli("run", "--config", site.config, "--now", NOW, "--send")
+        assert result.code == 0, result.err
+        assert server.mailbox.received == [], "an unreviewed issue is never mailed"
+        assert "issue 2026-11-24: review = true: not sent; read it, then 'digest send'" in (
+            result.out
+        )
+        site.write("more.txt", digest_text("Nov 25", [("A later paper", "Text.")]))
+        later = ("--now", "2026-11-25T08:00:00Z", "--send", "--json")
+        as_json = run_cli("run", "--config", site.config, *later)
+        assert json.loads(as_json.out)["held_for_review"].startswith("issue 2026-11-25: review")
+        assert server.mailbox.received == []
+        sent = run_cli("send", "--config", site.config)
+        assert sent.code == 0 and len(server.mailbox.received) == 1, "'digest send' sends it"

@@ -99,13 +99,8 @@ def test_message_is_the_same_bytes_when_rebuilt(small_issue, run_cli):
 
 def test_header_injection_is_impossible(site, run_cli):
     site.config.write_text(
-        site.config.read_text()
-        .replace(
+        site.config.read_text().replace(
             'title = "Test digest"', 'title = "Evil\\r\\nBcc: victim@example.org\\nX-Injected: 1"'
-        )
-        .replace(
-            "retry_wait = 0.01",
-            'retry_wait = 0.01\nlist_unsubscribe = "mailto:u@example.org\\r\\nBcc: x@y"',
         )
     )
     site.write("a.txt", digest_text("Nov 23", [("Title", "Text.")]))
@@ -114,7 +109,26 @@ def test_header_injection_is_impossible(site, run_cli):
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert "Bcc" not in message and "X-Injected" not in message
     assert message["Subject"].startswith("Evil Bcc: victim@example.org X-Injected: 1")
-    assert message["List-Unsubscribe"] == "<mailto:u@example.org Bcc: x@y>"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("mailto:u@example.org\r\nBcc: x@y", "holds a space, a line break, a control character"),
+        ("mailto:u@example.org\u0000", "holds a space, a line break, a control character"),
+        ("https://example.org/leave me", "holds a space"),
+        ("https://example.org/leave>,<mailto:b@example.org", "it must name one target"),
+        ("javascript:alert(1)", "is not an http(s) URL or a mailto: address"),
+        ("mailto:nobody", "is not a mailto: address"),
+    ],
+)
+def test_list_unsubscribe_is_checked_as_config(site, run_cli, value, why):
+    site.config.write_text(site.config.read_text() + f"list_unsubscribe = {json.dumps(value)}\n")
+    site.write("a.txt", digest_text("Nov 23", [("Title", "Text.")]))
+    result = run_cli("run", "--config", site.config, "--now", NOW)
+    assert result.code == 2 and "email.list_unsubscribe:" in result.err and why in result.err
+    assert "one https:// URL or mailto: address" in result.err
+    assert not site.out.exists(), "nothing published with a broken header"
 
 
 def test_tldr_is_the_first_sentence_or_two():

@@ -300,3 +300,88 @@ def test_a_channel_url_in_the_config_is_refused(site, run_cli):
     add_config(site, '[[channels]]\nname = "x"\nurl_env = "X"\nurl = "json://h/secret"')
     result = run_cli("status", "--config", site.config)
     assert result.code == 2 and "does not belong here" in result.err
+
+
+def hostile_channel(site, monkeypatch, receiver, query: str = "", extra: str = "") -> None:
+    url = f"json://127.0.0.1:{receiver.port}/hook/{SECRET}{query}"
+    monkeypatch.setenv("TEST_CHAT_JSON", url)
+    add_config(site, f'[[channels]]\nname = "team"\nurl_env = "TEST_CHAT_JSON"\n{extra}')
+
+
+def test_a_post_that_got_no_answer_is_in_doubt_and_never_posted_again(site, run_cli, monkeypatch):
+    with Receiver() as receiver:
+        receiver.silent.add("/hook")  # reads the whole post, never answers
+        hostile_channel(site, monkeypatch, receiver, "?rto=1")  # Apprise's read timeout: 1 s
+        site.drop(PLAIN)
+        first = run_cli("run", "--config", site.config, "--now", NOW)
+        assert first.code == 4 and "published issue 2026-11-24" in first.out
+        assert len(receiver.to("/hook")) == 1, "once the post went out, it is never repeated"
+        assert "may have been posted" in first.err
+        status = json.loads(run_cli("status", "--config", site.config, "--json").out)
+        assert status["latest_issue"]["in_doubt"] == ["chat channel team"]
+        said = run_cli("status", "--config", site.config).out
+        assert "'digest post --force' for a chat channel): chat channel team" in said
+        code, out = check(site)
+        assert code == 1 and "delivery in doubt for chat channel team" in out
+        later = run_cli("post", "--config", site.config)
+        assert later.code == 4 and "may have been posted" in later.err
+        assert len(receiver.to("/hook")) == 1, "digest post leaves it alone"
+        forced = run_cli("post", "--config", site.config, "--force")
+        assert forced.code == 4 and len(receiver.to("/hook")) == 2, "--force posts it again"
+    for text in (first.err, later.err, forced.err):
+        assert SECRET not in text
+
+
+def test_a_post_whose_connection_drops_after_the_body_is_in_doubt(site, run_cli, monkeypatch):
+    with Receiver() as receiver:
+        hostile_channel(site, monkeypatch, receiver)
+        receiver.replies["/hook"] = [0]  # 0: read the whole post, then hang up
+        site.drop(PLAIN)
+        result = run_cli("run", "--config", site.config, "--now", NOW)
+        assert result.code == 4 and len(receiver.to("/hook")) == 1
+        assert "the connection failed after the post went out" in result.err
+
+
+def test_a_channel_that_cannot_be_reached_is_retried(site, run_cli, monkeypatch):
+    with Receiver() as receiver:
+        port = receiver.port
+    monkeypatch.setenv("TEST_CHAT_JSON", f"json://127.0.0.1:{port}/hook/{SECRET}")
+    add_config(site, '[[channels]]\nname = "team"\nurl_env = "TEST_CHAT_JSON"\n')
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config, "--now", NOW)
+    assert result.code == 4 and "could not connect: connection refused" in result.err
+    status = json.loads(run_cli("status", "--config", site.config, "--json").out)
+    assert status["latest_issue"]["in_doubt"] == [], "nothing went out: not in doubt"
+    with Receiver() as receiver:
+        monkeypatch.setenv("TEST_CHAT_JSON", f"json://127.0.0.1:{receiver.port}/hook/{SECRET}")
+        later = run_cli("post", "--config", site.config)
+        assert later.code == 0 and len(receiver.to("/hook")) == 1
+
+
+def test_a_post_has_a_deadline_however_slowly_the_answer_comes(site, monkeypatch):
+    with Receiver() as receiver:
+        receiver.trickle.add("/hook")  # a byte every 0.2 s: no read ever times out
+        hostile_channel(site, monkeypatch, receiver, "?rto=5", 'deadline = "2s"\n')
+        site.drop(PLAIN)
+        env = {"TEST_CHAT_JSON": os.environ["TEST_CHAT_JSON"]}
+        run = digest_process("run", "--config", site.config, "--now", NOW, env=env, timeout=60)
+        assert run.returncode == 4, run.stderr
+        assert "no answer within the 2 s deadline after the post went out" in run.stderr
+        assert len(receiver.to("/hook")) == 1
+        again = digest_process("post", "--config", site.config, env=env, timeout=60)
+        assert again.returncode == 4 and len(receiver.to("/hook")) == 1
+
+
+def test_a_ping_has_a_deadline_however_slowly_the_monitor_answers(site, run_cli, monkeypatch):
+    from digest.deliver import notify
+
+    monkeypatch.setattr(notify, "PING_DEADLINE", 2.0, raising=False)
+    with Receiver() as monitor:
+        monitor.trickle.add("/ping")  # a byte every 0.2 s, 8 s for the whole answer
+        add_config(site, f'[monitor]\nping_url = "{monitor.url}/ping/{SECRET}"')
+        published(site, run_cli)
+        assert len(monitor.to("/ping")) == 1, "no time left for a second try"
+    code, out = check(site)
+    assert code == 1 and "the last ping to http://127.0.0.1/… failed" in out
+    status = run_cli("status", "--config", site.config).out
+    assert "no answer within the 2 s deadline" in status

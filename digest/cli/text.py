@@ -82,6 +82,8 @@ def print_run(report: Any, cfg: Any) -> None:
         print(f"note: {report.advice}")
     if report.sent_to:
         print(f"sent issue {report.sent_issue} to {', '.join(report.sent_to)}")
+    if report.held_for_review:
+        print(report.held_for_review)
     if report.delivery_error:
         print(f"not sent: {report.delivery_error}", file=sys.stderr)
 

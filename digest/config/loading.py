@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from digest.addresses import FORM, AddressError, mail_address
 from digest.backfill import Period
 from digest.classify import Section, slug
 from digest.config.fetch import FETCH_KEYS, fetch
@@ -40,6 +41,7 @@ from digest.config.settings import (
 )
 from digest.config.values import (
     bounded_int,
+    check_unsubscribe,
     check_url,
     choice,
     expect,
@@ -84,7 +86,7 @@ TOP_LEVEL_KEYS = (
 )
 _TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
 _TOP_PATHS = ("inbox", "output", "templates", "notes")
-_EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env", "list_unsubscribe")
+_EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env")
 
 
 def _one_line(value: str, name: str) -> str:
@@ -97,17 +99,34 @@ def _one_line(value: str, name: str) -> str:
     return value
 
 
+def _address(value: str, name: str) -> str:
+    """An address as written (each use takes it apart again), once it is known to be one."""
+    if value:
+        try:
+            mail_address(value)
+        except AddressError as exc:
+            raise ConfigError(
+                f"{name}: {value!r} is not an address to send to: {exc}", FORM
+            ) from None
+    return value
+
+
 def _email(table: dict[str, Any]) -> EmailConfig:
     values: dict[str, Any] = {}
     for key, value in table.items():
         name = f"email.{key}"
         if key == "sender":
-            values[key] = _one_line(expect(value, str, name), name)
+            values[key] = _address(_one_line(expect(value, str, name), name), name)
         elif key in _EMAIL_STRINGS:
             values[key] = expect(value, str, name)
+        elif key == "list_unsubscribe":
+            text = expect(value, str, name)
+            values[key] = check_unsubscribe(text, name) if text else text
         elif key == "to":
             recipients = [value] if isinstance(value, str) else expect(value, list, name)
-            values["to"] = tuple(_one_line(expect(item, str, name), name) for item in recipients)
+            values["to"] = tuple(
+                _address(_one_line(expect(item, str, name), name), name) for item in recipients
+            )
         elif key == "smtp_port":
             values[key] = bounded_int(value, name, 1, 65535)
         elif key == "retries":

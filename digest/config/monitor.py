@@ -32,6 +32,7 @@ class ChannelConfig:
     sections: tuple[str, ...] = ()  # only papers of these sections; all when empty
     max_papers: int = 10
     send_after_run: bool = True
+    deadline: float = 60.0  # seconds for one post, all its attempts
 
 
 MONITOR_KEYS = (
@@ -42,7 +43,7 @@ MONITOR_KEYS = (
     "ping_start",
     "max_run_time",
 )
-CHANNEL_KEYS = ("name", "url_env", "sections", "max_papers", "send_after_run")
+CHANNEL_KEYS = ("name", "url_env", "sections", "max_papers", "send_after_run", "deadline")
 
 
 def monitor(table: dict[str, Any]) -> MonitorConfig:
@@ -67,6 +68,13 @@ def monitor(table: dict[str, Any]) -> MonitorConfig:
         else:
             raise ConfigError(f"unknown key {name}", f"known keys: {', '.join(MONITOR_KEYS)}")
     return MonitorConfig(**values)
+
+
+def _deadline(value: object, name: str) -> float:
+    seconds = parse_duration(value, name)
+    if not 0 < seconds <= 3600:
+        raise ConfigError(f"{name}: must be more than 0 and at most an hour", 'e.g. "1m"')
+    return seconds
 
 
 def channels(value: object) -> tuple[ChannelConfig, ...]:
@@ -104,6 +112,7 @@ def channels(value: object) -> tuple[ChannelConfig, ...]:
                 tuple(expect(s, str, f"{where}.sections") for s in sections),
                 bounded_int(table.get("max_papers", 10), f"{where}.max_papers", 1, 100),
                 expect(table.get("send_after_run", True), bool, f"{where}.send_after_run"),
+                _deadline(table.get("deadline", "1m"), f"{where}.deadline"),
             )
         )
     if len({channel.name for channel in found}) != len(found):

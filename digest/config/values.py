@@ -110,5 +110,31 @@ def check_url(url: str, *, key: str = "url", folder: bool = True) -> None:
         raise ConfigError(f"{key}: {url!r} has a port that is not a number") from None
 
 
+def check_unsubscribe(value: str, key: str) -> str:
+    """``List-Unsubscribe`` names one target, an http(s) URL or a mailto: address, in a
+    header and as a link in both parts of the email: nothing there may break out of it."""
+    hint = 'one https:// URL or mailto: address, e.g. "mailto:leave@example.org"'
+    if not re.fullmatch(r"[\x21-\x7e]+", value):
+        raise ConfigError(
+            f"{key}: {value!r} holds a space, a line break, a control character or a "
+            "character that is not ASCII",
+            hint + " (percent-encode what a URL needs)",
+        )
+    if re.search(r"[<>,\"'`\\]", value):
+        raise ConfigError(
+            f"{key}: {value!r} holds <, >, a comma or a quote: it must name one target", hint
+        )
+    scheme, _, rest = value.partition(":")
+    if scheme.lower() == "mailto":
+        local, _, domain = rest.split("?", 1)[0].rpartition("@")
+        if not local or "." not in domain.strip("."):
+            raise ConfigError(f"{key}: {value!r} is not a mailto: address", hint)
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{key}: {value!r} is not an http(s) URL or a mailto: address", hint)
+    return value
+
+
 def unknown_key(key: str, known: Any) -> ConfigError:
     return ConfigError(f"unknown key {key}", f"known keys: {', '.join(known)}")

@@ -11,19 +11,21 @@ lock; the claims also keep two senders from sending one copy twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 
+from digest.addresses import FORM, AddressError, MailAddress, mail_address
 from digest.config.settings import Config
 from digest.deliver import smtp as client
 from digest.errors import ConfigError, DeliveryError, NotFound, PendingOutputs
 from digest.faults import pause_point
 from digest.model import DeliveryStatus
-from digest.publish.message import header_text, sender_domain
+from digest.publish.message import addressed, sender_domain
 from digest.publish.publisher import Publisher
 from digest.report import RefusedRecipient
 from digest.store import DeliveryUpdate
@@ -55,13 +57,26 @@ class SendOutcome:
 
 
 def _recipients(config: Config, recipients: Sequence[str] | None) -> list[str]:
+    """The recipients as written, each once (by the address they name)."""
     wanted = [address for address in (recipients or config.email.to) if address.strip()]
     if not wanted:
         raise ConfigError("no recipients", "set email.to in the config, or pass --to ADDR")
+    by_address: dict[str, str] = {}
     for address in wanted:
-        if "@" not in parseaddr(address)[1] or header_text(address) != address:
-            raise ConfigError(f"{address!r} is not an email address")
-    return list(dict.fromkeys(wanted))
+        try:
+            envelope = mail_address(address).envelope.lower()
+        except AddressError as exc:
+            raise ConfigError(f"digest refused the address {address!r}: {exc}", FORM) from None
+        by_address.setdefault(envelope, address)
+    return list(by_address.values())
+
+
+def _sender(config: Config, publisher: Publisher) -> MailAddress:
+    text = config.email.sender or f"digest@{sender_domain(config.email, publisher.site)}"
+    try:
+        return mail_address(text)
+    except AddressError as exc:
+        raise ConfigError(f"no sender address to send from ({text!r}: {exc})", FORM) from None
 
 
 def _settings(config: Config, override: str | None) -> client.SmtpSettings:
@@ -143,15 +158,26 @@ def send_issue(
     message["Date"] = format_datetime(now.astimezone(dt.UTC))  # when it is sent
     claimed = store.claim_deliveries(issue.id, pending, message["Message-ID"], now, force=force)
     pause_point("sending")
-    sender = (
-        parseaddr(message["From"])[1] or f"digest@{sender_domain(config.email, publisher.site)}"
-    )
+    sender = _sender(config, publisher)
+    # An address that is not ASCII before its @ goes out only over SMTPUTF8, in a message
+    # whose headers are UTF-8: those recipients get a transaction of their own.
+    utf8 = [a for a in claimed if sender.needs_smtputf8 or mail_address(a).needs_smtputf8]
+    groups = [[a for a in claimed if a not in utf8], utf8]
+    results: list[client.RecipientResult] = []
     try:
-        results = _deliver(config, settings, message.as_bytes(), sender, claimed)
+        for group in filter(None, groups):
+            body = addressed(message, group)
+            results += _deliver(config, settings, body, sender.envelope, group)
     except client.SmtpPermanentError as exc:
+        settled = {r.recipient: r for r in results + exc.results}
         store.settle_deliveries(
             issue.id,
-            [DeliveryUpdate(a, DeliveryStatus.FAILED, str(exc)) for a in claimed],
+            [
+                DeliveryUpdate(a, _SETTLED[settled[a].outcome], settled[a].reply)
+                if a in settled
+                else DeliveryUpdate(a, DeliveryStatus.FAILED, str(exc))
+                for a in claimed
+            ],
             dt.datetime.now(dt.UTC),
         )
         raise DeliveryError(
@@ -168,23 +194,62 @@ def send_issue(
         for r in results
     ]
     store.settle_deliveries(issue.id, updates, dt.datetime.now(dt.UTC))
-    return _outcome(issue.id, settings, config, results, already, doubtful if not force else [])
+    # With --force every recipient was sent to again: what happened now is all there is
+    # to say of each (one thing per recipient, never "already sent" and "in doubt" both).
+    before = ([], []) if force else (already, doubtful)
+    return _outcome(issue.id, settings, config, results, *before)
 
 
 def _deliver(
     config: Config, settings: client.SmtpSettings, body: bytes, sender: str, recipients: list[str]
 ) -> list[client.RecipientResult]:
+    """Results for ``recipients`` as written (the envelope names the address alone)."""
     if not recipients:
         return []
-    return client.deliver(
-        settings,
-        body,
-        sender,
-        recipients,
-        attempts=config.email.retries,
-        retry_wait=config.email.retry_wait,
-        log=log,
-    )
+    written = {mail_address(a).envelope: a for a in recipients}
+
+    def as_written(found: list[client.RecipientResult]) -> list[client.RecipientResult]:
+        return [dataclasses.replace(r, recipient=written[r.recipient]) for r in found]
+
+    try:
+        results = client.deliver(
+            settings,
+            body,
+            sender,
+            list(written),
+            attempts=config.email.retries,
+            retry_wait=config.email.retry_wait,
+            log=log,
+        )
+    except client.SmtpPermanentError as exc:
+        exc.results = as_written(exc.results)
+        raise
+    return as_written(results)
+
+
+SHOWN = 3  # recipients (and reasons) an error line names; 'digest status' lists them all
+
+
+def _some(names: Sequence[str]) -> str:
+    """The first few names: an error line about 500 recipients stays one readable line."""
+    if len(names) <= SHOWN:
+        return ", ".join(names)
+    return f"{', '.join(names[:SHOWN])} and {len(names) - SHOWN:,} more"
+
+
+def _by_reason(items: Sequence[RefusedRecipient]) -> str:
+    """``reason (who); reason (who)``: the first few reasons, each with its first few."""
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        groups.setdefault(item.reason[:200], []).append(item.recipient)
+    reasons = list(groups.items())
+    text = "; ".join(f"{why} ({_some(who)})" for why, who in reasons[:SHOWN])
+    rest = sum(len(who) for _, who in reasons[SHOWN:])
+    if rest:
+        text += f"; and {rest:,} more for other reasons"
+    if len(items) > SHOWN:
+        text += "; 'digest status' lists them"
+    return text
 
 
 def _outcome(
@@ -197,29 +262,39 @@ def _outcome(
 ) -> SendOutcome:
     by = {outcome: [r for r in results if r.outcome is outcome] for outcome in client.Outcome}
     refused = [RefusedRecipient(r.recipient, r.reply) for r in by[client.Outcome.REFUSED]]
+    ours = [
+        RefusedRecipient(r.recipient, r.reply) for r in by[client.Outcome.REFUSED] if r.by_digest
+    ]
+    theirs = [r for r in refused if r not in ours]
     deferred = [RefusedRecipient(r.recipient, r.reply) for r in by[client.Outcome.DEFERRED]]
     in_doubt = [r.recipient for r in by[client.Outcome.IN_DOUBT]]
     where = f"{settings.host}:{settings.port}"
     problems = []
-    if refused:
-        by_reason: dict[str, list[str]] = {}
-        for r in refused:
-            by_reason.setdefault(r.reason, []).append(r.recipient)
+    if ours:  # never offered to the server: the server is not to blame
+        what = f"the address {ours[0].recipient}" if len(ours) == 1 else f"{len(ours):,} addresses"
         problems.append(
-            f"the SMTP server {where} refused issue {issue_id}: "
-            + "; ".join(f"{why} ({', '.join(who)})" for why, who in by_reason.items())
+            f"digest refused {what} (issue {issue_id} was not sent to "
+            f"{'it' if len(ours) == 1 else 'them'}): {_by_reason(ours)}"
+        )
+    if theirs:
+        many = f"{len(theirs):,} recipients: " if len(theirs) > SHOWN else ""
+        problems.append(
+            f"the SMTP server {where} refused issue {issue_id}: {many}{_by_reason(theirs)}"
         )
     if deferred:
-        reasons = sorted({r.reason for r in deferred})
+        reasons = sorted({r.reason[:200] for r in deferred})
+        shown = "; ".join(reasons[:SHOWN]) + (
+            f"; and {len(reasons) - SHOWN:,} other reasons" if len(reasons) > SHOWN else ""
+        )
         problems.append(
             f"could not deliver issue {issue_id} via {where} after {config.email.retries} "
-            f"attempts: {'; '.join(reasons)} (the issue stays unsent to "
-            f"{', '.join(r.recipient for r in deferred)}; 'digest send' or the next run tries "
+            f"attempts: {shown} (the issue stays unsent to "
+            f"{_some([r.recipient for r in deferred])}; 'digest send' or the next run tries "
             "again)"
         )
     if in_doubt:
         problems.append(
-            f"issue {issue_id} went to {where} for {', '.join(in_doubt)}, but the server never "
+            f"issue {issue_id} went to {where} for {_some(in_doubt)}, but the server never "
             "confirmed it: it may have arrived, so it is not sent again ('digest send --force' "
             "does)"
         )

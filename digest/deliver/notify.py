@@ -2,9 +2,9 @@
 
 Pings follow the convention of healthchecks.io and Uptime Kuma push monitors: the URL
 after a successful run, ``<url>/fail`` after a failed one, ``<url>/start`` when a run
-starts (if asked), with the run's one-line summary as the body. A ping is short and
-retried twice; a failed ping never fails the run: it is logged, recorded, and shown by
-``status`` and ``check``.
+starts (if asked), with the run's one-line summary as the body. A ping is short,
+retried twice, and has a hard deadline over all its tries; a failed ping never fails the
+run: it is logged, recorded, and shown by ``status`` and ``check``.
 
 Chat channels are Apprise URLs (Slack, Discord, Telegram, Matrix, Mattermost, ntfy, JSON
 webhooks, ...), read only from the environment variable each channel names, because they
@@ -16,6 +16,7 @@ never repeated unasked), within the channel's message limits.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import logging
 import os
 import re
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 from digest.config.monitor import ChannelConfig
 from digest.config.settings import Config
 from digest.dates import long_date
+from digest.deliver import chat_post, deadline
 from digest.errors import ConfigError, NotFound, PendingOutputs
 from digest.faults import pause_point
 from digest.links import href
@@ -42,8 +44,9 @@ from digest.store import DeliveryUpdate, Store
 
 log = logging.getLogger("digest")
 
-PING_TIMEOUT = 10.0
+PING_TIMEOUT = 10.0  # to connect, and for each read
 PING_ATTEMPTS = 3
+PING_DEADLINE = 30.0  # for a ping, all its attempts
 
 
 def masked(url: str) -> str:
@@ -62,29 +65,39 @@ class PingResult:
 
 
 def ping(url: str, kind: str, body: str, *, sleep: Any = time.sleep) -> PingResult:
-    """POST ``body`` to the URL for ``kind`` ("success", "fail" or "start")."""
+    """POST ``body`` to the URL for ``kind`` ("success", "fail" or "start"): at most
+    PING_ATTEMPTS tries, all within PING_DEADLINE seconds, however slowly bytes come."""
     target = url.rstrip("/") + {"success": "", "fail": "/fail", "start": "/start"}[kind]
     error = "not tried"
-    for attempt in range(PING_ATTEMPTS):
-        request = urllib.request.Request(
-            target,
-            data=body.encode("utf-8"),
-            method="POST",
-            headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "digest"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=PING_TIMEOUT) as response:
-                response.read(1024)
-            return PingResult(masked(url), kind, True)
-        except urllib.error.HTTPError as exc:
-            error = f"HTTP {exc.code}"
-            if exc.code < 500 and exc.code != 429:
-                break  # the monitor said no: asking again will not change that
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            error = str(getattr(reason, "strerror", None) or reason).lower()
-        if attempt + 1 < PING_ATTEMPTS:
-            sleep(1.0 * 2**attempt)
+    with deadline.Watchdog(time.monotonic() + PING_DEADLINE) as watchdog:
+        for attempt in range(PING_ATTEMPTS):
+            request = urllib.request.Request(
+                target,
+                data=body.encode("utf-8"),
+                method="POST",
+                headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "digest"},
+            )
+            try:
+                timeout = max(0.001, min(PING_TIMEOUT, watchdog.left()))
+                with deadline.opener(watchdog).open(request, timeout=timeout) as response:
+                    response.read(1024)
+                return PingResult(masked(url), kind, True)  # a 2xx came: the ping arrived
+            except urllib.error.HTTPError as exc:
+                error = f"HTTP {exc.code}"
+                if exc.code < 500 and exc.code != 429:
+                    break  # the monitor said no: asking again will not change that
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                reason = getattr(exc, "reason", exc)
+                error = str(getattr(reason, "strerror", None) or reason or type(exc).__name__)
+                error = error.lower()
+            if watchdog.fired:
+                error = f"no answer within the {PING_DEADLINE:g} s deadline"
+                break
+            pause = 1.0 * 2**attempt
+            if attempt + 1 < PING_ATTEMPTS:
+                if watchdog.left() <= pause:
+                    break
+                sleep(pause)
     log.warning("ping to %s (%s) failed: %s", masked(url), kind, error)
     return PingResult(masked(url), kind, False, error)
 
@@ -147,25 +160,6 @@ def _apprise() -> Any:
             "pip install 'digest[chat]'",
         ) from None
     return apprise
-
-
-def _notify(url: str, title: str, body: str, retries: int, wait: float) -> DeliveryStatus:
-    apprise = _apprise()
-
-    logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)  # its messages name the URL
-    client = apprise.Apprise()
-    if not client.add(url):
-        raise ConfigError("not an Apprise URL")
-    status = DeliveryStatus.FAILED
-    for attempt in range(max(1, retries)):
-        result = client.notify(title=title, body=body, body_format=apprise.NotifyFormat.MARKDOWN)
-        if result:
-            return DeliveryStatus.SENT
-        if result.status == apprise.AppriseResultStatus.TIMEOUT:
-            return DeliveryStatus.IN_DOUBT  # it may have gone through: never twice unasked
-        if attempt + 1 < retries:
-            time.sleep(wait * 2**attempt)
-    return status
 
 
 def _limit(url: str) -> int:
@@ -247,8 +241,15 @@ def _post_one(
     pause_point("posting")
     try:
         title, body = _message(publisher, issue, item, _limit(url))
-        status = _notify(url, title, body, config.email.retries, config.email.retry_wait)
-        reason = None if status is DeliveryStatus.SENT else "the service did not accept it"
+        posted = chat_post.post(
+            url,
+            title,
+            body,
+            attempts=config.email.retries,
+            retry_wait=config.email.retry_wait,
+            deadline=item.deadline,
+        )
+        status, reason = posted.status, posted.reason
     except Exception as exc:  # a broken channel never stops the others, nor the run
         status = DeliveryStatus.FAILED
         reason = re.sub(r"\S+://\S+", "(the channel's URL)", f"{type(exc).__name__}: {exc}")
@@ -261,7 +262,10 @@ def _post_one(
     elif status is DeliveryStatus.IN_DOUBT:
         outcome.in_doubt.append(item.name)
         log.error(
-            "channel %s: no answer in time; issue %s may have been posted", item.name, issue.id
+            "channel %s: %s; issue %s may have been posted",
+            item.name,
+            reason or "no answer in time",
+            issue.id,
         )
     else:
         outcome.failed.append(RefusedRecipient(item.name, reason or "failed"))

@@ -140,18 +140,32 @@ def deliver_once(
     todo = [i for i, r in enumerate(recipients) if r and not _BAD_ADDRESS.search(r)]
     session, accepted = Session(settings), list[int]()  # accepted: only once DATA got 354
 
-    def settle(indexes: Sequence[int], outcome: Outcome | None, reply: str) -> None:
+    def settle(
+        indexes: Sequence[int], outcome: Outcome | None, reply: str, by_digest: bool = False
+    ) -> None:
         for i in indexes:
-            results[i] = RecipientResult(recipients[i], outcome or Outcome.DEFERRED, reply)
+            results[i] = RecipientResult(
+                recipients[i], outcome or Outcome.DEFERRED, reply, by_digest
+            )
 
     def envelope() -> list[int]:  # up to the 354: the recipients the server took
         extensions = _open(session)
         params = " BODY=8BITMIME" if "8BITMIME" in extensions and not message.isascii() else ""
-        if "SMTPUTF8" in extensions and not all(a.isascii() for a in [sender, *recipients]):
+        if "SMTPUTF8" not in extensions:  # an address that is not ASCII cannot go out
+            unsent = (
+                todo if not sender.isascii() else [i for i in todo if not recipients[i].isascii()]
+            )
+            whose = "the sender's address is" if not sender.isascii() else "it is"
+            why = f"{whose} not ASCII, and {session.where} does not offer SMTPUTF8 (RFC 6531)"
+            settle(unsent, Outcome.REFUSED, why, by_digest=True)
+        elif not all(a.isascii() for a in [sender, *recipients]):
             params += " SMTPUTF8"
+        if all(i in results for i in todo):
+            session.quit()
+            return []
         reply, taken = session.command(f"MAIL FROM:<{sender}>{params}"), list[int]()
         if reply.code // 100 == 2:
-            for i in todo:
+            for i in (i for i in todo if i not in results):
                 answer = session.command(f"RCPT TO:<{recipients[i]}>")
                 if answer.code // 100 == 2:
                     taken.append(i)
@@ -166,7 +180,8 @@ def deliver_once(
         session.quit()
         return []
 
-    settle([i for i in range(len(recipients)) if i not in todo], Outcome.REFUSED, "not an address")
+    refused = [i for i in range(len(recipients)) if i not in todo]
+    settle(refused, Outcome.REFUSED, "not an address (a space, <, > or a control in it)", True)
     try:
         try:
             accepted = envelope() if todo else []

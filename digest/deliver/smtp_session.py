@@ -44,6 +44,7 @@ class RecipientResult:
     recipient: str
     outcome: Outcome
     reply: str  # the server's code and text, or a plain description of what happened
+    by_digest: bool = False  # refused by digest itself, never offered to the server
 
 
 class SmtpPermanentError(Exception):

@@ -186,7 +186,8 @@ class Status:
                 )
             if latest.in_doubt:
                 lines.append(
-                    f"          in doubt (sent, no answer; 'digest send --force' resends): "
+                    "          in doubt (sent, no answer; 'digest send --force' resends, "
+                    f"'digest post --force' for a chat channel): "
                     f"{', '.join(latest.in_doubt)}"
                 )
             for recipient, reason in latest.refused:

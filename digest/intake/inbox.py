@@ -99,16 +99,17 @@ class InboxScan:
         return sorted(copy.entry.path for copy in self.copies)
 
 
-def _resolve_link(inbox_real: str, path: str) -> tuple[str | None, str]:
-    """Where a link in the inbox leads, if that is a file inside the inbox."""
+def resolve_link(folder_real: str, path: str, folder: str = "the inbox") -> tuple[str | None, str]:
+    """Where a link in a folder (the inbox, the notes) leads, if that is a file inside
+    the folder (``folder_real``, its real path); else None and why not."""
     try:
         target = os.path.realpath(path, strict=True)
     except FileNotFoundError:
         return None, "a symbolic link to nothing (dangling); not read"
     except (OSError, RuntimeError):
         return None, "a symbolic link loop; not read"
-    if os.path.commonpath([inbox_real, target]) != inbox_real or target == inbox_real:
-        return None, "a symbolic link to a file outside the inbox; not read"
+    if os.path.commonpath([folder_real, target]) != folder_real or target == folder_real:
+        return None, f"a symbolic link to a file outside {folder}; not read"
     return target, ""
 
 
@@ -139,7 +140,7 @@ def list_inbox(inbox: Path) -> tuple[list[Entry], list[Refused]]:
                 info = item.stat(follow_symlinks=False)
                 source = path
                 if stat.S_ISLNK(info.st_mode):
-                    target, why = _resolve_link(inbox_real, path)
+                    target, why = resolve_link(inbox_real, path)
                     if target is None:
                         refused.append(Refused(shown_name(path), why))
                         continue

@@ -9,6 +9,8 @@ in an abstract must be the same link in all of them:
   autolinks, strikethrough and tables). A backslash left inside a URL that GitHub
   autolinks anyway would end up in the link (``scaling\\_laws``): so ``://`` and ``www.``
   are written with a character reference, which none of them links;
+* :func:`markdown_without_html` keeps the editor's Markdown as written but for its raw
+  HTML, which shows as written (as on the page) rather than running in a reader's renderer;
 * :func:`markdown_linked` writes each URL as an autolink ``<https://...>`` (the same href
   everywhere) and the text between through :func:`markdown_escape`; an e-mail address,
   which GitHub links whatever the escaping, becomes an autolink for all of them too.
@@ -28,6 +30,7 @@ __all__ = [
     "markdown_link",
     "markdown_linked",
     "markdown_paper_link",
+    "markdown_without_html",
 ]
 
 _MARKDOWN_INLINE = {
@@ -153,3 +156,58 @@ def _escape_with_emails(text: str) -> str:
         done = match.end()
     pieces.append(markdown_escape(text[done:]))
     return "".join(pieces)
+
+
+# What python-markdown links in <...> (and the note's check lets through): kept as links.
+_NOTE_AUTOLINK = re.compile(r"<(?:https?://|mailto:)[^\s<>`]*>|<[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+>")
+
+
+def markdown_without_html(text: str) -> MarkdownSafe:
+    """The editor's Markdown as written, but every ``<`` that could open raw HTML (a tag, a
+    comment, a declaration) written ``&lt;``, which every renderer shows as ``<``: a
+    ``<script>`` or an ``onerror`` shows as written, never runs. Left alone: an ``<http…>``
+    or ``<mailto:…>`` autolink, and code spans within a line, where all three renderers
+    agree the text is code (in a fenced or indented block, python-markdown without its
+    extension would not, so there it is escaped too: shown as ``&lt;`` in some renderers,
+    never run in any)."""
+    return MarkdownSafe("\n".join(_without_html(line) for line in text.split("\n")))
+
+
+def _without_html(line: str) -> str:
+    if "<" not in line:
+        return line
+    out: list[str] = []
+    at, end = 0, len(line)
+    while at < end:
+        char = line[at]
+        if char == "\\" and at + 1 < end:
+            # "\<" is no escape to python-markdown: the "<" would open a tag there
+            out.append("&lt;" if line[at + 1] == "<" else line[at : at + 2])
+            at += 2
+        elif char == "`":
+            run = len(line[at:]) - len(line[at:].lstrip("`"))
+            close = _closing_run(line, at + run, run)
+            stop = at + run if close is None else close + run
+            out.append(line[at:stop])
+            at = stop
+        elif char == "<":
+            link = _NOTE_AUTOLINK.match(line, at)
+            if link:
+                out.append(link.group())
+                at = link.end()
+            else:
+                opens = at + 1 < end and (line[at + 1].isalpha() or line[at + 1] in "/!?")
+                out.append("&lt;" if opens else "<")
+                at += 1
+        else:
+            out.append(char)
+            at += 1
+    return "".join(out)
+
+
+def _closing_run(line: str, start: int, run: int) -> int | None:
+    """Where a run of exactly ``run`` backticks closes a code span opened before ``start``."""
+    for match in re.finditer(r"`+", line[start:]):
+        if len(match.group()) == run:
+            return start + match.start()
+    return None

@@ -20,20 +20,23 @@ URL that it takes one click (RFC 8058's ``List-Unsubscribe-Post``).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import Policy
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
+from digest.addresses import AddressError, MailAddress, mail_address
 from digest.config.settings import EmailConfig
 from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
-from digest.publish import safety
+from digest.publish import note_email, safety
 from digest.publish.email_plan import EVERY, Layout, Plan
 from digest.publish.records import IssueContext
 from digest.publish.view import Fragments, views
@@ -65,6 +68,10 @@ class EmailRenderer:
         self.fragments = Fragments(context.templates, context.site)
         self._inliner: Any = None
         self._tried: dict[Plan, tuple[bool, str]] = {}
+        # The note as an email shows it: images as links, at most half of the budget.
+        self.editorial = note_email.for_email(
+            context.editorial, email.max_html_bytes, context.site.issue_url(context.issue.id)
+        )
 
     def context(self, plan: Plan) -> dict[str, Any]:
         parts = self.layout.parts(plan)
@@ -77,7 +84,7 @@ class EmailRenderer:
             "issue_url": self.site.issue_url(self.issue.id),
             "unsubscribe": self.email.list_unsubscribe,
             "rising": self.issue_context.rising,
-            "editorial": self.issue_context.editorial,
+            "editorial": self.editorial,
             "fragment": self.fragments,
         }
 
@@ -205,14 +212,18 @@ def build_message(
     plan, html = renderer.best()
     safety.check(f"issues/{issue.id}.eml", html)
     text = renderer.text(plan)
-    message = EmailMessage(policy=SMTP_POLICY)
+    sender = _header_address(email.sender) if email.sender else None
+    to = [_header_address(address) for address in (recipients or email.to)]
+    message = EmailMessage(policy=_policy([sender, *to]))
     message["Subject"] = subject(email, site, issue)
     message["From"] = (
-        header_text(email.sender)
+        sender.header
+        if isinstance(sender, MailAddress)
+        else header_text(email.sender)
         or f"{header_text(site.title)} <digest@{sender_domain(email, site)}>"
     )
-    to = [header_text(address) for address in (recipients or email.to)]
-    message["To"] = ", ".join(to) if to else "undisclosed-recipients:;"
+    shown = [a.header if isinstance(a, MailAddress) else a for a in to]
+    message["To"] = ", ".join(shown) if shown else "undisclosed-recipients:;"
     message["Date"] = format_datetime(issue.published_at.astimezone(dt.UTC))
     message["Message-ID"] = message_id(email, site, issue)
     if email.list_unsubscribe:
@@ -220,13 +231,41 @@ def build_message(
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         if unsubscribe.startswith("https://"):
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    shown = renderer.layout.shown(plan)
-    message["X-Digest-Papers"] = f"{shown.shown} of {shown.total} shown"
+    outcome = renderer.layout.shown(plan)
+    message["X-Digest-Papers"] = f"{outcome.shown} of {outcome.total} shown"
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
     boundary = hashlib.blake2b((text + html).encode(), digest_size=12).hexdigest()
     message.set_boundary(f"=_digest_{boundary}")
     return message
+
+
+def _header_address(text: str) -> MailAddress | str:
+    """An address as a header names it (its domain in ASCII); one that is none (a --to
+    that delivery refuses before anything is sent) as plain header text."""
+    try:
+        return mail_address(text)
+    except AddressError:
+        return header_text(text)
+
+
+def _policy(addresses: Sequence[MailAddress | str | None]) -> Policy:
+    """UTF-8 headers (RFC 6532) only where an address needs them: an encoded word inside
+    an address is read by no one, and only a server that offers SMTPUTF8 takes UTF-8."""
+    utf8 = any(isinstance(a, MailAddress) and a.needs_smtputf8 for a in addresses)
+    return SMTP_POLICY.clone(utf8=True) if utf8 else SMTP_POLICY
+
+
+def addressed(message: EmailMessage, recipients: Sequence[str]) -> bytes:
+    """The message as it goes to ``recipients``: To: names them (each as a header names
+    it), in UTF-8 headers only if an address (theirs, the sender's) needs them."""
+    variant = copy.deepcopy(message)
+    to = [_header_address(address) for address in recipients]
+    sender = _header_address(str(message["From"]))
+    variant.replace_header(
+        "To", ", ".join(a.header if isinstance(a, MailAddress) else a for a in to)
+    )
+    return variant.as_bytes(policy=_policy([sender, *to]))
 
 
 def papers_to_show(email: EmailConfig) -> int:

@@ -17,6 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from digest.config.sections import Ranking
 from digest.config.settings import Config
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
@@ -228,7 +229,10 @@ class Publisher:
         # The site's feeds, then each section's (under sections/<slug>/).
         for section in [None, *site.sections]:
             papers = store.newest_papers(
-                self.config.feed_size, section, whole_newest=self.config.feed_max
+                self.config.feed_size,
+                section,
+                whole_newest=self.config.feed_max,
+                by_upvotes=self.config.ranking is Ranking.UPVOTES,
             )
             if papers:
                 built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)

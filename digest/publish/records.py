@@ -32,6 +32,7 @@ class Note:
     html: str
     text: str  # for the email's text part: readable, wrapped, links written out
     picks: tuple[Pick, ...]
+    removed: int = 0  # control characters taken out of the source (a warning)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from digest.publish.markdown_text import (
     markdown_link,
     markdown_linked,
     markdown_paper_link,
+    markdown_without_html,
 )
 
 
@@ -175,7 +176,7 @@ class Templates:
             autolink=markdown_autolink,
             linked=markdown_linked,
             paper_link=markdown_paper_link,
-            verbatim=MarkdownSafe,  # the editor's note: Markdown as written
+            verbatim=markdown_without_html,  # the editor's note: as written, its HTML shown
         )
 
     def environment(self, name: str) -> jinja2.Environment:

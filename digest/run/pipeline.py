@@ -38,7 +38,7 @@ from digest.faults import pause_point
 from digest.intake import inbox
 from digest.intake.inbox import InboxScan, scan_inbox
 from digest.intake.take_in import Intake
-from digest.model import Issue, RunResult
+from digest.model import Issue, Problem, RunResult, Severity
 from digest.publish import notes, render_pool
 from digest.publish.publisher import Publisher, check_output, writer_for
 from digest.report import RunReport
@@ -75,11 +75,6 @@ def run(config: Config, options: RunOptions | None = None) -> RunReport:
     if ping_url:
         announce.ping(config, "success", report.one_line())
     return report
-
-
-def _sends_after_run(config: Config) -> bool:
-    """With ``email.review``, an issue is sent only when told (``digest send``)."""
-    return config.email.send_after_run and not config.email.review
 
 
 @contextmanager
@@ -148,7 +143,9 @@ def _publish_run(context: RunContext) -> RunReport:
                 publisher.stage_site(changed_years={issue.date.year for issue in pending})
             written += publisher.put_in_place(pending)
             for note in taken:
-                context.notes.consume(note.path, note.source, note.issue_id)
+                changed = context.notes.consume(note.path, note.source, note.issue_id)
+                if changed is not None:  # the CLI prints it; the daemon logs it
+                    report.problems.append(Problem(str(note.path), None, changed, Severity.WARNING))
         finally:
             writer.discard()
         report.written = [str(path) for path in written]
@@ -166,7 +163,15 @@ def _publish_run(context: RunContext) -> RunReport:
     except BaseException as exc:
         _record_failure(store, run_id, report, exc)
         raise
-    if options.send if options.send is not None else _sends_after_run(config):
+    asked = options.send if options.send is not None else config.email.send_after_run
+    if asked and config.email.review and (report.issue_id or report.finished):
+        # Never mail an issue nobody has read: review = true wins over --send too.
+        report.held_for_review = (
+            f"issue {report.issue_id or report.finished[-1]}: review = true: not sent; "
+            "read it, then 'digest send'"
+        )
+        log.info("%s", report.held_for_review)
+    elif asked and not config.email.review:
         announce.deliver(context)
     if config.channels and (report.issue_id or report.finished):
         announce.post(context)

@@ -14,8 +14,8 @@ from digest.backfill import Backfill, PeriodIssue, moment
 from digest.config.sections import Ranking
 from digest.config.settings import Config
 from digest.intake.take_in import Intake
-from digest.model import Issue
-from digest.publish import notes
+from digest.model import Issue, Problem, Severity
+from digest.publish import note_email, notes
 from digest.publish.notes import TakenNote
 from digest.run.context import Mode, RunContext
 from digest.store import Store
@@ -114,6 +114,20 @@ def take_notes(context: RunContext, pending: list[Issue]) -> list[TakenNote]:
         if issue.id == context.report.issue_id or issue.id in context.report.backfilled
     ]
     taken, warnings = notes.take(context.store, context.notes, new, context.report.issue_id)
+    budget = context.config.email.max_html_bytes
+    for note in taken:
+        if note_email.too_long(note.note, budget):
+            warnings.append(
+                Problem(
+                    str(note.path),
+                    None,
+                    f"the note is {len(note.note.html):,} bytes as HTML, more than half of "
+                    f"the email's budget (max_html_bytes = {budget:,}): the email of issue "
+                    f"{note.issue_id} shows its first paragraphs and links to the rest on "
+                    "the issue's web page",
+                    Severity.WARNING,
+                )
+            )
     context.report.problems += warnings
     return taken
 

@@ -218,6 +218,9 @@ class Daemon:
             self.running.clear()
         for path, reason in report.files_rejected:
             log.warning("rejected %s: %s", path, reason)
+        for problem in report.problems:  # what the editor must know of the notes
+            if problem.file.startswith(str(self.config.notes)):
+                log.warning("%s", problem)
         for issue_id in report.finished:
             log.info("finished issue %s (recorded by an earlier run)", issue_id)
         if report.issue_id:

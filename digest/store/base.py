@@ -220,7 +220,12 @@ class Store(ABC):
 
     @abstractmethod
     def newest_papers(
-        self, limit: int, section: str | None = None, *, whole_newest: int = 0
+        self,
+        limit: int,
+        section: str | None = None,
+        *,
+        whole_newest: int = 0,
+        by_upvotes: bool = True,
     ) -> list[Paper]:
         """What the feeds carry: the newest issue whole (up to ``whole_newest`` papers),
         then older issues' papers, until ``limit``; each issue's ranked across sections."""

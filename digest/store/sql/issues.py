@@ -63,17 +63,23 @@ class IssueQueries(SqlBase):
         return [paper_from_row(row) for row in rows]
 
     def newest_papers(
-        self, limit: int, section: str | None = None, *, whole_newest: int = 0
+        self,
+        limit: int,
+        section: str | None = None,
+        *,
+        whole_newest: int = 0,
+        by_upvotes: bool = True,
     ) -> list[Paper]:
         """Each issue's papers ranked across its sections (by their upvotes when published,
-        then page order), newest issue first: the newest issue whole, up to
-        ``whole_newest`` of its papers, then older ones until there are ``limit``. Each
-        paper's instant follows its rank, so feed readers that sort by date agree."""
+        or only, as ranking "page" asks, in the order the digests listed them), newest
+        issue first: the newest issue whole, up to ``whole_newest`` of its papers, then
+        older ones until there are ``limit``. Each paper's instant follows its rank, so
+        feed readers that sort by date agree."""
         papers: list[Paper] = []
         in_section = "AND p.section = ? " if section is not None else ""
+        upvotes = "coalesce(p.published_upvotes, -1) DESC, " if by_upvotes else ""
         ranked = PAPER_COLUMNS.replace(
-            "o.position",
-            "row_number() OVER (ORDER BY coalesce(p.published_upvotes, -1) DESC, o.position) - 1",
+            "o.position", f"row_number() OVER (ORDER BY {upvotes}p.id) - 1"
         )
         issues = self._execute("SELECT seq, paper_count FROM issues ORDER BY seq DESC").fetchall()
         for number, (seq, count) in enumerate(issues):
