@@ -45,6 +45,7 @@ from digest.config.values import (
     expect,
     parse_duration,
     parse_size,
+    shown_url,
     unknown_key,
 )
 from digest.errors import ConfigError
@@ -245,7 +246,7 @@ def check_paper_link(template: str) -> str:
         port_ok = False
     if not port_ok or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"paper_link: {template!r} is not an http(s) URL template with {{title}}",
+            f"paper_link: {shown_url(template)} is not an http(s) URL template with {{title}}",
             f'e.g. "{PAPER_SEARCH}" (the default)',
         )
     return template
