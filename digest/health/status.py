@@ -14,6 +14,8 @@ from digest.errors import DigestError, NoState
 from digest.intake.inbox import list_inbox
 from digest.intake.reading import size_limit_message
 from digest.model import DeliveryStatus, Medium, RunResult
+from digest.publish.folder import folder_state
+from digest.publish.output import OutputWriter, Owner
 from digest.store import RunRecord, Store, open_store
 from digest.text import shown_name
 
@@ -124,6 +126,8 @@ class Status:
     pending: list[str] = field(default_factory=list)  # issues whose files are not all written
     hint: str | None = None
     fetch: FetchStatus | None = None  # the listing fetched into the inbox, if it is
+    output_problem: str | None = None  # gone, or lacking issues' pages the state has
+    recorded_output: str | None = None  # the folder the state records, when another
 
     def as_json(self) -> dict[str, Any]:
         latest, run = self.latest_issue, self.last_run
@@ -165,6 +169,8 @@ class Status:
                 "pid": run.pid,
             },
             "fetch": self.fetch.as_json() if self.fetch else None,
+            "output_problem": self.output_problem,
+            "recorded_output": self.recorded_output,
             "hint": self.hint,
         }
 
@@ -173,6 +179,12 @@ class Status:
             f"state:    {self.state}" + ("" if self.state_exists else " (none yet)"),
             f"inbox:    {self.inbox} ({self.waiting} file(s) waiting)",
             f"output:   {self.output}",
+            *([f"          {self.output_problem}"] if self.output_problem else []),
+            *(
+                [f"          the state publishes into {self.recorded_output}"]
+                if self.recorded_output and not self.output_problem
+                else []
+            ),
             f"store:    {self.files:,} files, {self.papers:,} papers, {self.issues:,} issues",
         ]
         latest = self.latest_issue
@@ -241,7 +253,7 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
     base: dict[str, Any] = {
         "state": str(config.state),
         "inbox": str(config.inbox),
-        "output": str(config.output),
+        "output": shown_name(str(config.output)),
         "schedule": schedule.describe(config, now),
         "fetch": fetch_status(config),
     }
@@ -296,6 +308,7 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
             config.email.review and not emails,
         )
     rejected = [(shown_name(path), reason) for path, reason in store.rejections()] + refused
+    folder = folder_state(store, OutputWriter(config.output, Owner(store.state_id, config.site)))
     return Status(
         **base,
         state_exists=True,
@@ -308,4 +321,6 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
         latest_issue=latest_issue,
         last_run=run,
         pending=[issue.id for issue in store.pending_issues()],
+        output_problem=folder.problem,
+        recorded_output=folder.recorded and shown_name(folder.recorded),
     )

@@ -40,6 +40,7 @@ from digest.intake.inbox import InboxScan, scan_inbox
 from digest.intake.take_in import Intake
 from digest.model import Issue, RunResult
 from digest.publish import notes, render_pool
+from digest.publish.folder import check_complete
 from digest.publish.publisher import Publisher, check_output, writer_for
 from digest.report import RunReport
 from digest.run import announce
@@ -110,6 +111,7 @@ def _publish_run(context: RunContext) -> RunReport:
     config, store, options, report = context.config, context.store, context.options, context.report
     writer = writer_for(config, store)
     claimed = check_output(store, writer, adopt=options.adopt_output)
+    check_complete(store, writer, adopt=options.adopt_output)
     writer.remove_stale_temp_files()
     context.publisher = publisher = Publisher.for_config(config, store, writer)
     publisher.claimed = claimed
