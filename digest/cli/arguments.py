@@ -60,6 +60,22 @@ def workers_value(text: str) -> int:
     return int(text)
 
 
+def year_value(text: str) -> int:
+    if not (text.isdigit() and 2000 <= int(text) <= 2999):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year like 2025")
+    return int(text)
+
+
+def add_year(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--year",
+        type=year_value,
+        metavar="YYYY",
+        help="the year of the listings' dates that have none (default: by when each file "
+        "was saved, its modification time, and never after today)",
+    )
+
+
 def add_common(parser: argparse.ArgumentParser, *, inbox: bool = True) -> None:
     parser.add_argument(
         "--config", "-c", type=Path, help="config file (default: ./digest.toml if present)"

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from digest.cli.arguments import Commands, date_value
+from digest.cli.arguments import Commands, add_year, date_value
 from digest.cli.common import EXIT_OK, EXIT_REJECTED, print_json
 from digest.text import one_line
+
+if TYPE_CHECKING:
+    from digest.model import DigestFile
 
 
 def add_parser(commands: Commands) -> None:
@@ -22,19 +28,20 @@ def add_parser(commands: Commands) -> None:
         "--today",
         type=date_value,
         metavar="YYYY-MM-DD",
-        help="reference day for dates without a year (default: today)",
+        help="reference day for dates without a year (default: today): a date resolves "
+        "to no later than a few days past it, or past the file's modification time",
     )
+    add_year(parse)
     parse.add_argument("--json", action="store_true", help="print JSON")
     parse.set_defaults(handler=cmd_parse)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from digest.cli.text import paper_json
-    from digest.intake.loader import load_file
     from digest.model import Severity
 
     today = args.today or dt.date.today()
-    results = [load_file(str(path), today)[0] for path in args.files]
+    results = _read(args.files, today, args.year)
     if args.json:
         print_json(
             [
@@ -70,3 +77,30 @@ def cmd_parse(args: argparse.Namespace) -> int:
         r.rejected or any(p.severity is Severity.ERROR for p in r.problems) for r in results
     )
     return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def _read(files: list[Path], today: dt.date, year: int | None) -> list[DigestFile]:
+    """Each file as a run reads it: dates without a year by when the file was saved (or
+    in ``year``), and a warning where files read together leave a year unsure."""
+    from digest.dates import latest_listing_day, saved_day
+    from digest.intake.loader import load_file
+    from digest.intake.years import Dated, wrap_warnings
+
+    read = []
+    for path in files:
+        try:
+            saved: dt.date | None = saved_day(os.stat(path).st_mtime_ns)
+        except (OSError, ValueError):
+            saved = None
+        latest = latest_listing_day(today, saved, year)
+        result = load_file(str(path), latest)[0]
+        # A text listing's date has no year; the API's JSON carries whole dates.
+        yearless = not any(paper.details is not None for paper in result.papers[:1])
+        read.append((result, Dated(result.path, result.digest_date, latest, yearless)))
+    warnings = wrap_warnings([dated for _, dated in read])
+    return [
+        dataclasses.replace(
+            result, problems=result.problems + tuple(w for w in warnings if w.file == result.path)
+        )
+        for result, _ in read
+    ]

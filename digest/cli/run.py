@@ -12,6 +12,7 @@ from digest.cli.arguments import (
     add_clock,
     add_common,
     add_settle,
+    add_year,
     seconds_value,
     workers_value,
 )
@@ -79,6 +80,7 @@ def add_parser(commands: Commands) -> None:
     )
     add_settle(run)
     add_adopt(run)
+    add_year(run)
     run.set_defaults(handler=cmd_run)
 
 
@@ -103,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         adopt_output=args.adopt_output,
         backfill=Period(args.backfill) if args.backfill else None,
         progress=Progress() if sys.stderr.isatty() and not args.json else None,
+        year=args.year,
     )
     report = pipeline.run(cfg, options)
     if args.json:

@@ -19,9 +19,11 @@ import datetime as dt
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digest.dates import latest_listing_day, saved_day
 from digest.errors import ConfigError
 from digest.intake.loader import peek_digest_date
 from digest.intake.reading import (
@@ -31,6 +33,8 @@ from digest.intake.reading import (
     read_regular,
     size_limit_message,
 )
+from digest.intake.years import Dated, wrap_warnings
+from digest.model import Problem
 from digest.store import Store
 from digest.text import shown_name
 
@@ -60,11 +64,14 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A file in the inbox that has not been taken in."""
+    """A file in the inbox that has not been taken in. ``latest`` is the latest day its
+    dates without a year may be (``dates.latest_listing_day``: by when it was saved)."""
 
     entry: Entry
     hash: str | None  # None for a path never seen: hashed when it is read
     digest_date: dt.date | None
+    latest: dt.date = dt.date.max
+    yearless: bool = False  # its date was written without a year (a text listing's)
 
     @property
     def path(self) -> Path:
@@ -93,6 +100,7 @@ class InboxScan:
     settling: list[str] = field(default_factory=list)  # changed too recently: left for later
     forgotten: list[str] = field(default_factory=list)  # remembered paths now gone
     settles_at: float | None = None  # when the youngest settling file will have settled
+    problems: list[Problem] = field(default_factory=list)  # dates whose year is unsure
 
     @property
     def copy_paths(self) -> list[str]:
@@ -159,7 +167,12 @@ def list_inbox(inbox: Path) -> tuple[list[Entry], list[Refused]]:
 
 
 def scan_inbox(
-    inbox: Path, store: Store, today: dt.date, max_size: int, settle: float = 0.0
+    inbox: Path,
+    store: Store,
+    today: dt.date,
+    max_size: int,
+    settle: float = 0.0,
+    year: int | None = None,
 ) -> InboxScan:
     """Sort the inbox into files to read (in digest-date order), known ones, refused ones
     and ones still being written.
@@ -167,7 +180,8 @@ def scan_inbox(
     A file whose path, size and modification time the store remembers is known without
     being opened: a run costs one stat and one set lookup per old file, however many the
     inbox keeps. A new or changed file modified less than ``settle`` seconds ago (by the
-    wall clock) may still be being written: it waits for the next run."""
+    wall clock) may still be being written: it waits for the next run. Dates without a
+    year are read against when each file was saved (or in ``year``, when given)."""
     scan = InboxScan()
     taken_as_listed = store.inbox_fingerprints(taken=True)
     entries, scan.refused = list_inbox(inbox)
@@ -190,7 +204,11 @@ def scan_inbox(
     if store.remembered_inbox_count() != scan.unchanged + len(known):
         # Some remembered path is not among the old files listed: it is gone, or unreadable.
         scan.forgotten = sorted(store.remembered_inbox_paths() - listed)
-    hashed: list[tuple[Entry, str, dt.date | None]] = []
+    hashed: list[tuple[Entry, str, tuple[dt.date | None, bool] | None]] = []
+
+    def latest(entry: Entry) -> dt.date:
+        return latest_listing_day(today, saved_day(entry.mtime_ns), year)
+
     for entry in others:
         remembered = known.get(entry.path)
         if remembered is not None and (remembered.size, remembered.mtime_ns) == (
@@ -212,13 +230,19 @@ def scan_inbox(
         except Unreadable as exc:
             scan.refused.append(Refused(shown_name(entry.path), str(exc)))
             continue
-        digest_date = peek_digest_date(data[:PEEK_BYTES], today)
+        peeked = peek_digest_date(data[:PEEK_BYTES], latest(entry))
         if remembered is None:
-            scan.candidates.append(Candidate(entry, None, digest_date))
+            scan.candidates.append(Candidate(entry, None, peeked[0], latest(entry), peeked[1]))
         else:
-            hashed.append((entry, content_hash(data), digest_date))
-    _sort_hashed(scan, store, hashed, known, today)
+            hashed.append((entry, content_hash(data), peeked))
+    _sort_hashed(scan, store, hashed, known, latest)
     scan.candidates.sort(key=lambda candidate: candidate.order)
+    scan.problems = wrap_warnings(
+        [
+            Dated(shown_name(c.entry.path), c.digest_date, c.latest, c.yearless)
+            for c in scan.candidates
+        ]
+    )
     scan.copies.sort(key=lambda copy: copy.entry.path)
     scan.still_rejected.sort(key=lambda refused: refused.name)
     scan.refused.sort(key=lambda refused: refused.name)
@@ -229,9 +253,9 @@ def scan_inbox(
 def _sort_hashed(
     scan: InboxScan,
     store: Store,
-    hashed: list[tuple[Entry, str, dt.date | None]],
+    hashed: list[tuple[Entry, str, tuple[dt.date | None, bool] | None]],
     known: dict,
-    today: dt.date,
+    latest: Callable[[Entry], dt.date],
 ) -> None:
     """Files whose hash is known: copies of content taken in, content rejected before,
     or content to read."""
@@ -239,21 +263,21 @@ def _sort_hashed(
     taken = store.taken_hashes(hashes)
     rejected = store.rejected_reasons(hashes)
     queued: set[str] = set()
-    for entry, file_hash, digest_date in hashed:
+    for entry, file_hash, peeked in hashed:
         remembered = known.get(entry.path)
         if file_hash in taken or file_hash in queued:
             scan.copies.append(Copy(entry, file_hash))
         elif file_hash in rejected and remembered is not None and remembered.hash == file_hash:
             scan.still_rejected.append(Refused(shown_name(entry.path), rejected[file_hash]))
         else:
-            if digest_date is None:
+            if peeked is None:
                 try:
                     head = read_regular(entry.source, PEEK_BYTES, follow=False)
-                    digest_date = peek_digest_date(head, today)
+                    peeked = peek_digest_date(head, latest(entry))
                 except Unreadable:
-                    digest_date = None
+                    peeked = (None, False)
             queued.add(file_hash)
-            scan.candidates.append(Candidate(entry, file_hash, digest_date))
+            scan.candidates.append(Candidate(entry, file_hash, peeked[0], latest(entry), peeked[1]))
 
 
 def check_folder(folder: Path) -> None:

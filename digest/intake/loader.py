@@ -107,7 +107,8 @@ def _paragraphs(text: str) -> list[_Paragraph]:
 
 
 class _FileReader:
-    """Parses one decoded file; collects problems instead of raising."""
+    """Parses one decoded file; collects problems instead of raising. ``today`` is the
+    latest day a date without a year may be (``dates.latest_listing_day``)."""
 
     def __init__(self, path: str, today: dt.date) -> None:
         self.path = path
@@ -356,13 +357,14 @@ def load_file(
     return parse_bytes(data, shown, today), content_hash(data)
 
 
-def peek_digest_date(head: bytes, today: dt.date) -> dt.date | None:
-    """The digest's own date from the first bytes of a file, to order files cheaply."""
+def peek_digest_date(head: bytes, today: dt.date) -> tuple[dt.date | None, bool]:
+    """The digest's own date from the first bytes of a file, to order files cheaply, and
+    whether it was written without a year (a text listing's is; the API's JSON is not)."""
     if looks_like_json(head, ""):
-        return peek_json_date(head)
+        return peek_json_date(head), False
     text, _, _ = decode(head)
     if text is None:
         text = head.decode("utf-8", errors="ignore")
     reader = _FileReader("", today)
     reader.skip_header(_paragraphs(clean_text(text)))
-    return reader.digest_date
+    return reader.digest_date, True

@@ -73,11 +73,12 @@ class Intake:
         report.files_rejected = [(r.name, r.reason) for r in scan.still_rejected + scan.refused]
         for copy in scan.copies:
             self._remember(copy.entry.path, copy.entry.size, copy.entry.mtime_ns, copy.hash)
-        items = [(c.entry.source, c.entry.path) for c in scan.candidates]
+        report.problems.extend(scan.problems)
+        items = [(c.entry.source, c.entry.path, c.latest) for c in scan.candidates]
         helpers = helpers_for(workers, scan.candidates)
         if helpers:
             log.info("reading %d new files with %d helper process(es)", len(items), helpers)
-        loads = load_files(items, self.today, max_size, helpers=helpers)
+        loads = load_files(items, max_size, helpers=helpers)
         with closing(loads):  # stops the helpers if the run fails half way
             for done, (candidate, (loaded, parsed_hash)) in enumerate(
                 zip(scan.candidates, loads, strict=True), start=1

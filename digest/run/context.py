@@ -31,6 +31,7 @@ class RunOptions:
     adopt_output: bool = False
     backfill: Period | None = None  # an issue per period of the digests, not one
     progress: Progress | None = None
+    year: int | None = None  # the year of dates without one (default: when files were saved)
 
     @property
     def day(self) -> dt.date:

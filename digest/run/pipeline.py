@@ -198,7 +198,12 @@ def _scan(context: RunContext) -> InboxScan:
     config = context.config
     while True:
         scan = scan_inbox(
-            config.inbox, context.store, context.options.day, config.max_file_size, config.settle
+            config.inbox,
+            context.store,
+            context.options.day,
+            config.max_file_size,
+            config.settle,
+            context.options.year,
         )
         if scan.settles_at is None:
             return scan
