@@ -191,7 +191,9 @@ class Store(ABC):
         min_gain: int | None,
         min_factor: float | None,
         limit: int,
-    ) -> int: ...
+        day: dt.date = dt.date.max,
+    ) -> int:
+        """Mark the candidates (of issues dated on or before ``day``) that rose most."""
 
     @abstractmethod
     def rising_papers(self, issue_seq: int) -> list[tuple[Paper, int | None]]: ...
