@@ -39,6 +39,10 @@ from digest.store import Store
 from digest.text import shown_name
 
 PEEK_BYTES = 4096
+# A file read less than this after it was last modified cannot be trusted by its size and
+# time: an edit within the filesystem's timestamp granularity (2 s on FAT, 1 s on some
+# others, more with a file server's clock) keeps both. Such paths are hashed again.
+UNSURE_NS = 5 * 10**9
 # Names a file has while a browser or a copy is still writing it.
 PARTIAL_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp", ".swp")
 
@@ -101,6 +105,14 @@ class InboxScan:
     forgotten: list[str] = field(default_factory=list)  # remembered paths now gone
     settles_at: float | None = None  # when the youngest settling file will have settled
     problems: list[Problem] = field(default_factory=list)  # dates whose year is unsure
+    verified: list[Copy] = field(default_factory=list)  # unsure old files, read: unchanged
+    unsure: set[str] = field(default_factory=set)  # paths the store does not trust yet
+    started_ns: int = 0  # the wall clock when the scan began: every read is after it
+
+    def trusted(self, mtime_ns: int) -> bool:
+        """Whether a file of this modification time, read in this run, may be known by
+        its size and time from now on."""
+        return mtime_ns <= self.started_ns - UNSURE_NS
 
     @property
     def copy_paths(self) -> list[str]:
@@ -182,8 +194,9 @@ def scan_inbox(
     inbox keeps. A new or changed file modified less than ``settle`` seconds ago (by the
     wall clock) may still be being written: it waits for the next run. Dates without a
     year are read against when each file was saved (or in ``year``, when given)."""
-    scan = InboxScan()
+    scan = InboxScan(started_ns=time.time_ns())
     taken_as_listed = store.inbox_fingerprints(taken=True)
+    scan.unsure = unsure = store.unsure_inbox_paths()
     entries, scan.refused = list_inbox(inbox)
     settled_before = time.time_ns() - int(settle * 1e9)
     others: list[Entry] = []
@@ -191,7 +204,9 @@ def scan_inbox(
         if entry.size > max_size:
             # Never read, never remembered: raising the limit lets it in on the next run.
             scan.refused.append(Refused(shown_name(entry.path), size_limit_message(max_size)))
-        elif (entry.path, entry.size, entry.mtime_ns) in taken_as_listed:
+        elif (entry.path, entry.size, entry.mtime_ns) in taken_as_listed and (
+            entry.path not in unsure
+        ):
             scan.unchanged += 1
         elif settle and entry.mtime_ns > settled_before:
             scan.settling.append(shown_name(entry.path))
@@ -211,9 +226,10 @@ def scan_inbox(
 
     for entry in others:
         remembered = known.get(entry.path)
-        if remembered is not None and (remembered.size, remembered.mtime_ns) == (
-            entry.size,
-            entry.mtime_ns,
+        if (
+            remembered is not None
+            and (remembered.size, remembered.mtime_ns) == (entry.size, entry.mtime_ns)
+            and entry.path not in unsure
         ):
             if remembered.rejection is not None:  # known without opening it
                 scan.still_rejected.append(Refused(shown_name(entry.path), remembered.rejection))
@@ -265,7 +281,10 @@ def _sort_hashed(
     queued: set[str] = set()
     for entry, file_hash, peeked in hashed:
         remembered = known.get(entry.path)
-        if file_hash in taken or file_hash in queued:
+        if remembered is not None and remembered.hash == file_hash and file_hash in taken:
+            scan.unchanged += 1  # read again (touched, or not trusted yet): as it was
+            scan.verified.append(Copy(entry, file_hash))
+        elif file_hash in taken or file_hash in queued:
             scan.copies.append(Copy(entry, file_hash))
         elif file_hash in rejected and remembered is not None and remembered.hash == file_hash:
             scan.still_rejected.append(Refused(shown_name(entry.path), rejected[file_hash]))

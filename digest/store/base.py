@@ -111,6 +111,15 @@ class Store(ABC):
     ) -> None: ...
 
     @abstractmethod
+    def unsure_inbox_paths(self) -> set[str]:
+        """Remembered paths whose size and time cannot be trusted: they were remembered
+        within the filesystem's timestamp granularity of their modification time, so an
+        edit right after could keep both. The scan hashes them again."""
+
+    @abstractmethod
+    def set_unsure_inbox_paths(self, paths: Iterable[str]) -> None: ...
+
+    @abstractmethod
     def forget_inbox_files(self, paths: Iterable[str]) -> None: ...
 
     # -- files ----------------------------------------------------------------------------
