@@ -15,6 +15,7 @@ of the same name), then from the package.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Iterator
 from functools import lru_cache
@@ -105,7 +106,7 @@ class Templates:
             # entries are keyed by the template's source, so edits are never stale.
             try:
                 cache_dir.mkdir(parents=True, exist_ok=True)
-                common["bytecode_cache"] = jinja2.FileSystemBytecodeCache(str(cache_dir))
+                common["bytecode_cache"] = _BestEffortCache(str(cache_dir))
             except OSError:
                 pass
         self.html = jinja2.Environment(autoescape=True, **common)
@@ -179,6 +180,15 @@ class Templates:
 
     def render(self, name: str, **context: Any) -> str:
         return "".join(self.stream(name, **context))
+
+
+class _BestEffortCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept if the disk lets them be: a full disk under the cache
+    (beside the state) costs the next run a compile, never this run its issue."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 _TEMPLATE_SUFFIXES = (".html", ".md", ".txt", ".xml")
