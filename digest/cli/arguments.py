@@ -76,6 +76,17 @@ def add_year(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_wait(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument(
+        "--wait",
+        type=seconds_value,
+        default=default,
+        metavar="SECONDS",
+        help=f"wait this long for another digest process holding the lock, then exit with "
+        f"code 75 (default {default:g})",
+    )
+
+
 def add_common(parser: argparse.ArgumentParser, *, inbox: bool = True) -> None:
     parser.add_argument(
         "--config", "-c", type=Path, help="config file (default: ./digest.toml if present)"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from digest.cli.arguments import Commands, add_adopt, add_common
+from digest.cli.arguments import Commands, add_adopt, add_common, add_wait
 from digest.cli.common import EXIT_OK, load_config, setup_logging
+from digest.text import shown_name
 
 
 def add_parser(commands: Commands) -> None:
@@ -19,6 +20,7 @@ def add_parser(commands: Commands) -> None:
     )
     add_common(rebuild, inbox=False)
     add_adopt(rebuild)
+    add_wait(rebuild, 0.0)
     rebuild.set_defaults(handler=cmd_rebuild)
 
 
@@ -27,6 +29,6 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     setup_logging(args.verbose, cfg.log_level)
-    written = actions.rebuild(cfg, args.issue, adopt_output=args.adopt_output)
-    print(f"rebuilt {len(written)} files in {cfg.output}")
+    written = actions.rebuild(cfg, args.issue, wait=args.wait, adopt_output=args.adopt_output)
+    print(f"rebuilt {len(written)} files in {shown_name(str(cfg.output))}")
     return EXIT_OK

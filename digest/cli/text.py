@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from digest.text import one_line
+from digest.text import one_line, shown_name
 
 
 class Progress:
@@ -69,11 +69,11 @@ def print_run(report: Any, cfg: Any) -> None:
     elif report.backfilled:
         print(
             f"published {len(report.backfilled):,} issues, {report.backfilled[0]} to "
-            f"{report.backfilled[-1]}: {cfg.output / 'index.html'}"
+            f"{report.backfilled[-1]}: {shown_name(str(cfg.output / 'index.html'))}"
         )
     elif report.issue_id:
         page = cfg.output / "issues" / f"{report.issue_id}.html"
-        print(f"published issue {report.issue_id}: {page}")
+        print(f"published issue {report.issue_id}: {shown_name(str(page))}")
     elif report.marked_seen:
         print(f"{report.marked_seen:,} new papers marked as seen; nothing published.")
     elif not report.finished:
@@ -83,7 +83,7 @@ def print_run(report: Any, cfg: Any) -> None:
     if report.sent_to:
         print(f"sent issue {report.sent_issue} to {', '.join(report.sent_to)}")
     if report.delivery_error:
-        print(f"not sent: {report.delivery_error}", file=sys.stderr)
+        print(one_line(f"not sent: {report.delivery_error}"), file=sys.stderr)
 
 
 def paper_json(paper: Any) -> dict:

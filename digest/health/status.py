@@ -251,8 +251,8 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
 
     now = now or dt.datetime.now(dt.UTC)
     base: dict[str, Any] = {
-        "state": str(config.state),
-        "inbox": str(config.inbox),
+        "state": shown_name(str(config.state)),
+        "inbox": shown_name(str(config.inbox)),
         "output": shown_name(str(config.output)),
         "schedule": schedule.describe(config, now),
         "fetch": fetch_status(config),
