@@ -32,6 +32,7 @@ from digest.config.settings import Config
 from digest.errors import (
     DigestError,
     LockBusy,
+    NoState,
     TemplateProblem,
 )
 from digest.faults import pause_point
@@ -41,7 +42,12 @@ from digest.intake.take_in import Intake
 from digest.model import Issue, RunResult
 from digest.publish import notes, render_pool
 from digest.publish.folder import check_complete
-from digest.publish.publisher import Publisher, check_output, writer_for
+from digest.publish.publisher import (
+    Publisher,
+    check_output,
+    check_output_for_a_new_state,
+    writer_for,
+)
 from digest.report import RunReport
 from digest.run import announce
 from digest.run.context import Mode, RunContext, RunOptions
@@ -91,7 +97,13 @@ def _state(config: Config, options: RunOptions) -> Iterator[Store]:
         with memory_store(config.site) as store:
             yield store
         return
-    with open_store(config) as store:
+    try:
+        store = open_store(config, create=False)
+    except NoState:  # a new state: one that a foreign output folder refuses is not made
+        if options.mode is not Mode.DRY_RUN and not options.adopt_output:
+            check_output_for_a_new_state(config, str(config.state))
+        store = open_store(config)
+    with store:
         yield store
 
 
