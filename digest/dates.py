@@ -38,6 +38,12 @@ MONTH_NAMES = (
     "December",
 )
 MONTH_NUMBERS = {name: number for number, name in enumerate(MONTH_ABBREVIATIONS, start=1)}
+# How pages write a month: "Mar", "March", and "Sept" (the one four-letter abbreviation).
+MONTHS_WRITTEN = {
+    **MONTH_NUMBERS,
+    **{name: number for number, name in enumerate(MONTH_NAMES, start=1)},
+    "Sept": 9,
+}
 # A listing is dated where it was published: at most a day or so ahead of the date of the
 # machine that saved it (a listing dated "tomorrow" in a US evening is already today in
 # UTC). A date without a year further ahead than this is the year before's.

@@ -5,7 +5,31 @@ telling a file being written from one the next run takes."""
 
 from __future__ import annotations
 
-from conftest import PLAIN, PLAIN_2, both_backends
+import datetime as dt
+import json
+from pathlib import Path
+
+from conftest import (
+    EXAMPLES,
+    PLAIN,
+    PLAIN_2,
+    TODAY,
+    WITH_META,
+    both_backends,
+    digest_process,
+    papers_from,
+)
+
+from digest.intake.loader import parse_text
+
+
+def write(folder: Path, name: str, text: str | bytes) -> Path:
+    path = folder / name
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.write_bytes(text)
+    return path
 
 
 @both_backends
@@ -25,3 +49,71 @@ def test_a_run_refused_by_a_foreign_output_folder_creates_no_state(site, run_cli
         schemas = site.rows("SELECT nspname FROM pg_namespace WHERE nspname = 'digest_fresh'")
         assert schemas == [], "no site created"
     assert f"the output folder {site.out} belongs to another digest state" in refused.err
+
+
+CHANGELOG = """New
+
+v1.2.0
+
+- Fixed a crash when the inbox is empty.
+- Added the --year option.
+
+v1.1.0
+
+- Faster scans of large inboxes.
+"""
+MEETING = """Dec 1
+
+Attendees: Ada, Grace, Alan
+
+Ada presented the plan.
+
+Action items
+
+1. Grace writes the summary.
+"""
+
+
+def test_a_file_with_a_header_or_a_date_but_no_papers_is_rejected_saying_why(tmp_path):
+    for name, text in (("CHANGES.txt", CHANGELOG), ("meeting.txt", MEETING)):
+        result = parse_text(text, name, TODAY)
+        assert result.rejected, name
+        assert result.errors.startswith("this does not look like a digest file: "), result.errors
+        assert "entries are not shaped as papers (line" in result.errors
+    # The page's own header does not make a list into papers either.
+    listed = "Daily Papers\n\nNov 3\n\nRelease notes\n\n- A fix.\n\nMore notes\n\n- Another.\n"
+    result = parse_text(listed, "list.txt", TODAY)
+    assert result.rejected and "a list or heading, not an abstract" in result.errors
+    # A run rejects it with the reason, and publishes nothing of it.
+    done = digest_process("parse", "--json", write(tmp_path, "CHANGES.txt", CHANGELOG))
+    assert done.returncode == 1
+    assert "not shaped as papers" in json.loads(done.stdout)[0]["problems"][0]["message"]
+
+
+def test_the_real_digests_and_both_variants_of_the_format_still_load_fully():
+    counts = {}
+    for path in sorted(EXAMPLES.glob("*.txt")):
+        loaded = parse_text(path.read_text(encoding="utf-8"), path.name, TODAY)
+        assert not loaded.errors, (path.name, loaded.errors)
+        counts[path.name] = len(loaded.papers)
+    assert counts == {
+        "000_0e5cb4eac3db34fe.txt": 80,  # title and abstract pairs only
+        "002_b459e3eae30a13fb.txt": len(papers_from(WITH_META)),  # with metadata
+        "003_73824512330c0a56.txt": 101,
+    }
+    assert counts["002_b459e3eae30a13fb.txt"] > 20
+
+
+def test_header_variants_of_the_real_page_are_recognised():
+    lines = PLAIN.read_text(encoding="utf-8").split("\n")
+    assert lines[6] == "byAK and the research community" and lines[8] == "Mar 12"
+    for by, date, expected in (
+        ("by AK and the research community", "March 12", dt.date(2026, 3, 12)),
+        ("by AK and the research community", "Sept 12", dt.date(2026, 9, 12)),
+        ("byAK and the research community", "June 3", dt.date(2026, 6, 3)),
+    ):
+        text = "\n".join([*lines[:6], by, "", date, *lines[9:]])
+        loaded = parse_text(text, "variant.txt", TODAY)
+        assert loaded.digest_date == expected, (by, date)
+        assert len(loaded.papers) == 80 and not loaded.problems, loaded.problems
+        assert loaded.papers[0].title.startswith("Scaling Laws for Data Filtering")
