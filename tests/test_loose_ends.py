@@ -117,3 +117,23 @@ def test_header_variants_of_the_real_page_are_recognised():
         assert loaded.digest_date == expected, (by, date)
         assert len(loaded.papers) == 80 and not loaded.problems, loaded.problems
         assert loaded.papers[0].title.startswith("Scaling Laws for Data Filtering")
+
+
+def test_utf16_without_a_byte_order_mark_is_named_as_such(site, run_cli):
+    text = (EXAMPLES / "003_73824512330c0a56.txt").read_text(encoding="utf-8") + "Café.\n"
+    for codec, order, name in (
+        ("utf-16-be", "big-endian", "UTF-16BE"),
+        ("utf-16-le", "little-endian", "UTF-16LE"),
+    ):
+        path = site.write(f"{codec}.txt", text.encode(codec))
+        before = path.read_bytes()
+        done = digest_process("parse", path)
+        assert done.returncode == 1
+        assert f"UTF-16 ({order}) without a byte-order mark" in done.stdout, done.stdout
+        assert f"iconv -f {name} -t UTF-8 FILE" in done.stdout
+        assert "cp1252" not in done.stdout
+        assert path.read_bytes() == before
+    result = run_cli("run", "--config", site.config, "--json")
+    assert result.code == 1
+    reasons = [r["reason"] for r in json.loads(result.out)["files"]["rejected"]]
+    assert len(reasons) == 2 and all("without a byte-order mark" in r for r in reasons)

@@ -338,8 +338,9 @@ def parse_text(text: str, path: str, today: dt.date) -> DigestFile:
 def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
     if looks_like_json(data, path):  # the API's own JSON (hf_json.py)
         return parse_json(data, path)
-    if not data.startswith(BYTE_ORDER_MARKS):
-        # The common case, plain UTF-8: decoded strictly and checked as bytes.
+    if not data.startswith(BYTE_ORDER_MARKS) and b"\x00" not in data:
+        # The common case, plain UTF-8: decoded strictly and checked as bytes. (A NUL is
+        # no text's: perhaps UTF-16 without a byte-order mark, which decode() names.)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
