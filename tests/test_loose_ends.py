@@ -137,3 +137,15 @@ def test_utf16_without_a_byte_order_mark_is_named_as_such(site, run_cli):
     assert result.code == 1
     reasons = [r["reason"] for r in json.loads(result.out)["files"]["rejected"]]
     assert len(reasons) == 2 and all("without a byte-order mark" in r for r in reasons)
+
+
+def test_the_language_is_a_bcp47_tag_or_a_config_error(tmp_path, run_cli):
+    config = tmp_path / "digest.toml"
+    for tag in ("en", "en-GB", "pt-BR", "zh-Hant-TW", "es-419", "de-CH-1996", "x-lab"):
+        config.write_text(f'language = "{tag}"\n')
+        assert run_cli("status", "--config", config).code == 0, tag
+    for tag in ("english", "en_US", "en GB", "en-", '" onload="x'):
+        config.write_text(f"language = {json.dumps(tag)}\n")
+        result = run_cli("status", "--config", config)
+        assert result.code == 2, tag
+        assert "is not a BCP 47 language tag" in result.err and "en-GB" in result.err

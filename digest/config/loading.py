@@ -40,6 +40,7 @@ from digest.config.settings import (
 )
 from digest.config.values import (
     bounded_int,
+    check_language,
     check_url,
     choice,
     expect,
@@ -82,7 +83,7 @@ TOP_LEVEL_KEYS = (
     "channels",
     "fetch",
 )
-_TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
+_TOP_STRINGS = ("title", "description", "url", "author", "log_level")
 _TOP_PATHS = ("inbox", "output", "templates", "notes")
 _EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env", "list_unsubscribe")
 
@@ -187,6 +188,8 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = (base / os.path.expanduser(expect(value, str, key))).resolve()
         elif key == "state":
             values[key] = state_location(expect(value, str, key), base)
+        elif key == "language":
+            values[key] = check_language(expect(value, str, key))
         elif key == "site":
             values[key] = check_site(expect(value, str, key))
         elif key == "paper_link":

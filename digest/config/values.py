@@ -131,5 +131,30 @@ def check_url(url: str, *, key: str = "url", folder: bool = True) -> None:
         raise ConfigError(f"{key}: {shown} has a port that is not a number") from None
 
 
+# A BCP 47 language tag (RFC 5646's langtag, or private use): language (with extended
+# subtags; the 4- to 8-letter forms the RFC reserves are no language any registry has),
+# script, region, variants, extensions, private use.
+_ALNUM = "[A-Za-z0-9]"
+_BCP47 = re.compile(
+    r"[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}"  # language, extlang
+    r"(?:-[A-Za-z]{4})?"  # script
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"  # region
+    rf"(?:-(?:{_ALNUM}{{5,8}}|[0-9]{_ALNUM}{{3}}))*"  # variants
+    rf"(?:-[0-9A-WYZa-wyz](?:-{_ALNUM}{{2,8}})+)*"  # extensions
+    rf"(?:-[xX](?:-{_ALNUM}{{1,8}})+)?"  # private use
+    rf"|[xX](?:-{_ALNUM}{{1,8}})+"
+)
+
+
+def check_language(tag: str, key: str = "language") -> str:
+    """The pages' and feeds' language: a BCP 47 tag, as HTML's lang and the feeds want."""
+    if not _BCP47.fullmatch(tag):
+        raise ConfigError(
+            f"{key}: {one_line(tag)[:60]!r} is not a BCP 47 language tag",
+            'e.g. "en", "en-GB", "de", "pt-BR", "zh-Hant"',
+        )
+    return tag
+
+
 def unknown_key(key: str, known: Any) -> ConfigError:
     return ConfigError(f"unknown key {key}", f"known keys: {', '.join(known)}")
