@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conftest import (
     EXAMPLES,
+    NOW,
     PLAIN,
     PLAIN_2,
     TODAY,
@@ -149,3 +150,30 @@ def test_the_language_is_a_bcp47_tag_or_a_config_error(tmp_path, run_cli):
         result = run_cli("status", "--config", config)
         assert result.code == 2, tag
         assert "is not a BCP 47 language tag" in result.err and "en-GB" in result.err
+
+
+@both_backends
+def test_rebuild_no_note_removes_an_issue_note_a_deleted_file_cannot(site, run_cli):
+    notes = site.root / "notes"
+    notes.mkdir()
+    (notes / "next.md").write_text("A *quiet* week, said the editor.\n", encoding="utf-8")
+    site.drop(PLAIN)
+    assert run_cli("run", "--config", site.config, "--now", NOW).code == 0
+    page = site.out / "issues" / "2026-11-24.html"
+    assert "said the editor" in page.read_text(encoding="utf-8")
+    own = notes / "2026-11-24.md"
+    assert own.exists(), "next.md became the issue's own note"
+    refused = run_cli("rebuild", "2026-11-24", "--config", site.config, "--no-note")
+    assert refused.code == 2 and "notes/2026-11-24.md is still there" in refused.err
+    own.unlink()
+    assert run_cli("rebuild", "2026-11-24", "--config", site.config).code == 0
+    assert "said the editor" in page.read_text(encoding="utf-8"), "a missing file is no change"
+    done = run_cli("rebuild", "2026-11-24", "--config", site.config, "--no-note")
+    assert done.code == 0, done.err
+    for name in ("issues/2026-11-24.html", "issues/2026-11-24.md", "issues/2026-11-24.eml"):
+        assert "said the editor" not in (site.out / name).read_text(encoding="utf-8"), name
+    assert "said the editor" not in (site.out / "issues.xml").read_text(encoding="utf-8")
+    assert run_cli("rebuild", "--config", site.config).code == 0
+    assert "said the editor" not in page.read_text(encoding="utf-8"), "gone for good"
+    whole = run_cli("rebuild", "--config", site.config, "--no-note")
+    assert whole.code == 2 and "name the issue" in whole.err

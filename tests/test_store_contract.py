@@ -566,3 +566,12 @@ def test_the_newest_issue_is_the_latest_dated_whatever_order_it_was_recorded_in(
     assert latest is not None and latest.id == "2026-11-24"
     assert [i.id for i in store.issues(before=latest)] == ["2026-10-05"]
     assert [p.title for p in store.newest_papers(1)] == ["November paper"]
+
+
+def test_a_note_is_set_and_removed(store: Store):
+    seq = publish(store, [(paper("Noted"), place("S"))])
+    store.set_note(seq, "A quiet week.")
+    assert store.note(seq) == "A quiet week."
+    store.remove_note(seq)
+    assert store.note(seq) is None
+    store.remove_note(seq)  # none to remove: nothing happens

@@ -276,6 +276,10 @@ class Store(ABC):
     @abstractmethod
     def set_note(self, issue_seq: int, source: str) -> None: ...
 
+    @abstractmethod
+    def remove_note(self, issue_seq: int) -> None:
+        """The issue has no note from now on (``digest rebuild ID --no-note``)."""
+
     # -- runs -----------------------------------------------------------------------------
 
     @abstractmethod

@@ -184,6 +184,9 @@ class IssueQueries(SqlBase):
         )
         return source
 
+    def remove_note(self, issue_seq: int) -> None:
+        self._execute("DELETE FROM notes WHERE issue_seq = ?", (issue_seq,))
+
     def set_note(self, issue_seq: int, source: str) -> None:
         self._execute(
             "INSERT INTO notes (issue_seq, source) VALUES (?, ?) "
