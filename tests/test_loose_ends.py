@@ -177,3 +177,35 @@ def test_rebuild_no_note_removes_an_issue_note_a_deleted_file_cannot(site, run_c
     assert "said the editor" not in page.read_text(encoding="utf-8"), "gone for good"
     whole = run_cli("rebuild", "--config", site.config, "--no-note")
     assert whole.code == 2 and "name the issue" in whole.err
+
+
+def test_a_dry_run_previews_the_issue_it_would_publish(site, run_cli):
+    notes = site.root / "notes"
+    notes.mkdir()
+    (notes / "next.md").write_text("A *quiet* week, said the editor.\n", encoding="utf-8")
+    site.drop(PLAIN)
+    preview = site.root / "preview"
+    result = run_cli(
+        "run", "--config", site.config, "--dry-run", "--preview", preview, "--now", NOW
+    )
+    assert result.code == 0, result.err
+    assert f"preview: {preview}/issues/2026-11-24.html" in result.out
+    page = (preview / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    assert "said the editor" in page and papers_from(PLAIN)[0][0] in page
+    assert (preview / "issues" / "2026-11-24.eml").exists()
+    assert (preview / "issues" / "2026-11-24.md").exists()
+    assert sorted(p.name for p in preview.rglob("*")) == [
+        "2026-11-24.eml", "2026-11-24.html", "2026-11-24.md", "issues",
+    ]  # fmt: skip
+    assert not site.out.exists() and not site.state.parent.exists(), "nothing else written"
+    assert (notes / "next.md").exists(), "the note is the real run's to take"
+    json_run = run_cli("run", "--config", site.config, "--dry-run", "--preview", preview,
+                       "--json", "--now", NOW)  # fmt: skip
+    assert json.loads(json_run.out)["preview"][1].endswith("issues/2026-11-24.html")
+    inside = run_cli("run", "--config", site.config, "--dry-run", "--preview", site.out / "p")
+    assert inside.code == 2 and "is the output folder" in inside.err
+    alone = run_cli("run", "--config", site.config, "--preview", preview)
+    assert alone.code == 2 and "--preview goes with --dry-run" in alone.err
+    published = run_cli("run", "--config", site.config, "--now", NOW)
+    assert published.code == 0
+    assert (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8") == page

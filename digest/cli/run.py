@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from pathlib import Path
 
 from digest.cli.arguments import (
     Commands,
@@ -24,6 +25,7 @@ from digest.cli.common import (
     print_json,
     setup_logging,
 )
+from digest.errors import ConfigError
 from digest.text import one_line
 
 
@@ -55,6 +57,13 @@ def add_parser(commands: Commands) -> None:
         action="store_true",
         help="remember the new papers as seen and publish nothing: for a backlog you do "
         "not want as one huge issue (later runs publish only papers new after it)",
+    )
+    run.add_argument(
+        "--preview",
+        type=Path,
+        metavar="DIR",
+        help="with --dry-run: write the issue a run would publish now (its web page, "
+        "Markdown and email, under DIR/issues/) to read before publishing",
     )
     run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     run.add_argument(
@@ -90,6 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from digest.run import pipeline
     from digest.run.context import Mode, RunOptions
 
+    if args.preview is not None and not args.dry_run:
+        raise ConfigError("--preview goes with --dry-run", "digest run --dry-run --preview DIR")
     cfg = load_config(args)
     setup_logging(args.verbose, cfg.log_level, quiet=args.json)
     now = args.now or dt.datetime.now(dt.UTC)
@@ -106,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         backfill=Period(args.backfill) if args.backfill else None,
         progress=Progress() if sys.stderr.isatty() and not args.json else None,
         year=args.year,
+        preview=args.preview and args.preview.resolve(),
     )
     report = pipeline.run(cfg, options)
     if args.json:

@@ -65,7 +65,10 @@ def print_run(report: Any, cfg: Any) -> None:
     if report.dry_run:
         for paper in report.new:
             print(one_line(f"  new: {paper.title}"))
-        print("dry run: nothing was written.")
+        for path in report.preview:
+            print(f"preview: {shown_name(path)}")
+        written = " (but the preview)" if report.preview else ""
+        print(f"dry run: nothing was written{written}.")
     elif report.backfilled:
         print(
             f"published {len(report.backfilled):,} issues, {report.backfilled[0]} to "

@@ -42,6 +42,7 @@ from digest.intake.take_in import Intake
 from digest.model import Issue, RunResult
 from digest.publish import notes, render_pool
 from digest.publish.folder import check_complete
+from digest.publish.output import OutputWriter
 from digest.publish.publisher import (
     Publisher,
     check_output,
@@ -49,7 +50,7 @@ from digest.publish.publisher import (
     writer_for,
 )
 from digest.report import RunReport
-from digest.run import announce
+from digest.run import announce, preview
 from digest.run.context import Mode, RunContext, RunOptions
 from digest.run.record import backfill_for, record_new_issues, take_notes
 from digest.store import Store, memory_store, open_store
@@ -64,6 +65,8 @@ def run(config: Config, options: RunOptions | None = None) -> RunReport:
     deadline = time.monotonic() + options.wait
     if options.mode is Mode.DRY_RUN:
         inbox.check_folder(config.inbox)
+        if options.preview is not None:
+            preview.check_folder(options.preview, config.output)
         with _state(config, options) as store, store.lock("run", options.wait):
             return _rehearse(RunContext(config, store, options, RunReport(), deadline))
     ping_url = config.monitor.ping_url
@@ -109,13 +112,17 @@ def _state(config: Config, options: RunOptions) -> Iterator[Store]:
 
 def _rehearse(context: RunContext) -> RunReport:
     context.report.dry_run = True
-    with context.store.rehearsal():
-        _take_in(context, _scan(context), issue_seq=None)
+    store, options = context.store, context.options
+    with store.rehearsal():
+        present = OutputWriter(context.config.output).issue_ids_present()
+        issue_id, seq = store.next_issue_id(options.day, present)
+        intake = _take_in(context, _scan(context), issue_seq=seq if options.preview else None)
         if context.report.new_papers:  # the note the issue would take must publish too
-            issue_id, _seq = context.store.next_issue_id(context.options.day, set())
             found = context.notes.for_issue(issue_id)
             if found is not None:
                 notes.parse(found[0], str(found[1]))
+            if options.preview is not None:
+                context.report.preview = preview.write_preview(context, intake, issue_id, seq)
     return context.report
 
 
