@@ -14,6 +14,7 @@ from conftest import (
     NOW,
     PLAIN,
     PLAIN_2,
+    ROOT,
     TODAY,
     WITH_META,
     both_backends,
@@ -209,3 +210,24 @@ def test_a_dry_run_previews_the_issue_it_would_publish(site, run_cli):
     published = run_cli("run", "--config", site.config, "--now", NOW)
     assert published.code == 0
     assert (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8") == page
+
+
+def test_a_template_error_from_a_missing_attribute_names_the_template_and_its_line(site, run_cli):
+    templates = site.root / "tpl"
+    templates.mkdir()
+    issue_md = (ROOT / "templates" / "issue.md").read_text(encoding="utf-8").split("\n")
+    issue_md.insert(3, "{{ issue.no_such_attribute }}")
+    (templates / "issue.md").write_text("\n".join(issue_md), encoding="utf-8")
+    rows = (ROOT / "templates" / "issue_rows.html").read_text(encoding="utf-8").split("\n")
+    rows.insert(1, "{{ no_such_name.attr }}")
+    (templates / "issue_rows.html").write_text("\n".join(rows), encoding="utf-8")
+    site.config.write_text(site.config.read_text().replace("[email]", 'templates = "tpl"\n[email]'))
+    site.drop(PLAIN)
+    result = run_cli("run", "--config", site.config)
+    assert result.code == 3
+    assert f"template {templates / 'issue.md'}:4: " in result.err, result.err
+    assert "has no attribute 'no_such_attribute'" in result.err
+    (templates / "issue.md").unlink()  # the built-in one; the included rows still fail
+    result = run_cli("run", "--config", site.config)
+    assert result.code == 3
+    assert f"template {templates / 'issue_rows.html'}:2: 'no_such_name' is undefined" in result.err

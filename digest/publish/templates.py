@@ -165,6 +165,8 @@ class Templates:
         except jinja2.TemplateError as exc:
             where = f"{getattr(exc, 'filename', None) or name}"
             line = getattr(exc, "lineno", None)
+            if line is None:  # raised while rendering (an undefined name or attribute):
+                where, line = _template_frame(exc) or (where, None)  # its frame has it
             raise TemplateProblem(
                 f"template {where}{f':{line}' if line else ''}: {exc}",
                 "fix the template (or remove your override to use the built-in one)",
