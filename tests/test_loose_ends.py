@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 from conftest import (
@@ -231,3 +232,14 @@ def test_a_template_error_from_a_missing_attribute_names_the_template_and_its_li
     result = run_cli("run", "--config", site.config)
     assert result.code == 3
     assert f"template {templates / 'issue_rows.html'}:2: 'no_such_name' is undefined" in result.err
+
+
+def test_status_tells_a_file_being_written_from_one_the_next_run_takes(site, run_cli):
+    site.config.write_text(site.config.read_text().replace("settle = 0", 'settle = "1h"'))
+    site.drop(PLAIN)  # just written: it may still be being written
+    settled = site.drop(PLAIN_2)
+    os.utime(settled, (1_700_000_000, 1_700_000_000))  # written long ago
+    text = run_cli("status", "--config", site.config).out
+    assert "(1 new file(s) for the next run, 1 file(s) still being written)" in text, text
+    info = json.loads(run_cli("status", "--config", site.config, "--json").out)
+    assert (info["new_files"], info["waiting"]) == (1, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,8 @@ class Status:
     papers: int = 0
     issues: int = 0
     schema_version: int | None = None
-    waiting: int = 0
+    waiting: int = 0  # new or changed files still being written (changed within settle)
+    new_files: int = 0  # new or changed files settled: the next run takes them
     rejected: list[tuple[str, str]] = field(default_factory=list)
     latest_issue: LatestIssue | None = None
     last_run: RunRecord | None = None
@@ -141,6 +143,7 @@ class Status:
             "issues": self.issues,
             "schema_version": self.schema_version,
             "waiting": self.waiting,
+            "new_files": self.new_files,
             "rejected": [{"file": name, "reason": reason} for name, reason in self.rejected],
             "pending_issues": self.pending,
             "latest_issue": latest
@@ -174,10 +177,20 @@ class Status:
             "hint": self.hint,
         }
 
+    def inbox_text(self) -> str:
+        """New files the next run takes apart from files still being written (which it
+        leaves, unless it may wait for them to settle)."""
+        parts = []
+        if self.new_files:
+            parts.append(f"{self.new_files} new file(s) for the next run")
+        if self.waiting:
+            parts.append(f"{self.waiting} file(s) still being written")
+        return ", ".join(parts) or "nothing new"
+
     def as_text(self) -> str:
         lines = [
             f"state:    {self.state}" + ("" if self.state_exists else " (none yet)"),
-            f"inbox:    {self.inbox} ({self.waiting} file(s) waiting)",
+            f"inbox:    {self.inbox} ({self.inbox_text()})",
             f"output:   {self.output}",
             *([f"          {self.output_problem}"] if self.output_problem else []),
             *(
@@ -234,16 +247,21 @@ class Status:
         return "\n".join(lines)
 
 
-def _inbox(config: Config, remembered: set[tuple[str, int, int]]) -> tuple[int, list]:
+def _inbox(config: Config, remembered: set[tuple[str, int, int]]) -> tuple[int, int, list]:
+    """Files still being written, files the next run takes, and files it rejects."""
     entries, refused = list_inbox(config.inbox)
-    waiting = 0
+    waiting = new = 0
+    settled_before = time.time_ns() - int(config.settle * 1e9)  # by the clock, as a run
     rejected = [(item.name, item.reason) for item in refused]
     for entry in entries:
         if entry.size > config.max_file_size:
             rejected.append((shown_name(entry.path), size_limit_message(config.max_file_size)))
         elif (entry.path, entry.size, entry.mtime_ns) not in remembered:
-            waiting += 1
-    return waiting, rejected
+            if config.settle and entry.mtime_ns > settled_before:
+                waiting += 1
+            else:
+                new += 1
+    return waiting, new, rejected
 
 
 def collect(config: Config, now: dt.datetime | None = None) -> Status:
@@ -261,7 +279,7 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
         with open_store(config, create=False) as store:
             return _collect(config, store, base)
     except NoState:
-        waiting, rejected = _inbox(config, set())
+        waiting, new, rejected = _inbox(config, set())
         hint = None
         if config.source is None:
             hint = (
@@ -269,7 +287,12 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
                 "point at your site's config with --config FILE"
             )
         return Status(
-            **base, state_exists=False, waiting=waiting, rejected=sorted(rejected), hint=hint
+            **base,
+            state_exists=False,
+            waiting=waiting,
+            new_files=new,
+            rejected=sorted(rejected),
+            hint=hint,
         )
 
 
@@ -278,7 +301,7 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
     run = store.last_run()
     if run is not None and run.result is RunResult.RUNNING and store.lock_is_free("run"):
         run = dataclasses.replace(run, result=RunResult.INTERRUPTED)
-    waiting, refused = _inbox(config, store.inbox_fingerprints())
+    waiting, new, refused = _inbox(config, store.inbox_fingerprints())
     latest = store.issue(None)
     latest_issue = None
     if latest is not None:
@@ -317,6 +340,7 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
         issues=counts.issues,
         schema_version=store.schema_version,
         waiting=waiting,
+        new_files=new,
         rejected=rejected,
         latest_issue=latest_issue,
         last_run=run,
