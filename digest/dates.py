@@ -38,6 +38,19 @@ MONTH_NAMES = (
     "December",
 )
 MONTH_NUMBERS = {name: number for number, name in enumerate(MONTH_ABBREVIATIONS, start=1)}
+# How pages write a month: "Mar", "March", and "Sept" (the one four-letter abbreviation).
+MONTHS_WRITTEN = {
+    **MONTH_NUMBERS,
+    **{name: number for number, name in enumerate(MONTH_NAMES, start=1)},
+    "Sept": 9,
+}
+# A listing is dated where it was published: at most a day or so ahead of the date of the
+# machine that saved it (a listing dated "tomorrow" in a US evening is already today in
+# UTC). A date without a year further ahead than this is the year before's.
+AHEAD_DAYS = 3
+# No listing of the kind is older: a modification time before this (an archive that lost
+# its times, a clock at 1970) says nothing of when a file was saved.
+EARLIEST_LISTING = dt.date(2023, 1, 1)
 
 
 def moment_text(moment: dt.datetime) -> str:
@@ -70,6 +83,25 @@ def long_date(value: dt.date | dt.datetime | None) -> str:
 def short_date(value: dt.date) -> str:
     """``Nov 24, 2026``."""
     return f"{MONTH_ABBREVIATIONS[value.month - 1]} {value.day}, {value.year}"
+
+
+def saved_day(mtime_ns: int) -> dt.date:
+    """The day a file was last modified, on this machine's calendar (as ``today`` is)."""
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9).date()
+
+
+def latest_listing_day(
+    today: dt.date, saved: dt.date | None = None, year: int | None = None
+) -> dt.date:
+    """The latest day a file's dates without a year may be: the end of ``year`` when the
+    user says which year they are in; else a few days past the earlier of the run's day
+    and the day the file was saved (a page is saved on or after its date, so its date
+    cannot wrap into the next year however long it waits in the inbox)."""
+    if year is not None:
+        return dt.date(year, 12, 31)
+    if saved is not None and EARLIEST_LISTING <= saved < today:
+        today = saved
+    return today + dt.timedelta(days=AHEAD_DAYS)
 
 
 def resolve_year(month: int, day: int, reference: dt.date) -> dt.date:

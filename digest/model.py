@@ -270,20 +270,52 @@ class Site:
         return paper_link(paper.title, paper.abstract, self.paper_link, known)
 
 
-_NOT_A_TITLE = re.compile(r"^(?:#|[-*+>|]\s|```|\[|\d+[.)]\s)|:$")  # Markdown, lists, labels
+# Markdown headings, list items, quotes, tables, code, a line that opens with a link,
+# labels ("Attendees:"): no paper's title. A paper's title may open with a bracket
+# ("[Re] Reproducing ..."), never with a link.
+_NOT_A_TITLE = re.compile(r"^(?:#|[-*+>|]\s|```|\[[^\]]*\]\(|\d+[.)]\s)|:$")
+_NOT_PROSE = re.compile(r"^(?:#|[-*+>|]\s|```|\d+[.)]\s)")  # a list or heading
+ABSTRACT_WORDS = 40  # without the page's header, an abstract is a paragraph at least this long
 
 
-def looks_listed(papers: Sequence[Paper]) -> bool:
-    """Whether entries read as a listing's: one carries authors, a date or upvotes, or
-    most have a paper's shape: a title of one line (no heading, list item or label, at
-    most 300 characters) over an abstract of 40 words or more. Notes and READMEs do not."""
+def _misfit(paper: Paper, page_header: bool) -> str | None:
+    """Why an entry is not shaped as a paper, or None: a title of one line (no heading,
+    list item or label, at most 300 characters) over an abstract (prose, not a list;
+    of 40 words or more unless the file has the Daily Papers page's header)."""
+    title = paper.title[:60] + ("…" if len(paper.title) > 60 else "")
+    if len(paper.title) > 300:
+        return f"a title of {len(paper.title):,} characters"
+    if _NOT_A_TITLE.search(paper.title):
+        return f"{title!r} is a heading, list item or label, not a title"
+    if _NOT_PROSE.match(paper.abstract):
+        return f"under {title!r}, a list or heading, not an abstract"
+    words = len(paper.abstract.split())
+    if not page_header and words < ABSTRACT_WORDS:
+        return f"under {title!r}, a paragraph of {words} word(s), not an abstract"
+    return None
+
+
+def not_a_listing(papers: Sequence[Paper], *, page_header: bool) -> str | None:
+    """Why entries are no listing's (notes, a README, a changelog), or None when they
+    are: one carries authors, a date or upvotes, or most are shaped as papers. A page
+    header or a date says nothing by itself: a changelog opens with "New", meeting notes
+    with "Dec 1"."""
     if any(
         p.authors is not None or p.organization or p.published or p.upvotes is not None
         for p in papers
     ):
-        return True
-    shaped = sum(
-        len(p.title) <= 300 and not _NOT_A_TITLE.search(p.title) and len(p.abstract.split()) >= 40
-        for p in papers
+        return None
+    misfits = [(paper, why) for paper in papers if (why := _misfit(paper, page_header))]
+    if 2 * len(misfits) <= len(papers):
+        return None
+    first, why = misfits[0]
+    abstract = (
+        "an abstract"
+        if page_header
+        else (f"an abstract of {ABSTRACT_WORDS} words or more (without the Daily Papers header)")
     )
-    return 2 * shaped >= len(papers)
+    return (
+        f"this does not look like a digest file: {len(misfits)} of {len(papers)} entries "
+        f"are not shaped as papers (line {first.line}: {why}); a listing's entry is a "
+        f"one-line title over {abstract}, or has authors, a date or upvotes"
+    )

@@ -43,6 +43,7 @@ class RunReport:
     held_for_review: str | None = None  # review = true: the new issue waits for 'digest send'
     posted_to: list[str] = field(default_factory=list)  # chat channels
     post_error: str | None = None
+    preview: list[str] = field(default_factory=list)  # a dry run's would-be issue files
 
     @property
     def files_skipped(self) -> int:
@@ -114,6 +115,7 @@ class RunReport:
             "advice": self.advice,
             "written": self.written,
             "new": [{"id": p.id, "title": p.title} for p in self.new] if self.dry_run else None,
+            "preview": self.preview,
             "sent_to": self.sent_to,
             "sent_issue": self.sent_issue,
             "refused": [

@@ -104,11 +104,12 @@ def test_status_reports_the_store_and_the_last_run(site, run_cli):
     result = run_cli("status", "--config", site.config, "--json")
     assert result.code == 0
     info = json.loads(result.out)
-    assert (info["files"], info["papers"], info["issues"], info["waiting"]) == (1, 80, 1, 1)
+    assert (info["files"], info["papers"], info["issues"], info["new_files"]) == (1, 80, 1, 1)
+    assert info["waiting"] == 0, "settled (settle = 0): the next run takes it"
     assert info["last_run"]["result"] == "published" and info["last_run"]["issue"] == "2026-11-24"
     assert info["latest_issue"]["id"] == "2026-11-24"
     text = run_cli("status", "--config", site.config).out
-    assert "1 files, 80 papers, 1 issues" in text and "(1 file(s) waiting)" in text
+    assert "1 files, 80 papers, 1 issues" in text and "(1 new file(s) for the next run)" in text
 
 
 def test_status_before_any_run(site, run_cli):

@@ -144,9 +144,11 @@ def test_state_of_an_older_schema_is_migrated_keeping_its_data(site, run_cli):
             " NULL, NULL, '[]', NULL, 'f.txt', 11, ?, ?, 1)",
             (stamp, stamp),
         )
+    (site.out / "issues").mkdir(parents=True)  # the old issue's page, as it published it
+    (site.out / "issues" / "2026-01-01.html").write_text("<p>an old digest's page</p>\n")
     site.drop(PLAIN)
     result = run_cli("run", "--config", site.config, "--json")
-    assert result.code == 0
+    assert result.code == 0, result.err
     with sqlite3.connect(site.state) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0

@@ -377,7 +377,7 @@ def test_the_file_name_dates_a_file_whose_papers_say_nothing():
 def test_the_inbox_orders_json_files_by_their_featured_day():
     head = listing(featured("2026-11-04T08:00Z"), featured("2026-11-04T09:00Z"))[:4096]
     assert peek_json_date(head) == dt.date(2026, 11, 4)
-    assert peek_digest_date(head, TODAY) == dt.date(2026, 11, 4)
+    assert peek_digest_date(head, TODAY) == (dt.date(2026, 11, 4), False), "a date with its year"
 
 
 # --- bad input --------------------------------------------------------------------------

@@ -270,12 +270,20 @@ def test_a_text_file_that_is_no_digest_is_rejected_not_published(tmp_path):
     readme = "# digest\n\nA newsletter generator.\n\nRun the tests:\n\npython -m pytest\n"
     result = parse_text(readme, "notes.txt", TODAY)
     assert result.rejected and result.papers == ()
-    assert "this does not look like a digest file: no Daily Papers header" in result.errors
+    assert result.errors == (
+        "this does not look like a digest file: 2 of 2 entries are not shaped as papers "
+        "(line 1: '# digest' is a heading, list item or label, not a title); a listing's "
+        "entry is a one-line title over an abstract of 40 words or more (without the Daily "
+        "Papers header), or has authors, a date or upvotes"
+    )
     # A listing cut from the page without its header still has its papers' metadata.
     pairs = "A title\n\nAn abstract.\n\n  • 3 authors\n·\nMar 1, 2026 4\n"
     assert len(parse_text(pairs, "cut.txt", TODAY).papers) == 1
-    # And title and abstract pairs with the digest's date are a digest of the first kind.
-    assert len(parse_text("Nov 3\n\n" + "A title\n\nAn abstract.\n", "d.txt", TODAY).papers) == 1
+    # Short title and abstract pairs are a digest of the first kind under the page's header
+    # (a date alone says nothing: meeting notes open with one).
+    page = "Daily Papers\n\nNov 3\n\n"
+    assert len(parse_text(page + "A title\n\nAn abstract.\n", "d.txt", TODAY).papers) == 1
+    assert parse_text("Nov 3\n\nA title\n\nAn abstract.\n", "d.txt", TODAY).rejected
     # This project's own README, dropped in by mistake: long paragraphs, but no papers.
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert parse_text(readme, "README.txt", TODAY).rejected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -9,6 +10,8 @@ import sqlite3
 
 import pytest
 from conftest import PLAIN, PLAIN_2, WITH_META, both_backends, digest_text, papers_from
+
+from digest.dates import short_date
 
 
 def run_json(run_cli, site, *extra):
@@ -267,7 +270,8 @@ def test_the_index_lists_the_newest_issues_and_a_page_per_year_lists_the_rest(
     pairs = papers_from(PLAIN)
     written = []
     for number, day in enumerate(["2025-12-30", "2026-01-02", "2026-01-03"]):
-        site.write(f"{day}.txt", digest_text(day, pairs[number * 5 : number * 5 + 5]))
+        listed = short_date(dt.date.fromisoformat(day)).rsplit(",", 1)[0]  # "Dec 30"
+        site.write(f"{day}.txt", digest_text(listed, pairs[number * 5 : number * 5 + 5]))
         _, report = run_json(run_cli, site, "--now", f"{day}T08:00:00Z")
         written.append({os.path.relpath(p, site.out) for p in report["written"]})
 

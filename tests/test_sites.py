@@ -22,14 +22,17 @@ import regenerate
 pytestmark = pytest.mark.usefixtures("pg_server")
 
 
-def machine(root: Path, dsn: str, site: str, *, sections: str = "", name: str = "m") -> Path:
-    """A config of its own, with its own inbox and output folder, on the shared database."""
+def machine(
+    root: Path, dsn: str, site: str, *, sections: str = "", name: str = "m", output: str = "out"
+) -> Path:
+    """A config of its own, with its own inbox and output folder (``../shared`` for the
+    folder that machines running one site share), on the shared database."""
     folder = root / name
     (folder / "inbox").mkdir(parents=True)
     config = folder / "digest.toml"
     config.write_text(
         f'title = "{site}"\nurl = "https://example.org/{site}/"\nsite = "{site}"\n'
-        f'state = "{dsn}"\ninbox = "inbox"\noutput = "out"\nsettle = 0\n{sections}',
+        f'state = "{dsn}"\ninbox = "inbox"\noutput = "{output}"\nsettle = 0\n{sections}',
         encoding="utf-8",
     )
     return config
@@ -54,9 +57,10 @@ def test_two_sites_in_one_database_each_publish_their_own_papers(tmp_path, pg_ds
 
 
 def test_one_site_on_two_machines_publishes_each_paper_once(tmp_path, pg_dsn):
-    """Two configs (two machines: separate inboxes, separate output folders), one site."""
-    first = machine(tmp_path, pg_dsn, "lab", name="host-a")
-    second = machine(tmp_path, pg_dsn, "lab", name="host-b")
+    """Two configs (two machines: separate inboxes, one output folder on shared storage),
+    one site."""
+    first = machine(tmp_path, pg_dsn, "lab", name="host-a", output="../shared")
+    second = machine(tmp_path, pg_dsn, "lab", name="host-b", output="../shared")
     shutil.copy(PLAIN, first.parent / "inbox")
     for path in (PLAIN, PLAIN_2):
         shutil.copy(path, second.parent / "inbox")
@@ -71,8 +75,8 @@ def test_one_site_on_two_machines_publishes_each_paper_once(tmp_path, pg_dsn):
 
 
 def test_the_same_site_from_two_processes_at_once_runs_once(tmp_path, pg_dsn):
-    first = machine(tmp_path, pg_dsn, "lab", name="host-a")
-    second = machine(tmp_path, pg_dsn, "lab", name="host-b")
+    first = machine(tmp_path, pg_dsn, "lab", name="host-a", output="../shared")
+    second = machine(tmp_path, pg_dsn, "lab", name="host-b", output="../shared")
     for config in (first, second):
         shutil.copy(WITH_META, config.parent / "inbox")
     holder = DigestProcess("run", "--config", first, "--now", NOW, env={PAUSE_ENV: "recorded"})

@@ -546,3 +546,32 @@ def test_a_new_state_being_created_by_another_process_is_waited_for(tmp_path: Pa
         logger.setLevel(level)
         holder.kill()
         holder.wait()
+
+
+def test_inbox_paths_not_trusted_yet_are_remembered(store: Store):
+    assert store.unsure_inbox_paths() == set()
+    with store.transaction():
+        store.set_unsure_inbox_paths(["b.txt", "a.txt", "a.txt"])
+    assert store.unsure_inbox_paths() == {"a.txt", "b.txt"}
+    store.set_unsure_inbox_paths([])
+    assert store.unsure_inbox_paths() == set()
+
+
+def test_the_newest_issue_is_the_latest_dated_whatever_order_it_was_recorded_in(store: Store):
+    newest = publish(store, [(paper("November paper"), place("S"))], dt.date(2026, 11, 24))
+    backfilled = publish(store, [(paper("October paper"), place("S"))], dt.date(2026, 10, 5))
+    assert backfilled > newest, "a backfill of older listings, recorded later"
+    assert [i.id for i in store.issues()] == ["2026-11-24", "2026-10-05"]
+    latest = store.issue(None)
+    assert latest is not None and latest.id == "2026-11-24"
+    assert [i.id for i in store.issues(before=latest)] == ["2026-10-05"]
+    assert [p.title for p in store.newest_papers(1)] == ["November paper"]
+
+
+def test_a_note_is_set_and_removed(store: Store):
+    seq = publish(store, [(paper("Noted"), place("S"))])
+    store.set_note(seq, "A quiet week.")
+    assert store.note(seq) == "A quiet week."
+    store.remove_note(seq)
+    assert store.note(seq) is None
+    store.remove_note(seq)  # none to remove: nothing happens

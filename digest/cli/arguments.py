@@ -75,6 +75,33 @@ def workers_value(text: str) -> int:
     return int(text)
 
 
+def year_value(text: str) -> int:
+    if not (text.isdigit() and 2000 <= int(text) <= 2999):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year like 2025")
+    return int(text)
+
+
+def add_year(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--year",
+        type=year_value,
+        metavar="YYYY",
+        help="the year of the listings' dates that have none (default: by when each file "
+        "was saved, its modification time, and never after today)",
+    )
+
+
+def add_wait(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument(
+        "--wait",
+        type=seconds_value,
+        default=default,
+        metavar="SECONDS",
+        help=f"wait this long for another digest process holding the lock, then exit with "
+        f"code 75 (default {default:g})",
+    )
+
+
 def add_common(parser: argparse.ArgumentParser, *, inbox: bool = True) -> None:
     parser.add_argument(
         "--config", "-c", type=path_value, help="config file (default: ./digest.toml if present)"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from digest.config.settings import Config
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DELIVERY, EXIT_INTERNAL = 0, 1, 2, 4, 70
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
 
 
 def load_config(args: argparse.Namespace) -> Config:

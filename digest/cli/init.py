@@ -7,6 +7,7 @@ import argparse
 from digest.cli.arguments import Commands, path_value
 from digest.cli.common import EXIT_OK
 from digest.errors import ConfigError
+from digest.text import shown_name
 
 
 def add_parser(commands: Commands) -> None:
@@ -33,6 +34,6 @@ def cmd_init(args: argparse.Namespace) -> int:
         target.write_text(STARTER.format(title="Paper digest", author="digest"), encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
-    print(f"wrote {target} and {folder / 'inbox'}/")
+    print(f"wrote {shown_name(str(target))} and {shown_name(str(folder / 'inbox'))}/")
     print("next: drop digest files into the inbox, then run 'digest run'")
     return EXIT_OK

@@ -14,12 +14,13 @@ recipient; 70 an internal error (a bug; the traceback is written to a file);
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
 from digest import __version__
 from digest.cli import daemon, fetch, init, parse, rebuild, run, send, state, status
-from digest.cli.common import EXIT_INTERNAL
+from digest.cli.common import EXIT_INTERNAL, EXIT_OUTPUT
 from digest.errors import DigestError
 from digest.text import one_line
 
@@ -67,6 +68,38 @@ def _report_crash(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _disk_full(exc: OSError) -> int:
+    """A full disk is the machine's state, not a bug: said in one line, exit code 3. Most
+    often it is standard output's (``digest run >> digest.log`` on a full disk): the
+    command's own work is done, only its report could not be written."""
+    where = f" {exc.filename}" if exc.filename else " its output (standard output)"
+    _quiet_stdout()
+    try:
+        print(one_line(f"digest: error: cannot write{where}: {exc.strerror}"), file=sys.stderr)
+        print(
+            "hint: free some disk space; what the command did is done ('digest status' "
+            "says what the state holds)",
+            file=sys.stderr,
+        )
+    except OSError:
+        pass  # standard error is on the full disk too: the exit code says it
+    return EXIT_OUTPUT
+
+
+def _quiet_stdout() -> None:
+    """Standard output to /dev/null, so that the interpreter's last flush of what could
+    not be written fails no more (it would print a traceback of its own)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # text any terminal or pipe can take
         reconfigure = getattr(stream, "reconfigure", None)
@@ -76,11 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # here, where a full disk is an error, not at exit
         return code
     except DigestError as exc:
-        print(one_line(f"digest: error: {exc.message}"), file=sys.stderr)
-        if exc.hint:
-            print(one_line(f"hint: {exc.hint}"), file=sys.stderr)
+        try:
+            print(one_line(f"digest: error: {exc.message}"), file=sys.stderr)
+            if exc.hint:
+                print(one_line(f"hint: {exc.hint}"), file=sys.stderr)
+        except OSError:  # standard error on a full disk: the exit code says it
+            _quiet_stdout()
         return exc.exit_code
     except KeyboardInterrupt:
         print("digest: interrupted", file=sys.stderr)
@@ -88,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `digest parse ... | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            return _disk_full(exc)
+        return _report_crash(exc)
     except Exception as exc:
         return _report_crash(exc)
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from digest.cli.arguments import Commands, date_value, path_value
+from digest.cli.arguments import Commands, add_year, date_value, path_value
 from digest.cli.common import EXIT_OK, EXIT_REJECTED, print_json
 from digest.text import one_line
+
+TYPE_CHECKING = False  # not typing's (see digest/cli/arguments.py)
+if TYPE_CHECKING:
+    import datetime as dt
+    from pathlib import Path
+
+    from digest.model import DigestFile
 
 
 def add_parser(commands: Commands) -> None:
@@ -20,8 +27,10 @@ def add_parser(commands: Commands) -> None:
         "--today",
         type=date_value,
         metavar="YYYY-MM-DD",
-        help="reference day for dates without a year (default: today)",
+        help="reference day for dates without a year (default: today): a date resolves "
+        "to no later than a few days past it, or past the file's modification time",
     )
+    add_year(parse)
     parse.add_argument("--json", action="store_true", help="print JSON")
     parse.set_defaults(handler=cmd_parse)
 
@@ -30,11 +39,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from digest.cli.text import paper_json
-    from digest.intake.loader import load_file
     from digest.model import Severity
 
     today = args.today or dt.date.today()
-    results = [load_file(str(path), today)[0] for path in args.files]
+    results = _read(args.files, today, args.year)
     if args.json:
         print_json(
             [
@@ -70,3 +78,33 @@ def cmd_parse(args: argparse.Namespace) -> int:
         r.rejected or any(p.severity is Severity.ERROR for p in r.problems) for r in results
     )
     return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def _read(files: list[Path], today: dt.date, year: int | None) -> list[DigestFile]:
+    """Each file as a run reads it: dates without a year by when the file was saved (or
+    in ``year``), and a warning where files read together leave a year unsure."""
+    import dataclasses
+    import os
+
+    from digest.dates import latest_listing_day, saved_day
+    from digest.intake.loader import load_file
+    from digest.intake.years import Dated, wrap_warnings
+
+    read = []
+    for path in files:
+        try:
+            saved: dt.date | None = saved_day(os.stat(path).st_mtime_ns)
+        except (OSError, ValueError):
+            saved = None
+        latest = latest_listing_day(today, saved, year)
+        result = load_file(str(path), latest)[0]
+        # A text listing's date has no year; the API's JSON carries whole dates.
+        yearless = not any(paper.details is not None for paper in result.papers[:1])
+        read.append((result, Dated(result.path, result.digest_date, latest, yearless)))
+    warnings = wrap_warnings([dated for _, dated in read])
+    return [
+        dataclasses.replace(
+            result, problems=result.problems + tuple(w for w in warnings if w.file == result.path)
+        )
+        for result, _ in read
+    ]

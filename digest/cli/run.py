@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from digest.cli.arguments import (
     Commands,
@@ -11,6 +12,7 @@ from digest.cli.arguments import (
     add_clock,
     add_common,
     add_settle,
+    add_year,
     seconds_value,
     workers_value,
 )
@@ -22,6 +24,7 @@ from digest.cli.common import (
     print_json,
     setup_logging,
 )
+from digest.errors import ConfigError
 from digest.text import one_line
 
 
@@ -54,6 +57,13 @@ def add_parser(commands: Commands) -> None:
         help="remember the new papers as seen and publish nothing: for a backlog you do "
         "not want as one huge issue (later runs publish only papers new after it)",
     )
+    run.add_argument(
+        "--preview",
+        type=Path,
+        metavar="DIR",
+        help="with --dry-run: write the issue a run would publish now (its web page, "
+        "Markdown and email, under DIR/issues/) to read before publishing",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     run.add_argument(
         "--wait",
@@ -78,6 +88,7 @@ def add_parser(commands: Commands) -> None:
     )
     add_settle(run)
     add_adopt(run)
+    add_year(run)
     run.set_defaults(handler=cmd_run)
 
 
@@ -89,6 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from digest.run import pipeline
     from digest.run.context import Mode, RunOptions
 
+    if args.preview is not None and not args.dry_run:
+        raise ConfigError("--preview goes with --dry-run", "digest run --dry-run --preview DIR")
     cfg = load_config(args)
     setup_logging(args.verbose, cfg.log_level, quiet=args.json)
     now = args.now or dt.datetime.now(dt.UTC)
@@ -104,6 +117,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         adopt_output=args.adopt_output,
         backfill=Period(args.backfill) if args.backfill else None,
         progress=Progress() if sys.stderr.isatty() and not args.json else None,
+        year=args.year,
+        preview=args.preview and args.preview.resolve(),
     )
     report = pipeline.run(cfg, options)
     if args.json:

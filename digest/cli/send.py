@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from digest.cli.arguments import Commands, add_common
+from digest.cli.arguments import Commands, add_common, add_wait
 from digest.cli.common import EXIT_DELIVERY, EXIT_OK, load_config, print_json, setup_logging
 from digest.text import one_line
 
@@ -37,6 +37,7 @@ def add_parser(commands: Commands) -> None:
         help="send even to recipients who already got it, or whose copy is in doubt",
     )
     send.add_argument("--json", action="store_true", help="print JSON")
+    add_wait(send, 60.0)
     send.set_defaults(handler=cmd_send)
 
     post = commands.add_parser(
@@ -50,6 +51,7 @@ def add_parser(commands: Commands) -> None:
     post.add_argument("--channel", metavar="NAME", help="only this channel")
     post.add_argument("--force", action="store_true", help="post even where it was posted")
     post.add_argument("--json", action="store_true", help="print JSON")
+    add_wait(post, 60.0)
     post.set_defaults(handler=cmd_post)
 
 
@@ -58,7 +60,9 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     setup_logging(args.verbose, cfg.log_level, quiet=args.json)
-    outcome = actions.send(cfg, args.issue, recipients=args.to, smtp=args.smtp, force=args.force)
+    outcome = actions.send(
+        cfg, args.issue, recipients=args.to, smtp=args.smtp, force=args.force, wait=args.wait
+    )
     if args.json:
         print_json(
             {
@@ -91,7 +95,7 @@ def cmd_send(args: argparse.Namespace) -> int:
                 "not sent again (use --force to send it anyway)"
             )
         if outcome.error:
-            print(f"digest: error: {outcome.error}", file=sys.stderr)
+            print(one_line(f"digest: error: {outcome.error}"), file=sys.stderr)
     # In doubt is not delivered: until --force (or a look in the mail log) settles it, a
     # cron line's "digest send || alert" must keep saying so.
     return EXIT_DELIVERY if outcome.failed or outcome.in_doubt_before else EXIT_OK
@@ -102,7 +106,7 @@ def cmd_post(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     setup_logging(args.verbose, cfg.log_level, quiet=args.json)
-    outcome = actions.post(cfg, args.issue, channel=args.channel, force=args.force)
+    outcome = actions.post(cfg, args.issue, channel=args.channel, force=args.force, wait=args.wait)
     if args.json:
         print_json(
             {

@@ -6,6 +6,7 @@ import argparse
 
 from digest.cli.arguments import Commands, path_value
 from digest.cli.common import EXIT_OK
+from digest.text import one_line
 
 
 def add_parser(commands: Commands) -> None:
@@ -46,7 +47,7 @@ def cmd_state_copy(args: argparse.Namespace) -> int:
     report = actions.copy(source, target)
     for table, count in report.counts.items():
         print(f"  {table}: {count:,} rows")
-    print(f"copied {report.source} to {report.target}; every table's count matches")
+    print(one_line(f"copied {report.source} to {report.target}; every table's count matches"))
     print(
         "the copy is a state of its own: publish into a new output folder, or take the old "
         "one over once with 'digest run --adopt-output'"

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from digest.text import one_line
+from digest.text import one_line, shown_name
 
 
 class Progress:
@@ -65,15 +65,18 @@ def print_run(report: Any, cfg: Any) -> None:
     if report.dry_run:
         for paper in report.new:
             print(one_line(f"  new: {paper.title}"))
-        print("dry run: nothing was written.")
+        for path in report.preview:
+            print(f"preview: {shown_name(path)}")
+        written = " (but the preview)" if report.preview else ""
+        print(f"dry run: nothing was written{written}.")
     elif report.backfilled:
         print(
             f"published {len(report.backfilled):,} issues, {report.backfilled[0]} to "
-            f"{report.backfilled[-1]}: {cfg.output / 'index.html'}"
+            f"{report.backfilled[-1]}: {shown_name(str(cfg.output / 'index.html'))}"
         )
     elif report.issue_id:
         page = cfg.output / "issues" / f"{report.issue_id}.html"
-        print(f"published issue {report.issue_id}: {page}")
+        print(f"published issue {report.issue_id}: {shown_name(str(page))}")
     elif report.marked_seen:
         print(f"{report.marked_seen:,} new papers marked as seen; nothing published.")
     elif not report.finished:
@@ -85,7 +88,7 @@ def print_run(report: Any, cfg: Any) -> None:
     if report.held_for_review:
         print(report.held_for_review)
     if report.delivery_error:
-        print(f"not sent: {report.delivery_error}", file=sys.stderr)
+        print(one_line(f"not sent: {report.delivery_error}"), file=sys.stderr)
 
 
 def paper_json(paper: Any) -> dict:

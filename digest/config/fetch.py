@@ -15,7 +15,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest import __version__
-from digest.config.values import bounded_int, expect, parse_duration, parse_size, unknown_key
+from digest.config.values import (
+    bounded_int,
+    expect,
+    parse_duration,
+    parse_size,
+    shown_url,
+    unknown_key,
+)
 from digest.errors import ConfigError
 
 DEFAULT_SOURCE = "https://huggingface.co/api/daily_papers"
@@ -93,7 +100,7 @@ def check_source(url: str, key: str = "fetch.source") -> str:
     except ValueError:
         port_ok = False
     if parts is None or not port_ok or not parts.hostname or parts.scheme not in ("http", "https"):
-        raise ConfigError(f"{key}: {url!r} is not an https URL", f"e.g. {DEFAULT_SOURCE}")
+        raise ConfigError(f"{key}: {shown_url(url)} is not an https URL", f"e.g. {DEFAULT_SOURCE}")
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
             f"{key}: credentials do not belong in the URL",
@@ -101,11 +108,12 @@ def check_source(url: str, key: str = "fetch.source") -> str:
         )
     if parts.query or parts.fragment:
         raise ConfigError(
-            f"{key}: {url!r} has a query or fragment", "digest adds date, limit and p itself"
+            f"{key}: {shown_url(url)} has a query or fragment",
+            "digest adds date, limit and p itself",
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
-            f"{key}: {url!r} is not https",
+            f"{key}: {shown_url(url)} is not https",
             "only a server on this machine (127.0.0.1, ::1, localhost) may be plain http",
         )
     return url

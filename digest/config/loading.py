@@ -41,12 +41,14 @@ from digest.config.settings import (
 )
 from digest.config.values import (
     bounded_int,
+    check_language,
     check_unsubscribe,
     check_url,
     choice,
     expect,
     parse_duration,
     parse_size,
+    shown_url,
     unknown_key,
 )
 from digest.errors import ConfigError
@@ -84,7 +86,7 @@ TOP_LEVEL_KEYS = (
     "channels",
     "fetch",
 )
-_TOP_STRINGS = ("title", "description", "url", "author", "language", "log_level")
+_TOP_STRINGS = ("title", "description", "url", "author", "log_level")
 _TOP_PATHS = ("inbox", "output", "templates", "notes")
 _EMAIL_STRINGS = ("sender", "subject", "smtp_host", "username", "password_env")
 
@@ -206,6 +208,8 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = (base / os.path.expanduser(expect(value, str, key))).resolve()
         elif key == "state":
             values[key] = state_location(expect(value, str, key), base)
+        elif key == "language":
+            values[key] = check_language(expect(value, str, key))
         elif key == "site":
             values[key] = check_site(expect(value, str, key))
         elif key == "paper_link":
@@ -267,7 +271,7 @@ def check_paper_link(template: str) -> str:
         port_ok = False
     if not port_ok or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"paper_link: {template!r} is not an http(s) URL template with {{title}}",
+            f"paper_link: {shown_url(template)} is not an http(s) URL template with {{title}}",
             f'e.g. "{PAPER_SEARCH}" (the default)',
         )
     return template

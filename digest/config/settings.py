@@ -12,6 +12,7 @@ from typing import Any
 
 from digest.backfill import Period
 from digest.classify import Classifier, Filters, GroupBy, Section
+from digest.config import conninfo
 from digest.config.fetch import FetchConfig
 from digest.config.monitor import (
     ChannelConfig,
@@ -24,21 +25,25 @@ from digest.config.sections import (
 from digest.errors import ConfigError
 from digest.links import PAPER_SEARCH
 from digest.model import Security
+from digest.text import one_line
 
 DEFAULT_CONFIG_NAME = "digest.toml"
 SITE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
-POSTGRES_PREFIXES = ("postgresql://", "postgres://", "service=")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PostgresState:
-    """A PostgreSQL database as the state. The DSN never carries a password (libpq finds
-    it in PGPASSWORD, ~/.pgpass or the service file); ``str()`` is safe to show."""
+    """A PostgreSQL database as the state: a URL or a libpq keyword string. A config's
+    never carries a secret (libpq finds the password in PGPASSWORD, ~/.pgpass or the
+    service file); ``str()`` and ``repr()`` mask any a caller passed, however written."""
 
     dsn: str
 
     def __str__(self) -> str:
-        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", self.dsn)
+        return conninfo.masked(self.dsn)
+
+    def __repr__(self) -> str:
+        return f"PostgresState({str(self)!r})"
 
 
 StateLocation = Path | PostgresState
@@ -144,12 +149,33 @@ def helper_processes(workers: int | None) -> int:
 
 
 def state_location(text: str, base: Path) -> StateLocation:
-    """A PostgreSQL URL or service name, else a path (relative to ``base``)."""
-    if text.startswith(POSTGRES_PREFIXES):
-        if re.search(r"://[^/@]*:[^@/]*@", text) or re.search(r"(?i)\bpassword\s*=", text):
-            raise ConfigError(
-                "state: a password does not belong in the state URL",
-                "leave it out; libpq reads it from PGPASSWORD, ~/.pgpass or a service file",
-            )
-        return PostgresState(text)
-    return (base / os.path.expanduser(text)).resolve()
+    """A PostgreSQL URL or libpq keyword string (``host=db dbname=digest``), else a path
+    (relative to ``base``). A PostgreSQL state is judged as libpq will read it: one that
+    holds a secret in any spelling, or cannot be read, is refused, never shown."""
+    if not (conninfo.is_url(text) or conninfo.looks_like_keywords(text)):
+        return (base / os.path.expanduser(text)).resolve()
+    what = "URL" if conninfo.is_url(text) else "connection string"
+    try:
+        secrets = conninfo.secrets_in(text)
+        unknown = conninfo.unknown_keywords(text)
+    except conninfo.Unreadable as exc:
+        raise ConfigError(
+            f"state: the PostgreSQL {what} cannot be read as libpq reads it ({exc})",
+            "write postgresql://user@host/dbname, or a libpq keyword string such as "
+            "'host=db dbname=digest'; a SQLite file's name must not look like either "
+            "(write ./name)",
+        ) from None
+    if secrets:
+        raise ConfigError(
+            f"state: a password does not belong in the state {what} ({', '.join(secrets)} given)",
+            "leave it out; libpq reads it from PGPASSWORD, ~/.pgpass or a service file "
+            "(a key's passphrase: sslpassword in the service file)",
+        )
+    if unknown:
+        raise ConfigError(
+            f"state: the PostgreSQL {what} names a keyword libpq does not know: "
+            f"{', '.join(repr(one_line(k[:40])) for k in unknown)}",
+            "fix the keyword (host, port, dbname, user, service, ...); for a SQLite file of "
+            "that name, write ./ before it",
+        )
+    return PostgresState(text)

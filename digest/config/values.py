@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest.errors import ConfigError
+from digest.text import one_line
 
 _SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*")
 _SIZE_UNITS = {
@@ -86,9 +87,26 @@ def choice(value: object, kind: type[enum.StrEnum], key: str) -> Any:
         raise ConfigError(f"{key}: {value!r}", f"use {choices}") from None
 
 
+_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*:)?(?P<slashes>/*)(?P<authority>[^/?#]*)")
+
+
+def shown_url(url: str, *, keyed: bool = False) -> str:
+    """A URL as a config error quotes it: never its credentials (``user:pass@``), and for
+    a ``keyed`` URL (a push monitor's: the path is its key) only the scheme and host."""
+    match = _SCHEME.match(url)
+    assert match is not None  # every part is optional
+    authority = match["authority"]
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    start = (match["scheme"] or "") + match["slashes"] + authority
+    rest = url[match.end() :]
+    return repr(one_line(start + ("/…" if keyed and rest else rest)))
+
+
 def check_url(url: str, *, key: str = "url", folder: bool = True) -> None:
     """The whole URL, not only its start: pages, feeds and emails put it in links. A
-    ``folder`` (the site's address) has no query or fragment."""
+    ``folder`` (the site's address) has no query or fragment; any other (a push
+    monitor's) carries its key, and is quoted by its scheme and host alone."""
     parts = urlsplit(url) if not re.search(r"[\s\"'<>`\\{}|^\x00-\x1f\x7f]", url) else None
     if (
         parts is None
@@ -98,8 +116,10 @@ def check_url(url: str, *, key: str = "url", folder: bool = True) -> None:
         or parts.username is not None
     ):
         what = "an http(s) URL of a folder" if folder else "an http(s) URL"
+        if parts is not None and parts.username is not None:
+            what += " without credentials"
         raise ConfigError(
-            f"{key}: {url!r} is not {what}",
+            f"{key}: {shown_url(url, keyed=not folder)} is not {what}",
             "e.g. https://example.org/digest/ (no spaces, quotes, query or fragment)"
             if folder
             else "e.g. https://hc-ping.com/your-uuid",
@@ -107,7 +127,33 @@ def check_url(url: str, *, key: str = "url", folder: bool = True) -> None:
     try:
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
-        raise ConfigError(f"{key}: {url!r} has a port that is not a number") from None
+        shown = shown_url(url, keyed=not folder)
+        raise ConfigError(f"{key}: {shown} has a port that is not a number") from None
+
+
+# A BCP 47 language tag (RFC 5646's langtag, or private use): language (with extended
+# subtags; the 4- to 8-letter forms the RFC reserves are no language any registry has),
+# script, region, variants, extensions, private use.
+_ALNUM = "[A-Za-z0-9]"
+_BCP47 = re.compile(
+    r"[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}"  # language, extlang
+    r"(?:-[A-Za-z]{4})?"  # script
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"  # region
+    rf"(?:-(?:{_ALNUM}{{5,8}}|[0-9]{_ALNUM}{{3}}))*"  # variants
+    rf"(?:-[0-9A-WYZa-wyz](?:-{_ALNUM}{{2,8}})+)*"  # extensions
+    rf"(?:-[xX](?:-{_ALNUM}{{1,8}})+)?"  # private use
+    rf"|[xX](?:-{_ALNUM}{{1,8}})+"
+)
+
+
+def check_language(tag: str, key: str = "language") -> str:
+    """The pages' and feeds' language: a BCP 47 tag, as HTML's lang and the feeds want."""
+    if not _BCP47.fullmatch(tag):
+        raise ConfigError(
+            f"{key}: {one_line(tag)[:60]!r} is not a BCP 47 language tag",
+            'e.g. "en", "en-GB", "de", "pt-BR", "zh-Hant"',
+        )
+    return tag
 
 
 def check_unsubscribe(value: str, key: str) -> str:

@@ -232,6 +232,12 @@ def _post_one(
         reason = f"the environment variable {item.url_env} (its URL) is not set"
         outcome.failed.append(RefusedRecipient(item.name, reason))
         log.error("channel %s: %s", item.name, reason)
+        # Recorded as a failed post, so that status and check say so after the run.
+        if store.claim_deliveries(
+            issue.id, [item.name], "chat", now, force=force, medium=Medium.CHAT
+        ):
+            update = DeliveryUpdate(item.name, DeliveryStatus.FAILED, reason)
+            store.settle_deliveries(issue.id, [update], dt.datetime.now(dt.UTC), Medium.CHAT)
         return
     if not store.claim_deliveries(
         issue.id, [item.name], "chat", now, force=force, medium=Medium.CHAT

@@ -6,6 +6,8 @@ tools understand (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN):
 
 * the last run failed, or died before it finished (CRITICAL);
 * an issue was recorded but its files are not all written (CRITICAL);
+* the output folder is gone, or lacks the page of an issue the state says is written
+  (CRITICAL); the state records another output folder than this config's (WARNING);
 * no new digest file for longer than ``expect_new_every`` (WARNING; CRITICAL at twice);
 * the newest file lists far fewer papers than the files before it (a partial scrape, not
   a quiet day: WARNING);
@@ -103,6 +105,7 @@ def check(config: Config, now: dt.datetime | None = None, status: Status | None 
         _last_run(status, findings)
         _stuck(config, store, status, now, findings)
         _pending(status, findings)
+        _output(status, findings)
         _freshness(config, now, findings, metrics, store)
         _short_listing(config, store, findings)
         _deliveries(status, findings)
@@ -177,6 +180,22 @@ def _pending(status: Status, findings: list[Finding]) -> None:
                 Level.CRITICAL,
                 "pending",
                 f"issue {issue_id} is recorded but its files are not all written",
+            )
+        )
+
+
+def _output(status: Status, findings: list[Finding]) -> None:
+    """The folder readers are served from holds every page the state says it published,
+    and is the one the state publishes into."""
+    if status.output_problem:
+        findings.append(Finding(Level.CRITICAL, "output", status.output_problem))
+    elif status.recorded_output:
+        findings.append(
+            Finding(
+                Level.WARNING,
+                "output",
+                f"the state publishes into {status.recorded_output}, not this config's "
+                f"output folder {status.output}",
             )
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from digest.errors import DigestError, NoState
 from digest.intake.inbox import list_inbox
 from digest.intake.reading import size_limit_message
 from digest.model import DeliveryStatus, Medium, RunResult
+from digest.publish.folder import folder_state
+from digest.publish.output import OutputWriter, Owner
 from digest.store import RunRecord, Store, open_store
 from digest.text import shown_name
 
@@ -117,13 +120,16 @@ class Status:
     papers: int = 0
     issues: int = 0
     schema_version: int | None = None
-    waiting: int = 0
+    waiting: int = 0  # new or changed files still being written (changed within settle)
+    new_files: int = 0  # new or changed files settled: the next run takes them
     rejected: list[tuple[str, str]] = field(default_factory=list)
     latest_issue: LatestIssue | None = None
     last_run: RunRecord | None = None
     pending: list[str] = field(default_factory=list)  # issues whose files are not all written
     hint: str | None = None
     fetch: FetchStatus | None = None  # the listing fetched into the inbox, if it is
+    output_problem: str | None = None  # gone, or lacking issues' pages the state has
+    recorded_output: str | None = None  # the folder the state records, when another
 
     def as_json(self) -> dict[str, Any]:
         latest, run = self.latest_issue, self.last_run
@@ -137,6 +143,7 @@ class Status:
             "issues": self.issues,
             "schema_version": self.schema_version,
             "waiting": self.waiting,
+            "new_files": self.new_files,
             "rejected": [{"file": name, "reason": reason} for name, reason in self.rejected],
             "pending_issues": self.pending,
             "latest_issue": latest
@@ -165,14 +172,32 @@ class Status:
                 "pid": run.pid,
             },
             "fetch": self.fetch.as_json() if self.fetch else None,
+            "output_problem": self.output_problem,
+            "recorded_output": self.recorded_output,
             "hint": self.hint,
         }
+
+    def inbox_text(self) -> str:
+        """New files the next run takes apart from files still being written (which it
+        leaves, unless it may wait for them to settle)."""
+        parts = []
+        if self.new_files:
+            parts.append(f"{self.new_files} new file(s) for the next run")
+        if self.waiting:
+            parts.append(f"{self.waiting} file(s) still being written")
+        return ", ".join(parts) or "nothing new"
 
     def as_text(self) -> str:
         lines = [
             f"state:    {self.state}" + ("" if self.state_exists else " (none yet)"),
-            f"inbox:    {self.inbox} ({self.waiting} file(s) waiting)",
+            f"inbox:    {self.inbox} ({self.inbox_text()})",
             f"output:   {self.output}",
+            *([f"          {self.output_problem}"] if self.output_problem else []),
+            *(
+                [f"          the state publishes into {self.recorded_output}"]
+                if self.recorded_output and not self.output_problem
+                else []
+            ),
             f"store:    {self.files:,} files, {self.papers:,} papers, {self.issues:,} issues",
         ]
         latest = self.latest_issue
@@ -223,16 +248,21 @@ class Status:
         return "\n".join(lines)
 
 
-def _inbox(config: Config, remembered: set[tuple[str, int, int]]) -> tuple[int, list]:
+def _inbox(config: Config, remembered: set[tuple[str, int, int]]) -> tuple[int, int, list]:
+    """Files still being written, files the next run takes, and files it rejects."""
     entries, refused = list_inbox(config.inbox)
-    waiting = 0
+    waiting = new = 0
+    settled_before = time.time_ns() - int(config.settle * 1e9)  # by the clock, as a run
     rejected = [(item.name, item.reason) for item in refused]
     for entry in entries:
         if entry.size > config.max_file_size:
             rejected.append((shown_name(entry.path), size_limit_message(config.max_file_size)))
         elif (entry.path, entry.size, entry.mtime_ns) not in remembered:
-            waiting += 1
-    return waiting, rejected
+            if config.settle and entry.mtime_ns > settled_before:
+                waiting += 1
+            else:
+                new += 1
+    return waiting, new, rejected
 
 
 def collect(config: Config, now: dt.datetime | None = None) -> Status:
@@ -240,9 +270,9 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
 
     now = now or dt.datetime.now(dt.UTC)
     base: dict[str, Any] = {
-        "state": str(config.state),
-        "inbox": str(config.inbox),
-        "output": str(config.output),
+        "state": shown_name(str(config.state)),
+        "inbox": shown_name(str(config.inbox)),
+        "output": shown_name(str(config.output)),
         "schedule": schedule.describe(config, now),
         "fetch": fetch_status(config),
     }
@@ -250,7 +280,7 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
         with open_store(config, create=False) as store:
             return _collect(config, store, base)
     except NoState:
-        waiting, rejected = _inbox(config, set())
+        waiting, new, rejected = _inbox(config, set())
         hint = None
         if config.source is None:
             hint = (
@@ -258,7 +288,12 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
                 "point at your site's config with --config FILE"
             )
         return Status(
-            **base, state_exists=False, waiting=waiting, rejected=sorted(rejected), hint=hint
+            **base,
+            state_exists=False,
+            waiting=waiting,
+            new_files=new,
+            rejected=sorted(rejected),
+            hint=hint,
         )
 
 
@@ -267,7 +302,7 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
     run = store.last_run()
     if run is not None and run.result is RunResult.RUNNING and store.lock_is_free("run"):
         run = dataclasses.replace(run, result=RunResult.INTERRUPTED)
-    waiting, refused = _inbox(config, store.inbox_fingerprints())
+    waiting, new, refused = _inbox(config, store.inbox_fingerprints())
     latest = store.issue(None)
     latest_issue = None
     if latest is not None:
@@ -297,6 +332,7 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
             config.email.review and not emails,
         )
     rejected = [(shown_name(path), reason) for path, reason in store.rejections()] + refused
+    folder = folder_state(store, OutputWriter(config.output, Owner(store.state_id, config.site)))
     return Status(
         **base,
         state_exists=True,
@@ -305,8 +341,11 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
         issues=counts.issues,
         schema_version=store.schema_version,
         waiting=waiting,
+        new_files=new,
         rejected=rejected,
         latest_issue=latest_issue,
         last_run=run,
         pending=[issue.id for issue in store.pending_issues()],
+        output_problem=folder.problem,
+        recorded_output=folder.recorded and shown_name(folder.recorded),
     )

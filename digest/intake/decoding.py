@@ -81,6 +81,23 @@ def _decode_allowing_surrogates(data: bytes, codec: str) -> str:
 BYTE_ORDER_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 
 
+def utf16_without_bom(data: bytes) -> str | None:
+    """ "big-endian" or "little-endian" when the bytes are UTF-16 without a byte-order
+    mark, as their NULs show: Latin text in UTF-16 has a NUL in every other byte, on the
+    same side of each pair (before the letter in big-endian, after it in little-endian)."""
+    head = data[:4096]
+    head = head[: len(head) - len(head) % 2]
+    pairs = len(head) // 2
+    if pairs < 8:
+        return None
+    high, low = head[0::2].count(0), head[1::2].count(0)
+    if high >= 0.3 * pairs and low <= 0.02 * pairs:
+        return "big-endian"
+    if low >= 0.3 * pairs and high <= 0.02 * pairs:
+        return "little-endian"
+    return None
+
+
 def decode(data: bytes) -> tuple[str | None, str | None, int | None]:
     """Text, or None with the reason (and line) it cannot be decoded unambiguously."""
     for bom, codec in (
@@ -98,6 +115,14 @@ def decode(data: bytes) -> tuple[str | None, str | None, int | None]:
                     f"starts with a {codec} byte-order mark but is not valid {codec}: {exc.reason}"
                 )
                 return None, reason, None
+    order = utf16_without_bom(data) if b"\x00" in data[:4096] else None
+    if order is not None:
+        codec = "UTF-16BE" if order == "big-endian" else "UTF-16LE"
+        reason = (
+            f"UTF-16 ({order}) without a byte-order mark, which cannot be told from binary "
+            f"data for sure: save it as UTF-8 (`iconv -f {codec} -t UTF-8 FILE`)"
+        )
+        return None, reason, None
     try:
         return _decode_allowing_surrogates(data, "utf-8"), None, None
     except UnicodeDecodeError as exc:

@@ -19,9 +19,11 @@ import datetime as dt
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digest.dates import latest_listing_day, saved_day
 from digest.errors import ConfigError
 from digest.intake.loader import peek_digest_date
 from digest.intake.reading import (
@@ -31,10 +33,16 @@ from digest.intake.reading import (
     read_regular,
     size_limit_message,
 )
+from digest.intake.years import Dated, wrap_warnings
+from digest.model import Problem
 from digest.store import Store
 from digest.text import shown_name
 
 PEEK_BYTES = 4096
+# A file read less than this after it was last modified cannot be trusted by its size and
+# time: an edit within the filesystem's timestamp granularity (2 s on FAT, 1 s on some
+# others, more with a file server's clock) keeps both. Such paths are hashed again.
+UNSURE_NS = 5 * 10**9
 # Names a file has while a browser or a copy is still writing it.
 PARTIAL_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp", ".swp")
 
@@ -60,11 +68,14 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A file in the inbox that has not been taken in."""
+    """A file in the inbox that has not been taken in. ``latest`` is the latest day its
+    dates without a year may be (``dates.latest_listing_day``: by when it was saved)."""
 
     entry: Entry
     hash: str | None  # None for a path never seen: hashed when it is read
     digest_date: dt.date | None
+    latest: dt.date = dt.date.max
+    yearless: bool = False  # its date was written without a year (a text listing's)
 
     @property
     def path(self) -> Path:
@@ -93,6 +104,15 @@ class InboxScan:
     settling: list[str] = field(default_factory=list)  # changed too recently: left for later
     forgotten: list[str] = field(default_factory=list)  # remembered paths now gone
     settles_at: float | None = None  # when the youngest settling file will have settled
+    problems: list[Problem] = field(default_factory=list)  # dates whose year is unsure
+    verified: list[Copy] = field(default_factory=list)  # unsure old files, read: unchanged
+    unsure: set[str] = field(default_factory=set)  # paths the store does not trust yet
+    started_ns: int = 0  # the wall clock when the scan began: every read is after it
+
+    def trusted(self, mtime_ns: int) -> bool:
+        """Whether a file of this modification time, read in this run, may be known by
+        its size and time from now on."""
+        return mtime_ns <= self.started_ns - UNSURE_NS
 
     @property
     def copy_paths(self) -> list[str]:
@@ -160,7 +180,12 @@ def list_inbox(inbox: Path) -> tuple[list[Entry], list[Refused]]:
 
 
 def scan_inbox(
-    inbox: Path, store: Store, today: dt.date, max_size: int, settle: float = 0.0
+    inbox: Path,
+    store: Store,
+    today: dt.date,
+    max_size: int,
+    settle: float = 0.0,
+    year: int | None = None,
 ) -> InboxScan:
     """Sort the inbox into files to read (in digest-date order), known ones, refused ones
     and ones still being written.
@@ -168,9 +193,11 @@ def scan_inbox(
     A file whose path, size and modification time the store remembers is known without
     being opened: a run costs one stat and one set lookup per old file, however many the
     inbox keeps. A new or changed file modified less than ``settle`` seconds ago (by the
-    wall clock) may still be being written: it waits for the next run."""
-    scan = InboxScan()
+    wall clock) may still be being written: it waits for the next run. Dates without a
+    year are read against when each file was saved (or in ``year``, when given)."""
+    scan = InboxScan(started_ns=time.time_ns())
     taken_as_listed = store.inbox_fingerprints(taken=True)
+    scan.unsure = unsure = store.unsure_inbox_paths()
     entries, scan.refused = list_inbox(inbox)
     settled_before = time.time_ns() - int(settle * 1e9)
     others: list[Entry] = []
@@ -178,7 +205,9 @@ def scan_inbox(
         if entry.size > max_size:
             # Never read, never remembered: raising the limit lets it in on the next run.
             scan.refused.append(Refused(shown_name(entry.path), size_limit_message(max_size)))
-        elif (entry.path, entry.size, entry.mtime_ns) in taken_as_listed:
+        elif (entry.path, entry.size, entry.mtime_ns) in taken_as_listed and (
+            entry.path not in unsure
+        ):
             scan.unchanged += 1
         elif settle and entry.mtime_ns > settled_before:
             scan.settling.append(shown_name(entry.path))
@@ -191,12 +220,17 @@ def scan_inbox(
     if store.remembered_inbox_count() != scan.unchanged + len(known):
         # Some remembered path is not among the old files listed: it is gone, or unreadable.
         scan.forgotten = sorted(store.remembered_inbox_paths() - listed)
-    hashed: list[tuple[Entry, str, dt.date | None]] = []
+    hashed: list[tuple[Entry, str, tuple[dt.date | None, bool] | None]] = []
+
+    def latest(entry: Entry) -> dt.date:
+        return latest_listing_day(today, saved_day(entry.mtime_ns), year)
+
     for entry in others:
         remembered = known.get(entry.path)
-        if remembered is not None and (remembered.size, remembered.mtime_ns) == (
-            entry.size,
-            entry.mtime_ns,
+        if (
+            remembered is not None
+            and (remembered.size, remembered.mtime_ns) == (entry.size, entry.mtime_ns)
+            and entry.path not in unsure
         ):
             if remembered.rejection is not None:  # known without opening it
                 scan.still_rejected.append(Refused(shown_name(entry.path), remembered.rejection))
@@ -213,13 +247,19 @@ def scan_inbox(
         except Unreadable as exc:
             scan.refused.append(Refused(shown_name(entry.path), str(exc)))
             continue
-        digest_date = peek_digest_date(data[:PEEK_BYTES], today)
+        peeked = peek_digest_date(data[:PEEK_BYTES], latest(entry))
         if remembered is None:
-            scan.candidates.append(Candidate(entry, None, digest_date))
+            scan.candidates.append(Candidate(entry, None, peeked[0], latest(entry), peeked[1]))
         else:
-            hashed.append((entry, content_hash(data), digest_date))
-    _sort_hashed(scan, store, hashed, known, today)
+            hashed.append((entry, content_hash(data), peeked))
+    _sort_hashed(scan, store, hashed, known, latest)
     scan.candidates.sort(key=lambda candidate: candidate.order)
+    scan.problems = wrap_warnings(
+        [
+            Dated(shown_name(c.entry.path), c.digest_date, c.latest, c.yearless)
+            for c in scan.candidates
+        ]
+    )
     scan.copies.sort(key=lambda copy: copy.entry.path)
     scan.still_rejected.sort(key=lambda refused: refused.name)
     scan.refused.sort(key=lambda refused: refused.name)
@@ -230,9 +270,9 @@ def scan_inbox(
 def _sort_hashed(
     scan: InboxScan,
     store: Store,
-    hashed: list[tuple[Entry, str, dt.date | None]],
+    hashed: list[tuple[Entry, str, tuple[dt.date | None, bool] | None]],
     known: dict,
-    today: dt.date,
+    latest: Callable[[Entry], dt.date],
 ) -> None:
     """Files whose hash is known: copies of content taken in, content rejected before,
     or content to read."""
@@ -240,21 +280,24 @@ def _sort_hashed(
     taken = store.taken_hashes(hashes)
     rejected = store.rejected_reasons(hashes)
     queued: set[str] = set()
-    for entry, file_hash, digest_date in hashed:
+    for entry, file_hash, peeked in hashed:
         remembered = known.get(entry.path)
-        if file_hash in taken or file_hash in queued:
+        if remembered is not None and remembered.hash == file_hash and file_hash in taken:
+            scan.unchanged += 1  # read again (touched, or not trusted yet): as it was
+            scan.verified.append(Copy(entry, file_hash))
+        elif file_hash in taken or file_hash in queued:
             scan.copies.append(Copy(entry, file_hash))
         elif file_hash in rejected and remembered is not None and remembered.hash == file_hash:
             scan.still_rejected.append(Refused(shown_name(entry.path), rejected[file_hash]))
         else:
-            if digest_date is None:
+            if peeked is None:
                 try:
                     head = read_regular(entry.source, PEEK_BYTES, follow=False)
-                    digest_date = peek_digest_date(head, today)
+                    peeked = peek_digest_date(head, latest(entry))
                 except Unreadable:
-                    digest_date = None
+                    peeked = (None, False)
             queued.add(file_hash)
-            scan.candidates.append(Candidate(entry, file_hash, digest_date))
+            scan.candidates.append(Candidate(entry, file_hash, peeked[0], latest(entry), peeked[1]))
 
 
 def check_folder(folder: Path) -> None:

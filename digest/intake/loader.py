@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import re
 
-from digest.dates import MONTH_NUMBERS as MONTHS
+from digest.dates import MONTHS_WRITTEN as MONTHS
 from digest.dates import resolve_year
 from digest.intake.decoding import (
     BIDI_CONTROLS,
@@ -33,28 +33,41 @@ from digest.intake.reading import (
     size_limit_message,
 )
 from digest.links import LINK, extract_links
-from digest.model import DigestFile, Organization, Paper, Problem, Severity, looks_listed, title_key
-
-_NO_DIGEST = (
-    "this does not look like a digest file: no Daily Papers header, no digest date, "
-    "no entry with authors, a date or upvotes, few shaped as papers"
+from digest.model import (
+    DigestFile,
+    Organization,
+    Paper,
+    Problem,
+    Severity,
+    not_a_listing,
+    title_key,
 )
-_MONTH = r"(?P<month>[A-Z][a-z]{2})"
-DIGEST_DATE = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})")
+
+# Mar (any three letters, checked against MONTHS), and the longer forms pages write.
+_LONG_MONTHS = sorted((name for name in MONTHS if len(name) > 3), key=len, reverse=True)
+_MONTH = rf"(?P<month>{'|'.join(_LONG_MONTHS)}|[A-Z][a-z]{{2}})"
+DIGEST_DATE = re.compile(_MONTH + r"\.?\s+(?P<day>\d{1,2})")
 PAPER_DATE = re.compile(
     _MONTH + r"\.?\s+(?P<day>\d{1,2})(?:,\s*(?P<year>\d{4}))?(?:\s+(?P<upvotes>\d+))?"
 )
 AUTHORS = re.compile(r"(?:[•∙·*-]\s*)?(?P<count>\d+)\s+authors?", re.IGNORECASE)
-HEADER_LINES = frozenset(
-    line.casefold()
+
+
+def _header_key(line: str) -> str:
+    """A header line as compared: case and spacing aside (``by AK`` is ``byAK``)."""
+    return "".join(line.split()).casefold()
+
+
+# The lines only the Daily Papers page has: a file with one of them has the page's header.
+PAGE_LINES = frozenset(
+    _header_key(line)
     for line in (
-        "new",
         "Get trending papers in your email inbox!",
-        "Subscribe",
         "Daily Papers",
         "byAK and the research community",
     )
 )
+HEADER_LINES = PAGE_LINES | {_header_key("new"), _header_key("Subscribe")}
 META_SEPARATOR = "·"
 
 # Form feed, vertical tab, NEL and the Unicode separators split lines for str.splitlines;
@@ -107,14 +120,15 @@ def _paragraphs(text: str) -> list[_Paragraph]:
 
 
 class _FileReader:
-    """Parses one decoded file; collects problems instead of raising."""
+    """Parses one decoded file; collects problems instead of raising. ``today`` is the
+    latest day a date without a year may be (``dates.latest_listing_day``)."""
 
     def __init__(self, path: str, today: dt.date) -> None:
         self.path = path
         self.today = today
         self.problems: list[Problem] = []
         self.digest_date: dt.date | None = None
-        self.saw_header = False  # a line of the Daily Papers page header
+        self.saw_page = False  # a line only the Daily Papers page's header has
         self.has_bidi = False
 
     def problem(self, line: int | None, message: str, severity: Severity = Severity.ERROR) -> None:
@@ -142,9 +156,14 @@ class _FileReader:
             self.problem(line, f"removed {removed} control character(s)", Severity.WARNING)
         paragraphs = _paragraphs(cleaned)
         body = self.skip_header(paragraphs)
+        before = len(self.problems)
         papers = self.read_entries(body)
-        if papers and not (self.saw_header or self.digest_date or looks_listed(papers)):
-            self.problem(papers[0].line, _NO_DIGEST)  # notes, a README: no papers, published
+        # Notes, a README, a changelog: whatever their first lines, their entries are not
+        # shaped as papers are (the page's own header only lets short abstracts by).
+        why = not_a_listing(papers, page_header=self.saw_page) if papers else None
+        if why is not None:  # what was said of its entries is moot: they are no papers
+            del self.problems[before:]
+            self.problem(papers[0].line, why)
             return self.result(())
         if not papers and not any(p.severity is Severity.ERROR for p in self.problems):
             if not cleaned.strip():
@@ -161,8 +180,9 @@ class _FileReader:
         for index, paragraph in enumerate(paragraphs):
             rest = []
             for line in paragraph.lines:
-                if line.casefold() in HEADER_LINES:
-                    self.saw_header = True
+                key = _header_key(line)
+                if key in HEADER_LINES:
+                    self.saw_page = self.saw_page or key in PAGE_LINES
                     continue
                 match = DIGEST_DATE.fullmatch(line)
                 if match and match["month"] in MONTHS and self.digest_date is None:
@@ -318,8 +338,9 @@ def parse_text(text: str, path: str, today: dt.date) -> DigestFile:
 def parse_bytes(data: bytes, path: str, today: dt.date) -> DigestFile:
     if looks_like_json(data, path):  # the API's own JSON (hf_json.py)
         return parse_json(data, path)
-    if not data.startswith(BYTE_ORDER_MARKS):
-        # The common case, plain UTF-8: decoded strictly and checked as bytes.
+    if not data.startswith(BYTE_ORDER_MARKS) and b"\x00" not in data:
+        # The common case, plain UTF-8: decoded strictly and checked as bytes. (A NUL is
+        # no text's: perhaps UTF-16 without a byte-order mark, which decode() names.)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -356,13 +377,14 @@ def load_file(
     return parse_bytes(data, shown, today), content_hash(data)
 
 
-def peek_digest_date(head: bytes, today: dt.date) -> dt.date | None:
-    """The digest's own date from the first bytes of a file, to order files cheaply."""
+def peek_digest_date(head: bytes, today: dt.date) -> tuple[dt.date | None, bool]:
+    """The digest's own date from the first bytes of a file, to order files cheaply, and
+    whether it was written without a year (a text listing's is; the API's JSON is not)."""
     if looks_like_json(head, ""):
-        return peek_json_date(head)
+        return peek_json_date(head), False
     text, _, _ = decode(head)
     if text is None:
         text = head.decode("utf-8", errors="ignore")
     reader = _FileReader("", today)
     reader.skip_header(_paragraphs(clean_text(text)))
-    return reader.digest_date
+    return reader.digest_date, True

@@ -24,16 +24,17 @@ from digest.model import DigestFile
 log = logging.getLogger("digest")
 
 Loaded = tuple[DigestFile, str | None]
-Item = tuple[str, str]  # (where to read it, what it is called in the inbox)
+# (where to read it, what it is called in the inbox, the latest day its dates may be)
+Item = tuple[str, str, dt.date]
 
 
-def _load(item: Item, today: dt.date, max_size: int) -> Loaded:
-    source, name = item
-    return load_file(source, today, max_size, name=name, follow=False)
+def _load(item: Item, max_size: int) -> Loaded:
+    source, name, latest = item
+    return load_file(source, latest, max_size, name=name, follow=False)
 
 
 def load_files(
-    items: Sequence[Item], today: dt.date, max_size: int, helpers: int = 0
+    items: Sequence[Item], max_size: int, helpers: int = 0
 ) -> Generator[Loaded, None, None]:
     """``load_file`` for each inbox file, in order; with ``helpers``, parsed in that many
     helper processes. Files are opened as regular files only, never through a link that
@@ -41,9 +42,9 @@ def load_files(
     helpers = min(helpers, len(items))
     if helpers <= 0:
         for item in items:
-            yield _load(item, today, max_size)
+            yield _load(item, max_size)
         return
-    processes = [_start(items[first::helpers], today, max_size) for first in range(helpers)]
+    processes = [_start(items[first::helpers], max_size) for first in range(helpers)]
     try:
         for index, item in enumerate(items):
             process = processes[index % helpers]
@@ -53,7 +54,7 @@ def load_files(
                     log.warning("a helper process stopped; reading its files here instead")
                     _stop(process)
                     processes[index % helpers] = None
-                result = _load(item, today, max_size)
+                result = _load(item, max_size)
             yield result
     finally:
         for process in processes:
@@ -61,7 +62,7 @@ def load_files(
                 _stop(process)
 
 
-def _start(items: Sequence[Item], today: dt.date, max_size: int) -> subprocess.Popen | None:
+def _start(items: Sequence[Item], max_size: int) -> subprocess.Popen | None:
     if not sys.executable:  # an embedded interpreter cannot start another
         return None
     try:
@@ -75,7 +76,7 @@ def _start(items: Sequence[Item], today: dt.date, max_size: int) -> subprocess.P
         return None
     assert process.stdin is not None
     with contextlib.suppress(OSError):
-        pickle.dump((list(items), today, max_size), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((list(items), max_size), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         process.stdin.close()
     return process
 
@@ -99,9 +100,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _serve(source: BinaryIO, sink: BinaryIO) -> None:
-    items, today, max_size = pickle.load(source)
+    items, max_size = pickle.load(source)
     for item in items:
-        pickle.dump(_load(item, today, max_size), sink, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(_load(item, max_size), sink, protocol=pickle.HIGHEST_PROTOCOL)
         sink.flush()
 
 

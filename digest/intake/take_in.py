@@ -62,6 +62,9 @@ class Intake:
     seen_again: list[int] = field(default_factory=list)
     rewritten: set[int] = field(default_factory=set)  # earlier issues whose text changed
     listed_days: set[dt.date] = field(default_factory=set)  # digest dates with new papers
+    scan: InboxScan = field(default_factory=InboxScan)  # the scan being taken in
+    remembered: set[str] = field(default_factory=set)  # paths remembered in this run
+    unsure: set[str] = field(default_factory=set)  # of which read too soon to trust
 
     def take_all(
         self, scan: InboxScan, max_size: int, workers: int | None, progress: Progress | None
@@ -71,13 +74,15 @@ class Intake:
         report.files_copied = scan.copy_paths
         report.files_waiting = list(scan.settling)
         report.files_rejected = [(r.name, r.reason) for r in scan.still_rejected + scan.refused]
-        for copy in scan.copies:
+        self.scan = scan
+        for copy in scan.copies + scan.verified:
             self._remember(copy.entry.path, copy.entry.size, copy.entry.mtime_ns, copy.hash)
-        items = [(c.entry.source, c.entry.path) for c in scan.candidates]
+        report.problems.extend(scan.problems)
+        items = [(c.entry.source, c.entry.path, c.latest) for c in scan.candidates]
         helpers = helpers_for(workers, scan.candidates)
         if helpers:
             log.info("reading %d new files with %d helper process(es)", len(items), helpers)
-        loads = load_files(items, self.today, max_size, helpers=helpers)
+        loads = load_files(items, max_size, helpers=helpers)
         with closing(loads):  # stops the helpers if the run fails half way
             for done, (candidate, (loaded, parsed_hash)) in enumerate(
                 zip(scan.candidates, loads, strict=True), start=1
@@ -88,6 +93,9 @@ class Intake:
         if self.backfill is not None:
             self.backfill.finish()
         report.files_copied.sort()
+        unsure = (scan.unsure - self.remembered - set(scan.forgotten)) | self.unsure
+        if unsure != scan.unsure:
+            self.store.set_unsure_inbox_paths(unsure)
         self.store.forget_inbox_files(scan.forgotten)
         self.store.forget_rejections_of_absent_files()
 
@@ -199,4 +207,10 @@ class Intake:
         self._remember(entry.path, entry.size, entry.mtime_ns, file_hash)
 
     def _remember(self, path: str, size: int, mtime_ns: int, file_hash: str) -> None:
+        """Remember a path by its size and time, to skip it unread; one read too soon
+        after it changed is hashed again by the next scan (an edit within the timestamp
+        granularity keeps both)."""
         self.store.remember_inbox_file(path, size, mtime_ns, file_hash)
+        self.remembered.add(path)
+        if not self.scan.trusted(mtime_ns):
+            self.unsure.add(path)

@@ -130,6 +130,14 @@ class OutputWriter:
             return set()
         return {match[1] for name in names if (match := _ISSUE_FILE.fullmatch(name))}
 
+    def issue_pages_present(self) -> set[str]:
+        """Issue ids whose web page (``issues/<id>.html``) is here."""
+        try:
+            names = os.listdir(self.root / "issues")
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+        return {name[:-5] for name in names if name.endswith(".html")}
+
     def claim(self, *, replace: bool = False) -> None:
         """Record this writer's owner in the folder. The marker is created only if there
         is none (``replace``: over another's, to adopt the folder), so of two states that

@@ -85,8 +85,7 @@ def check_output(store: Store, writer: OutputWriter, *, adopt: bool = False) -> 
             f"the output folder {writer.root} belongs to another digest state "
             f"(site {owner.site!r}, state id {owner.state_id}); this one is "
             f"{store.location} (site {writer.owner.site!r}, state id {writer.owner.state_id})",
-            "point --state (or the config's state) at the state that owns it, or use another "
-            "output folder; --adopt-output takes it over on purpose, keeping every file in it",
+            _ANOTHER_OWNER,
         )
     if writer.holds_output():
         present = writer.issue_ids_present()
@@ -95,12 +94,41 @@ def check_output(store: Store, writer: OutputWriter, *, adopt: bool = False) -> 
             raise OwnershipError(
                 f"the output folder {writer.root} holds digest output that this state "
                 f"({store.location}) did not publish",
-                "point --state (or the config's state) at the state that published it; if "
-                "that state is lost, 'digest run --adopt-output --mark-seen' takes the folder "
-                "over keeping every file in it, and takes the inbox in as seen",
+                _NOT_PUBLISHED_HERE,
             )
         log.info("claiming %s: its issues are all this state's", writer.root)
     return False
+
+
+_ANOTHER_OWNER = (
+    "point --state (or the config's state) at the state that owns it, or use another "
+    "output folder; --adopt-output takes it over on purpose, keeping every file in it"
+)
+_NOT_PUBLISHED_HERE = (
+    "point --state (or the config's state) at the state that published it; if that state "
+    "is lost, 'digest run --adopt-output --mark-seen' takes the folder over keeping every "
+    "file in it, and takes the inbox in as seen"
+)
+
+
+def check_output_for_a_new_state(config: Config, location: str) -> None:
+    """``check_output`` for a state that does not exist yet, before it is created: a run
+    that a folder holding digest output refuses creates no state file, lock or site."""
+    writer = OutputWriter(config.output)
+    owner = writer.recorded_owner()
+    this = f"a new state at {location} (not created)"
+    if owner is not None:
+        raise OwnershipError(
+            f"the output folder {writer.root} belongs to another digest state "
+            f"(site {owner.site!r}, state id {owner.state_id}); this one is {this}",
+            _ANOTHER_OWNER,
+        )
+    if writer.holds_output():
+        raise OwnershipError(
+            f"the output folder {writer.root} holds digest output that this state "
+            f"({this}) did not publish",
+            _NOT_PUBLISHED_HERE,
+        )
 
 
 def claim_output(store: Store, writer: OutputWriter) -> None:

@@ -15,6 +15,7 @@ of the same name), then from the package.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import traceback
 from collections.abc import Callable, Iterator
@@ -146,7 +147,7 @@ class Templates:
             # entries are keyed by the template's source, so edits are never stale.
             try:
                 cache_dir.mkdir(parents=True, exist_ok=True)
-                common["bytecode_cache"] = jinja2.FileSystemBytecodeCache(str(cache_dir))
+                common["bytecode_cache"] = _BestEffortCache(str(cache_dir))
             except OSError:
                 pass
         self.html = jinja2.Environment(autoescape=True, **common)
@@ -235,6 +236,15 @@ class Templates:
         return "".join(self.stream(name, **context))
 
 
+class _BestEffortCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept if the disk lets them be: a full disk under the cache
+    (beside the state) costs the next run a compile, never this run its issue."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
 _TEMPLATE_SUFFIXES = (".html", ".md", ".txt", ".xml")
 
 
@@ -249,6 +259,8 @@ def _template_errors(name: str) -> Iterator[None]:
     except jinja2.TemplateError as exc:
         where = f"{getattr(exc, 'filename', None) or name}"
         line = getattr(exc, "lineno", None)
+        if line is None:  # raised while rendering (an undefined name or attribute):
+            where, line = _template_frame(exc) or (where, None)  # its frame has it
         raise TemplateProblem(
             f"template {where}{f':{line}' if line else ''}: {exc}",
             "fix the template (or remove your override to use the built-in one)",

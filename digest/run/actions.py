@@ -72,6 +72,16 @@ def _refuse_an_unbuilt_edit(config: Config, store: Store, issue_id: str | None) 
         )
 
 
+def _refuse_a_note_that_would_return(folder: NotesFolder, issue_id: str) -> None:
+    """A note removed while its file is still there would come back with the next
+    rebuild of the issue (the file is the note's source): the file goes first."""
+    if folder.own(issue_id) is not None:
+        raise ConfigError(
+            f"notes/{issue_id}.md is still there: the next rebuild would take it in again",
+            f"delete or rename it, then 'digest rebuild {issue_id} --no-note'",
+        )
+
+
 def copy(source: Config, target: Config) -> CopyReport:
     """``digest state copy``: one site's whole state into an empty one, both locked."""
     same = source.state == target.state or (
@@ -99,9 +109,11 @@ def rebuild(
     *,
     wait: float = 0.0,
     adopt_output: bool = False,
+    no_note: bool = False,
 ) -> list[str]:
     """Render every output again from the state (after a template change), or one issue's
-    (after its note was edited: ``notes/<id>.md`` as it is now is taken in first)."""
+    (after its note was edited: ``notes/<id>.md`` as it is now is taken in first; with
+    ``no_note``, the issue's note is removed: a deleted file alone removes nothing)."""
     with open_store(config, create=False) as store, store.lock("run", wait):
         writer = writer_for(config, store)
         check_output(store, writer, adopt=adopt_output)
@@ -116,10 +128,14 @@ def rebuild(
             issues = [one]
         if not issues:
             raise NotFound("nothing published yet", "run 'digest run' first")
+        if no_note:
+            _refuse_a_note_that_would_return(folder, issues[0].id)
         with store.transaction(), writer.staging_only():
             for issue in issues:
                 edited = folder.edited(issue.id, store.note(issue.seq))
-                if edited is not None:
+                if no_note:
+                    store.remove_note(issue.seq)
+                elif edited is not None:
                     parse(edited, f"notes/{issue.id}.md")  # a broken edit fails here
                     store.set_note(issue.seq, edited)
             if issue_id is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from digest.backfill import Period
 from digest.config.settings import Config
@@ -31,6 +32,8 @@ class RunOptions:
     adopt_output: bool = False
     backfill: Period | None = None  # an issue per period of the digests, not one
     progress: Progress | None = None
+    year: int | None = None  # the year of dates without one (default: when files were saved)
+    preview: Path | None = None  # a dry run writes the would-be issue's files here
 
     @property
     def day(self) -> dt.date:

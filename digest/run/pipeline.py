@@ -32,6 +32,7 @@ from digest.config.settings import Config
 from digest.errors import (
     DigestError,
     LockBusy,
+    NoState,
     TemplateProblem,
 )
 from digest.faults import pause_point
@@ -40,9 +41,16 @@ from digest.intake.inbox import InboxScan, scan_inbox
 from digest.intake.take_in import Intake
 from digest.model import Issue, Problem, RunResult, Severity
 from digest.publish import notes, render_pool
-from digest.publish.publisher import Publisher, check_output, writer_for
+from digest.publish.folder import check_complete
+from digest.publish.output import OutputWriter
+from digest.publish.publisher import (
+    Publisher,
+    check_output,
+    check_output_for_a_new_state,
+    writer_for,
+)
 from digest.report import RunReport
-from digest.run import announce
+from digest.run import announce, preview
 from digest.run.context import Mode, RunContext, RunOptions
 from digest.run.record import backfill_for, record_new_issues, take_notes
 from digest.store import Store, memory_store, open_store
@@ -57,6 +65,8 @@ def run(config: Config, options: RunOptions | None = None) -> RunReport:
     deadline = time.monotonic() + options.wait
     if options.mode is Mode.DRY_RUN:
         inbox.check_folder(config.inbox)
+        if options.preview is not None:
+            preview.check_folder(options.preview, config.output)
         with _state(config, options) as store, store.lock("run", options.wait):
             return _rehearse(RunContext(config, store, options, RunReport(), deadline))
     ping_url = config.monitor.ping_url
@@ -85,19 +95,29 @@ def _state(config: Config, options: RunOptions) -> Iterator[Store]:
         with memory_store(config.site) as store:
             yield store
         return
-    with open_store(config) as store:
+    try:
+        store = open_store(config, create=False)
+    except NoState:  # a new state: one that a foreign output folder refuses is not made
+        if options.mode is not Mode.DRY_RUN and not options.adopt_output:
+            check_output_for_a_new_state(config, str(config.state))
+        store = open_store(config)
+    with store:
         yield store
 
 
 def _rehearse(context: RunContext) -> RunReport:
     context.report.dry_run = True
-    with context.store.rehearsal():
-        _take_in(context, _scan(context), issue_seq=None)
+    store, options = context.store, context.options
+    with store.rehearsal():
+        present = OutputWriter(context.config.output).issue_ids_present()
+        issue_id, seq = store.next_issue_id(options.day, present)
+        intake = _take_in(context, _scan(context), issue_seq=seq if options.preview else None)
         if context.report.new_papers:  # the note the issue would take must publish too
-            issue_id, _seq = context.store.next_issue_id(context.options.day, set())
             found = context.notes.for_issue(issue_id)
             if found is not None:
                 notes.parse(found[0], str(found[1]))
+            if options.preview is not None:
+                context.report.preview = preview.write_preview(context, intake, issue_id, seq)
     return context.report
 
 
@@ -105,6 +125,7 @@ def _publish_run(context: RunContext) -> RunReport:
     config, store, options, report = context.config, context.store, context.options, context.report
     writer = writer_for(config, store)
     claimed = check_output(store, writer, adopt=options.adopt_output)
+    check_complete(store, writer, adopt=options.adopt_output)
     writer.remove_stale_temp_files()
     context.publisher = publisher = Publisher.for_config(config, store, writer)
     publisher.claimed = claimed
@@ -211,7 +232,12 @@ def _scan(context: RunContext) -> InboxScan:
     config = context.config
     while True:
         scan = scan_inbox(
-            config.inbox, context.store, context.options.day, config.max_file_size, config.settle
+            config.inbox,
+            context.store,
+            context.options.day,
+            config.max_file_size,
+            config.settle,
+            context.options.year,
         )
         if scan.settles_at is None:
             return scan

@@ -43,7 +43,7 @@ def record_issue(store: Store, config: Config, new: NewIssue) -> tuple[Issue, in
     if config.rising.enabled:
         rising = config.rising
         risen = store.mark_rising(
-            new.seen_again, new.seq, rising.min_gain, rising.min_factor, rising.max_papers
+            new.seen_again, new.seq, rising.min_gain, rising.min_factor, rising.max_papers, new.day
         )
     return store.add_issue(new.id, new.seq, new.day, new.published_at, new.papers), risen
 

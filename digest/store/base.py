@@ -111,6 +111,15 @@ class Store(ABC):
     ) -> None: ...
 
     @abstractmethod
+    def unsure_inbox_paths(self) -> set[str]:
+        """Remembered paths whose size and time cannot be trusted: they were remembered
+        within the filesystem's timestamp granularity of their modification time, so an
+        edit right after could keep both. The scan hashes them again."""
+
+    @abstractmethod
+    def set_unsure_inbox_paths(self, paths: Iterable[str]) -> None: ...
+
+    @abstractmethod
     def forget_inbox_files(self, paths: Iterable[str]) -> None: ...
 
     # -- files ----------------------------------------------------------------------------
@@ -191,7 +200,9 @@ class Store(ABC):
         min_gain: int | None,
         min_factor: float | None,
         limit: int,
-    ) -> int: ...
+        day: dt.date = dt.date.max,
+    ) -> int:
+        """Mark the candidates (of issues dated on or before ``day``) that rose most."""
 
     @abstractmethod
     def rising_papers(self, issue_seq: int) -> list[tuple[Paper, int | None]]: ...
@@ -277,6 +288,10 @@ class Store(ABC):
 
     @abstractmethod
     def set_note(self, issue_seq: int, source: str) -> None: ...
+
+    @abstractmethod
+    def remove_note(self, issue_seq: int) -> None:
+        """The issue has no note from now on (``digest rebuild ID --no-note``)."""
 
     # -- runs -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+from digest.config import conninfo
 from digest.config.settings import PostgresState
 from digest.errors import ConfigError, DigestError, StateError, Unavailable
 from digest.store.sql import SqlStore
@@ -35,8 +36,9 @@ _FAST_TOAST = (
 
 
 def shown_location(state: PostgresState) -> str:
-    """The DSN fit to show: ``str(PostgresState)`` hides a URL's password; a libpq
-    ``password=`` (never allowed in a config, but a caller may pass one) goes too."""
+    """The DSN fit to show: ``str(PostgresState)`` masks every secret, however spelled
+    (never allowed in a config, but a caller may pass one); a libpq ``password=`` goes
+    here too, belt and braces."""
     return re.sub(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", str(state))
 
 
@@ -70,7 +72,7 @@ class PgSession(SqlStore):
     def _scrub(self, text: str) -> str:
         """A message without any password this process could know (belt and braces:
         libpq does not put them in messages)."""
-        secrets = [os.environ.get("PGPASSWORD"), _password_in(self.state.dsn)]
+        secrets = [os.environ.get("PGPASSWORD"), *_secrets_in(self.state.dsn)]
         for secret in filter(None, secrets):
             text = text.replace(secret, "***")
         return text
@@ -132,10 +134,16 @@ class PgSession(SqlStore):
                 self._abandoned.pop().close()
 
 
-def _password_in(dsn: str) -> str | None:
+def _secrets_in(dsn: str) -> list[str]:
+    """Every secret's value in the DSN (a password, a key's passphrase), however spelled."""
+    found = []
     with contextlib.suppress(psycopg.Error):
-        return str(conninfo_to_dict(dsn).get("password") or "") or None
-    return None
+        given = conninfo_to_dict(dsn)
+        found = [str(given[key]) for key in conninfo.SECRET_KEYWORDS if given.get(key)]
+    with contextlib.suppress(conninfo.Unreadable):
+        fields = conninfo.fields_of(dsn)
+        found += [f.value for f in fields if f.keyword.lower() in conninfo.SECRET_KEYWORDS]
+    return sorted({value for value in found if value}, key=len, reverse=True)
 
 
 def _first_line(exc: BaseException) -> str:

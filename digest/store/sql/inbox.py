@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 
 from digest.dates import day_text, moment_text, parse_moment
 from digest.store.records import KnownFile
 from digest.store.sql.hooks import SqlBase
+
+# Paths remembered while their modification time was too recent to tell an edit by
+# (a JSON list): the next scan hashes them rather than trust their size and time.
+UNSURE_SETTING = "inbox_unsure"
 
 
 class InboxQueries(SqlBase):
@@ -41,6 +46,13 @@ class InboxQueries(SqlBase):
             "mtime_ns = excluded.mtime_ns, hash = excluded.hash",
             (path, size, mtime_ns, content_hash),
         )
+
+    def unsure_inbox_paths(self) -> set[str]:
+        text = self.setting(UNSURE_SETTING)
+        return set(json.loads(text)) if text else set()
+
+    def set_unsure_inbox_paths(self, paths: Iterable[str]) -> None:
+        self.set_setting(UNSURE_SETTING, json.dumps(sorted(set(paths))))
 
     def forget_inbox_files(self, paths: Iterable[str]) -> None:
         self._executemany("DELETE FROM inbox_files WHERE path = ?", [(p,) for p in paths])

@@ -17,6 +17,11 @@ from digest.store.sql.rows import (
     paper_from_row,
 )
 
+# The newest issue is the one of the latest date (then the one recorded last): a backfill
+# into a state that has issues records older ones after them. Feeds, the index, status,
+# send and post all take "newest" from here.
+NEWEST_FIRST = "date DESC, seq DESC"
+
 
 class IssueQueries(SqlBase):
     def rank_issue(self, issue_seq: int, by_upvotes: bool) -> None:
@@ -81,7 +86,9 @@ class IssueQueries(SqlBase):
         ranked = PAPER_COLUMNS.replace(
             "o.position", f"row_number() OVER (ORDER BY {upvotes}p.id) - 1"
         )
-        issues = self._execute("SELECT seq, paper_count FROM issues ORDER BY seq DESC").fetchall()
+        issues = self._execute(
+            f"SELECT seq, paper_count FROM issues ORDER BY {NEWEST_FIRST}"
+        ).fetchall()
         for number, (seq, count) in enumerate(issues):
             wanted = limit - len(papers)
             if number == 0:
@@ -172,17 +179,18 @@ class IssueQueries(SqlBase):
     def issues(
         self, *, limit: int | None = None, year: int | None = None, before: Issue | None = None
     ) -> list[Issue]:
-        """Newest first: all, or one year's, or those published before ``before``."""
+        """Newest first (by date, then seq: a backfill of older listings takes its place
+        in the archive): all, or one year's, or those before ``before``."""
         conditions: list[str] = []
         params: list[Any] = []
         if year is not None:
             conditions.append("date >= ? AND date < ?")
             params += [f"{year:04d}", f"{year + 1:04d}"]
         if before is not None:
-            conditions.append("seq < ?")
-            params.append(before.seq)
+            conditions.append("(date < ? OR (date = ? AND seq < ?))")
+            params += [before.date.isoformat(), before.date.isoformat(), before.seq]
         where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-        sql = f"SELECT {ISSUE_COLUMNS} FROM issues {where}ORDER BY seq DESC"
+        sql = f"SELECT {ISSUE_COLUMNS} FROM issues {where}ORDER BY {NEWEST_FIRST}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -199,7 +207,7 @@ class IssueQueries(SqlBase):
 
     def issue(self, issue_id: str | None) -> Issue | None:
         if issue_id is None:
-            row = self._one(f"SELECT {ISSUE_COLUMNS} FROM issues ORDER BY seq DESC LIMIT 1")
+            row = self._one(f"SELECT {ISSUE_COLUMNS} FROM issues ORDER BY {NEWEST_FIRST} LIMIT 1")
         else:
             row = self._one(f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,))
         return issue_from_row(row) if row is not None else None
@@ -209,6 +217,9 @@ class IssueQueries(SqlBase):
             "SELECT source FROM notes WHERE issue_seq = ?", (issue_seq,)
         )
         return source
+
+    def remove_note(self, issue_seq: int) -> None:
+        self._execute("DELETE FROM notes WHERE issue_seq = ?", (issue_seq,))
 
     def set_note(self, issue_seq: int, source: str) -> None:
         self._execute(

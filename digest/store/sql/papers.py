@@ -111,9 +111,12 @@ class PaperQueries(SqlBase):
         min_gain: int | None,
         min_factor: float | None,
         limit: int,
+        day: dt.date = dt.date.max,
     ) -> int:
         """Only ``candidates`` (papers listed again in this run) are looked at, so the
-        cost follows the new input; each paper rises once."""
+        cost follows the new input; each paper rises once, from an issue dated on or
+        before ``day`` (this issue's: a backfill of older listings shows no paper rising
+        from an issue that came after it)."""
         tests = []
         if min_gain is not None:
             tests.append(f"upvotes - coalesce(published_upvotes, 0) >= {int(min_gain)}")
@@ -127,9 +130,10 @@ class PaperQueries(SqlBase):
         chosen = self._with_keys(
             "SELECT id, upvotes - coalesce(published_upvotes, 0) FROM papers "
             "WHERE issue_seq < ? AND rising_issue_seq IS NULL AND upvotes IS NOT NULL "
+            "AND issue_seq IN (SELECT seq FROM issues WHERE date <= ?) "
             f"AND ({' OR '.join(tests)}) AND id {{keys}}",
             ids,
-            before=(issue_seq,),
+            before=(issue_seq, day.isoformat()),
         )
         best = sorted(chosen, key=lambda row: (-row[1], row[0]))[:limit]
         self._executemany(

@@ -68,9 +68,12 @@ class RunLock:
                         holder=holder,
                     ) from None
                 time.sleep(POLL_SECONDS)
-        os.ftruncate(fd, 0)
         since = time.strftime("%Y-%m-%d %H:%M:%S %z")
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+        except OSError:  # a full disk: the lock is held all the same, its holder unnamed
+            pass
         self._fd = fd
 
     def held_since(self) -> dt.datetime | None:
