@@ -216,12 +216,11 @@ class Classifier:
 
 
 def _provenance(paper: Paper) -> str:
-    """``first listed in the digest of Oct 31, 2026 · ▲ 12``."""
+    """``first listed in the digest of Oct 31, 2026`` (the upvotes are the paper's meta
+    line's, shown beside it: not a reason, and not twice)."""
     parts = []
     if paper.digest_date is not None:
         parts.append(f"first listed in the digest of {short_date(paper.digest_date)}")
     elif paper.source:
         parts.append(f"first listed in {paper.source.rsplit('/', 1)[-1]}")
-    if paper.upvotes is not None:
-        parts.append(f"▲ {paper.upvotes:,}")
     return " · ".join(parts)

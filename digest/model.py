@@ -255,6 +255,7 @@ class Site:
     sections: tuple[str, ...] = ()  # sections with feeds of their own
     index_issues: int = INDEX_ISSUES
     paper_link: str = PAPER_SEARCH  # where a paper is when its text names no arXiv id
+    search: bool = False  # search.html, Pagefind's index of every issue and paper
 
     def issue_url(self, issue_id: str) -> str:
         return f"{self.url}issues/{issue_id}.html"

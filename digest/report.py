@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digest.model import Paper, Problem, RunResult, Severity
+from digest.text import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class RunReport:
     posted_to: list[str] = field(default_factory=list)  # chat channels
     post_error: str | None = None
     preview: list[str] = field(default_factory=list)  # a dry run's would-be issue files
+    first_run: bool = False  # the state's first: the run tells what to do next
 
     @property
     def files_skipped(self) -> int:
@@ -66,14 +68,14 @@ class RunReport:
         what = (
             f"published issue {self.issue_id}"
             if self.issue_id
-            else f"{self.marked_seen:,} papers marked as seen"
+            else f"{plural(self.marked_seen, 'paper')} marked as seen"
             if self.marked_seen
             else "nothing new"
         )
         parts = [
             what,
-            f"{len(self.files_read)} file(s) read, {self.papers_parsed:,} papers, "
-            f"{self.new_papers:,} new",
+            f"{plural(len(self.files_read), 'file')} read, "
+            f"{plural(self.papers_parsed, 'paper')}, {self.new_papers:,} new",
         ]
         if self.files_rejected:
             parts.append(f"{len(self.files_rejected)} rejected")

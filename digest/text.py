@@ -33,3 +33,9 @@ def shown_name(path: str) -> str:
     except UnicodeEncodeError:
         path = os.fsencode(path).decode("utf-8", errors="backslashreplace")
     return one_line(path)
+
+
+def plural(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 file``, ``2 files``, ``1,000 papers``: a count and its word, agreed."""
+    word = singular if count == 1 else (plural or singular + "s")
+    return f"{count:,} {word}"

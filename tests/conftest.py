@@ -183,13 +183,14 @@ def shown_title(entry) -> str:
     return entry.title
 
 
-def published_files(out: Path) -> dict[Path, bytes]:
+def published_files(out: Path, *, siblings: bool = True) -> dict[Path, bytes]:
     """Every file of an output folder by relative path, but the marker naming the state
-    that owns the folder (each state has its own)."""
+    that owns the folder (each state has its own); without ``siblings``, not the
+    precompressed ``.gz`` and ``.br`` either (as the golden tree keeps them)."""
     from digest.publish.output import OWNER_FILE
 
     return {
         p.relative_to(out): p.read_bytes()
         for p in sorted(out.rglob("*"))
-        if p.is_file() and p.name != OWNER_FILE
+        if p.is_file() and p.name != OWNER_FILE and (siblings or p.suffix not in (".gz", ".br"))
     }

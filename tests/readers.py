@@ -221,9 +221,11 @@ class Browser:
         raw, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(raw)
 
-    def open(self, path: Path, width: int = 375, height: int = 800, mobile: bool = True) -> Tab:
-        """A new tab showing ``path`` laid out for a screen of that size (a phone by
-        default: mobile emulation honours the page's viewport meta)."""
+    def open(
+        self, path: Path | str, width: int = 375, height: int = 800, mobile: bool = True
+    ) -> Tab:
+        """A new tab showing ``path`` (a file, or a URL) laid out for a screen of that size
+        (a phone by default: mobile emulation honours the page's viewport meta)."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -234,7 +236,8 @@ class Browser:
             "Emulation.setDeviceMetricsOverride",
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
         )
-        tab.send("Page.navigate", {"url": path.resolve().as_uri()})
+        url = path if isinstance(path, str) else path.resolve().as_uri()
+        tab.send("Page.navigate", {"url": url})
         self.wait_for("Page.loadEventFired", session)
         return tab
 

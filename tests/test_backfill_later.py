@@ -52,6 +52,10 @@ def test_older_listings_backfilled_later_never_become_the_latest_issue(site, run
     page = (site.out / "issues" / "2026-10-14.html").read_text()
     assert "2026-10-05.html" in page and "Previous issue: October 5, 2026" in page
     assert "since the issue of" not in page
+    assert "Next issue: November 24, 2026" in page
+    # The newest issue's page, written before the backfill, now links back to it.
+    newest_page = (site.out / "issues" / "2026-11-24.html").read_text()
+    assert "Previous issue: October 14, 2026" in newest_page
 
     status = json.loads(run_cli("status", "--config", site.config, "--json").out)
     assert status["latest_issue"]["id"] == "2026-11-24"

@@ -31,20 +31,20 @@ def test_run_json_has_the_documented_shape(site, run_cli):
     assert (report["files"]["skipped"], report["files"]["copies"]) == (0, [])
     (rejected,) = report["files"]["rejected"]
     assert rejected["file"] == str(site.inbox / "broken.txt") and "not UTF-8" in rejected["reason"]
-    assert sorted(report["written"]) == sorted(
-        str(site.out / name)
-        for name in (
-            "issues/2026-11-24.md",
-            "issues/2026-11-24.html",
-            "issues/2026-11-24.eml",
-            "index.html",
-            "archive/2026.html",
-            "feed.json",
-            "issues.xml",
-            "rss.xml",
-            "atom.xml",
-        )
+    names = (
+        "issues/2026-11-24.md",
+        "issues/2026-11-24.html",
+        "issues/2026-11-24.eml",
+        "index.html",
+        "archive/2026.html",
+        "feed.json",
+        "issues.xml",
+        "rss.xml",
+        "atom.xml",
     )
+    siblings = [f"{name}{suffix}" for name in names if not name.endswith((".md", ".eml"))
+                for suffix in (".gz", ".br")]  # fmt: skip
+    assert sorted(report["written"]) == sorted(str(site.out / n) for n in (*names, *siblings))
 
 
 def test_run_text_output_names_rejected_files_and_the_issue(site, run_cli):
@@ -53,8 +53,7 @@ def test_run_text_output_names_rejected_files_and_the_issue(site, run_cli):
     result = run_cli("run", "--config", site.config, "--now", NOW)
     assert result.code == 1
     assert (
-        "1 new file(s) read, 0 already taken in, 1 rejected; 80 papers parsed, 80 new."
-        in result.out
+        "1 new file read, 0 already taken in, 1 rejected; 80 papers parsed, 80 new." in result.out
     )
     assert f"rejected {site.inbox / 'empty.txt'}: empty file" in result.out
     assert "published issue 2026-11-24" in result.out
@@ -94,7 +93,7 @@ def test_parse_reports_problems_and_exit_code(tmp_path, run_cli):
     bad.write_text(digest_text("Mar 4", [("Fine", "Done.")]) + "\nCut off title\n")
     result = run_cli("parse", bad, "--today", "2026-11-24")
     assert result.code == 1
-    assert "1 papers, 1 problems" in result.out and f"{bad}:15: error:" in result.out
+    assert "1 paper, 1 problem" in result.out and f"{bad}:15: error:" in result.out
 
 
 def test_status_reports_the_store_and_the_last_run(site, run_cli):
@@ -109,7 +108,7 @@ def test_status_reports_the_store_and_the_last_run(site, run_cli):
     assert info["last_run"]["result"] == "published" and info["last_run"]["issue"] == "2026-11-24"
     assert info["latest_issue"]["id"] == "2026-11-24"
     text = run_cli("status", "--config", site.config).out
-    assert "1 files, 80 papers, 1 issues" in text and "(1 new file(s) for the next run)" in text
+    assert "1 file, 80 papers, 1 issue" in text and "(1 new file for the next run)" in text
 
 
 def test_status_before_any_run(site, run_cli):

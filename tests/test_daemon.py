@@ -138,7 +138,7 @@ def test_a_failed_run_is_logged_recorded_and_the_next_slot_succeeds(site, daemon
 def test_rejected_only_inbox_is_a_warning(site, daemons):
     site.write("empty.txt", "")
     daemon = daemons("daemon", "--config", site.config, "--every", "1h")
-    daemon.wait_for("WARNING the inbox had 1 file\\(s\\) but no paper could be read")
+    daemon.wait_for("WARNING the inbox had 1 file but no paper could be read from it")
     assert daemon.stop() == 0
 
 

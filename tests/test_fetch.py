@@ -503,7 +503,7 @@ def test_exit_codes_and_one_line_messages(server, tmp_path):
         assert process.returncode == code
         errors = [line for line in process.stderr.splitlines() if line.startswith("digest: error:")]
         assert len(errors) == 1 and why in errors[0], process.stderr
-        assert "fetched 0 day(s)" in process.stdout
+        assert "fetched 0 days" in process.stdout
 
 
 def test_kill_9_at_random_moments_never_leaves_a_partial_file(server, tmp_path):

@@ -222,5 +222,7 @@ def test_output_paths_never_come_from_input(site, run_cli):
     assert {p.name for p in (site.out / "issues").iterdir()} == {
         "2026-11-24.md",
         "2026-11-24.html",
+        "2026-11-24.html.gz",
+        "2026-11-24.html.br",
         "2026-11-24.eml",
     }

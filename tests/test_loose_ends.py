@@ -240,6 +240,6 @@ def test_status_tells_a_file_being_written_from_one_the_next_run_takes(site, run
     settled = site.drop(PLAIN_2)
     os.utime(settled, (1_700_000_000, 1_700_000_000))  # written long ago
     text = run_cli("status", "--config", site.config).out
-    assert "(1 new file(s) for the next run, 1 file(s) still being written)" in text, text
+    assert "(1 new file for the next run, 1 file still being written)" in text, text
     info = json.loads(run_cli("status", "--config", site.config, "--json").out)
     assert (info["new_files"], info["waiting"]) == (1, 1)

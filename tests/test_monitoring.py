@@ -142,7 +142,7 @@ def test_rejected_files_waiting_are_a_warning(site, run_cli):
     site.write("broken.txt", b"\xff\xfe not a digest at all" * 3)
     assert run_cli("run", "--config", site.config).code == 1
     code, out = check(site)
-    assert code == 1 and "1 rejected file(s) in the inbox: broken.txt" in out
+    assert code == 1 and "1 rejected file in the inbox: broken.txt" in out
 
 
 def test_a_delivery_in_doubt_is_a_warning_and_a_refusal_critical(site, run_cli):
@@ -197,7 +197,7 @@ def test_check_json_and_status_say_the_same(site, run_cli):
     assert (code, report["level"], report["code"]) == (1, "WARNING", 1)
     assert {f["check"] for f in report["findings"] if f["level"] == "WARNING"} == {"rejected"}
     status = run_cli("status", "--config", site.config).out
-    assert "health:   warning" in status and "1 rejected file(s) in the inbox" in status
+    assert "health:   warning" in status and "1 rejected file in the inbox" in status
 
 
 # -- a ping after each run ---------------------------------------------------------------------

@@ -31,7 +31,7 @@ def test_helpers_publish_exactly_what_one_process_publishes(site, run_cli):
     inbox_of_every_kind(site)
     alone, alone_report, alone_files = run_with(run_cli, site, "0", "alone")
     helped, helped_report, helped_files = run_with(run_cli, site, "3", "helped")
-    assert "with 3 helper process(es)" in helped.err
+    assert "with 3 helper processes" in helped.err
     assert "helper process" not in alone.err
     assert helped.code == alone.code == 1  # the hostile folder has files to reject
     assert helped_report == alone_report

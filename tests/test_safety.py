@@ -96,3 +96,61 @@ def test_a_tag_that_never_ends_is_refused_not_carried_for_ever():
     chunks = ['<p class="a" title="', *(["x" * 65536] * 20), '">']
     with pytest.raises(OutputError, match="an unfinished tag"):
         list(checked("page.html", chunks))
+
+
+# -- the search page's one script ------------------------------------------------------------
+
+BUNDLE_SCRIPT = '<script src="pagefind/pagefind-component-ui.js"></script>'
+
+
+def test_the_search_page_may_load_its_own_pagefind_bundle():
+    page = f"<html><body><main><h1>Search</h1></main>{BUNDLE_SCRIPT}</body></html>"
+    assert check("search.html", page) == page
+    for size in (1, 5, 9, 17, 40):  # the script cut anywhere between chunks
+        chunks = [page[i : i + size] for i in range(0, len(page), size)]
+        assert "".join(checked("search.html", chunks)) == page
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<script src="pagefind/pagefind-component-ui.js">alert(1)</script>',
+        '<script src="pagefind/pagefind-component-ui.js"> </script>',
+        '<script src="pagefind/pagefind-ui.js"></script>',
+        '<script src="https://evil.example/pagefind/pagefind-component-ui.js"></script>',
+        '<script src="pagefind/pagefind-component-ui.js" onload="x"></script>',
+        '<script type="module" src="pagefind/pagefind-component-ui.js"></script>',
+        '<script src="pagefind/pagefind-component-ui.js?x"></script>',
+        '<SCRIPT src="pagefind/pagefind-component-ui.js"></SCRIPT>',
+        f"{BUNDLE_SCRIPT}<script>alert(1)</script>",
+        "<script>alert(1)</script>",
+    ],
+)
+def test_no_other_script_on_the_search_page(markup):
+    with pytest.raises(OutputError, match=r"refusing to write search\.html"):
+        check("search.html", f"<html><body>{markup}</body></html>")
+
+
+@pytest.mark.parametrize("name", ["index.html", "issues/2026-11-24.html", "archive/2026.html",
+                                  "search.html.bak", "pagefind/search.html"])  # fmt: skip
+def test_the_bundle_script_is_refused_on_every_other_page(name):
+    with pytest.raises(OutputError, match="a <script> element"):
+        check(name, f"<html><body>{BUNDLE_SCRIPT}</body></html>")
+
+
+def test_scraped_text_cannot_add_the_search_script_to_a_page(site):
+    """A title holding the search page's own script tag is text on the issue page, and a
+    template that let it through unescaped would be refused (there it is no exception)."""
+    from conftest import NOW, digest_process, digest_text
+
+    site.write("a.txt", digest_text("Nov 23", [(BUNDLE_SCRIPT, f"Abstract {BUNDLE_SCRIPT}.")]))
+    assert digest_process("run", "--config", site.config, "--now", NOW).returncode == 0
+    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "&lt;script src=" in page
+    mine = site.root / "mine"
+    mine.mkdir()
+    (mine / "feed_entry.html").write_text("{{ paper.title | safe }}")
+    (mine / "issue.html").write_text("{% for p in papers %}{{ p.title | safe }}{% endfor %}")
+    site.config.write_text('templates = "mine"\n' + site.config.read_text())
+    done = digest_process("rebuild", "--config", site.config)
+    assert done.returncode == 3 and "a <script> element" in done.stderr

@@ -176,11 +176,9 @@ def test_issue_groups_ranks_and_explains(sectioned):
         for a in tree.iter("article")
     }
     assert why["LLM agents"] == (
-        'Why it\'s here: matched "LLM" in title · first listed in the digest of Nov 23, 2026 · ▲ 5'
+        'Why it\'s here: matched "LLM" in title · first listed in the digest of Nov 23, 2026'
     )
-    assert (
-        why["Graph networks"] == "Why it's here: first listed in the digest of Nov 23, 2026 · ▲ 7"
-    )
+    assert why["Graph networks"] == "Why it's here: first listed in the digest of Nov 23, 2026"
 
 
 def test_markdown_and_email_group_and_explain_too(sectioned):

@@ -279,7 +279,7 @@ def test_a_file_changed_in_the_last_seconds_waits_for_the_next_run(site, run_cli
     assert result.code == 0 and report["new_papers"] == 0
     assert report["files"]["waiting"] == [str(site.inbox / PLAIN.name)]
     status = run_cli("status", "--config", site.config).out
-    assert "(1 file(s) still being written)" in status and "for the next run" not in status
+    assert "(1 file still being written)" in status and "for the next run" not in status
     old = 1_700_000_000
     os.utime(site.inbox / PLAIN.name, (old, old))  # written long ago
     result, report = run(run_cli, site, "--wait", "0")

@@ -19,13 +19,13 @@ import os
 import sys
 
 from digest import __version__
-from digest.cli import daemon, fetch, init, parse, rebuild, run, send, state, status
+from digest.cli import daemon, fetch, init, parse, rebuild, run, send, serve, state, status
 from digest.cli.common import EXIT_INTERNAL, EXIT_OUTPUT
 from digest.errors import DigestError
 from digest.text import one_line
 
 # In the order ``digest --help`` lists them.
-COMMAND_MODULES = (run, fetch, parse, status, init, rebuild, send, state, daemon)
+COMMAND_MODULES = (run, fetch, parse, status, init, rebuild, send, serve, state, daemon)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import argparse
 
 from digest.cli.arguments import Commands, add_year, date_value, path_value
 from digest.cli.common import EXIT_OK, EXIT_REJECTED, print_json
-from digest.text import one_line
+from digest.text import one_line, plural
 
 TYPE_CHECKING = False  # not typing's (see digest/cli/arguments.py)
 if TYPE_CHECKING:
@@ -65,8 +65,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
             date = result.digest_date.isoformat() if result.digest_date else "no date"
             print(
                 one_line(
-                    f"{result.path}: digest of {date}, {len(result.papers)} papers, "
-                    f"{len(result.problems)} problems"
+                    f"{result.path}: digest of {date}, {plural(len(result.papers), 'paper')}, "
+                    f"{plural(len(result.problems), 'problem')}"
                 )
             )
             for number, paper in enumerate(result.papers, start=1):

@@ -7,7 +7,7 @@ import argparse
 from digest.cli.arguments import Commands, add_adopt, add_common, add_wait
 from digest.cli.common import EXIT_OK, load_config, setup_logging
 from digest.errors import ConfigError
-from digest.text import shown_name
+from digest.text import plural, shown_name
 
 
 def add_parser(commands: Commands) -> None:
@@ -44,5 +44,5 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     written = actions.rebuild(
         cfg, args.issue, wait=args.wait, adopt_output=args.adopt_output, no_note=args.no_note
     )
-    print(f"rebuilt {len(written)} files in {shown_name(str(cfg.output))}")
+    print(f"rebuilt {plural(len(written), 'file')} in {shown_name(str(cfg.output))}")
     return EXIT_OK

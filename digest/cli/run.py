@@ -96,13 +96,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from digest.backfill import Period
-    from digest.cli.text import Progress, print_run
+    from digest.cli.text import Progress, print_next_steps, print_run
     from digest.run import pipeline
     from digest.run.context import Mode, RunOptions
 
     if args.preview is not None and not args.dry_run:
         raise ConfigError("--preview goes with --dry-run", "digest run --dry-run --preview DIR")
     cfg = load_config(args)
+    if args.config is not None and not args.dry_run:  # for status and check typed next
+        from digest.config.remembered import remember
+
+        remember(args.config, Path.cwd())
     setup_logging(args.verbose, cfg.log_level, quiet=args.json)
     now = args.now or dt.datetime.now(dt.UTC)
     if args.today and not args.now:
@@ -127,6 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(one_line(str(problem)), file=sys.stderr)
         print_run(report, cfg)
+        if report.first_run and (report.issue_id or report.backfilled):
+            print_next_steps(report, cfg, args)
     if report.delivery_failed:
         return EXIT_DELIVERY
     return EXIT_REJECTED if report.rejected_input else EXIT_OK

@@ -8,11 +8,18 @@ Every line that carries text from outside (a file name, a title) goes through
 from __future__ import annotations
 
 import dataclasses
+import os
+import shlex
+import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from digest.text import one_line, shown_name
+from digest.text import one_line, plural, shown_name
+
+# What a feed reader subscribes to, at the config's url (see README, Output).
+FEED_NAMES = ("atom.xml", "rss.xml", "feed.json", "issues.xml")
 
 
 class Progress:
@@ -30,7 +37,7 @@ class Progress:
         elapsed = max(now - self.started, 1e-6)
         left = elapsed / done * (total - done)
         sys.stderr.write(
-            f"\r  {done:,}/{total:,} files · {papers:,} papers · "
+            f"\r  {done:,}/{plural(total, 'file')} · {plural(papers, 'paper')} · "
             f"{papers / elapsed:,.0f} papers/s · {left:,.0f}s left   "
         )
         if done == total:
@@ -45,21 +52,21 @@ def print_run(report: Any, cfg: Any) -> None:
         len(report.files_rejected),
     )
     print(
-        f"{read} new file(s) read, {skipped} already taken in, {rejected} rejected; "
-        f"{report.papers_parsed:,} papers parsed, {report.new_papers:,} new."
+        f"{plural(read, 'new file')} read, {skipped:,} already taken in, {rejected:,} rejected; "
+        f"{plural(report.papers_parsed, 'paper')} parsed, {report.new_papers:,} new."
     )
     if report.filtered:
         counts = ", ".join(f"{kind}: {count:,}" for kind, count in sorted(report.filtered.items()))
         total = sum(report.filtered.values())
-        print(f"{total:,} new papers filtered out ({counts}); remembered as seen.")
+        print(f"{plural(total, 'new paper')} filtered out ({counts}); remembered as seen.")
     if report.rising:
-        print(f"{report.rising:,} earlier papers rising (shown, not new).")
+        print(f"{plural(report.rising, 'earlier paper')} rising (shown, not new).")
     if report.completed:
-        print(f"{report.completed:,} cut-off abstracts completed by a later listing.")
+        print(f"{plural(report.completed, 'cut-off abstract')} completed by a later listing.")
     for path, reason in report.files_rejected:
         print(one_line(f"rejected {path}: {reason}"))
     for path in report.files_waiting:
-        print(f"waiting: {path} (still being written; the next run takes it)")
+        print(f"waiting: {shown_name(str(path))} (still being written; the next run takes it)")
     for issue_id in report.finished:
         print(f"finished issue {issue_id}: an earlier run recorded it; its files are written now")
     if report.dry_run:
@@ -71,14 +78,19 @@ def print_run(report: Any, cfg: Any) -> None:
         print(f"dry run: nothing was written{written}.")
     elif report.backfilled:
         print(
-            f"published {len(report.backfilled):,} issues, {report.backfilled[0]} to "
+            f"published {plural(len(report.backfilled), 'issue')}, {report.backfilled[0]} to "
             f"{report.backfilled[-1]}: {shown_name(str(cfg.output / 'index.html'))}"
         )
     elif report.issue_id:
         page = cfg.output / "issues" / f"{report.issue_id}.html"
         print(f"published issue {report.issue_id}: {shown_name(str(page))}")
     elif report.marked_seen:
-        print(f"{report.marked_seen:,} new papers marked as seen; nothing published.")
+        print(f"{plural(report.marked_seen, 'new paper')} marked as seen; nothing published.")
+    elif not report.finished and not (read or skipped or rejected or report.files_waiting):
+        print(
+            f"nothing new: the inbox {shown_name(str(cfg.inbox))} is empty; put digest files in it "
+            "(or run 'digest fetch'), then run again."
+        )
     elif not report.finished:
         print("nothing new: no issue published, outputs untouched.")
     if report.advice:
@@ -89,6 +101,46 @@ def print_run(report: Any, cfg: Any) -> None:
         print(report.held_for_review)
     if report.delivery_error:
         print(one_line(f"not sent: {report.delivery_error}"), file=sys.stderr)
+
+
+def command_name() -> list[str]:
+    """``digest`` as this process was started, as one would type it again here: the name
+    alone when it is on the PATH, else its path (``.venv/bin/digest``), or
+    ``.venv/bin/python -m digest``."""
+    cwd = Path.cwd()
+
+    def typed(path: str) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(cwd))
+        except ValueError:
+            return path
+
+    started = sys.argv[0]
+    if started.endswith("__main__.py"):
+        return [typed(sys.executable), "-m", "digest"]
+    found = shutil.which("digest")
+    if found and Path(found).resolve() == Path(started).resolve():
+        return ["digest"]
+    return [typed(os.path.abspath(started))]
+
+
+def print_next_steps(report: Any, cfg: Any, args: Any) -> None:
+    """After a state's first published run: how to read what it made."""
+    command = [*command_name(), "serve"]
+    if args.config is not None:
+        command += ["--config", str(args.config)]
+    if args.out is not None:
+        command += ["--out", str(args.out)]
+    serve = shown_name(shlex.join(command))
+    issue = report.issue_id or report.backfilled[-1]
+    feeds = ", ".join(cfg.site_url + name for name in FEED_NAMES)
+    email = shown_name(str(cfg.output / "issues" / f"{issue}.eml"))
+    print(
+        "next:\n"
+        f"  read it in a browser: {serve}  (then open the address it prints)\n"
+        f"  the email: {email} (open it in a mail client)\n"
+        f"  the feeds: {one_line(feeds)}"
+    )
 
 
 def paper_json(paper: Any) -> dict:

@@ -76,6 +76,8 @@ TOP_LEVEL_KEYS = (
     "workers",
     "log_level",
     "paper_link",
+    "precompress",
+    "search",
     "email",
     "schedule",
     "sections",
@@ -227,6 +229,8 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
         elif key == "workers":
             if value != "auto":
                 values[key] = bounded_int(value, key, 0, 64)
+        elif key in ("precompress", "search"):
+            values[key] = expect(value, bool, key)
         elif key == "email":
             values[key] = _email(expect(value, dict, key))
         elif key == "schedule":

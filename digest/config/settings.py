@@ -102,6 +102,8 @@ class Config:
     backfill: Period | None = None  # a first run makes an issue per period of its backlog
     workers: int | None = None  # helper processes for large imports; None: one per spare core
     log_level: str = "INFO"
+    precompress: bool = True  # a .gz and a .br beside each page and feed
+    search: bool = False  # search.html and a Pagefind index (pip install 'digest[search]')
     email: EmailConfig = field(default_factory=EmailConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     sections: tuple[Section, ...] = ()

@@ -41,6 +41,7 @@ from digest.publish.markdown_text import markdown_escape
 from digest.publish.publisher import Publisher
 from digest.report import RefusedRecipient
 from digest.store import DeliveryUpdate, Store
+from digest.text import plural
 
 log = logging.getLogger("digest")
 
@@ -130,7 +131,7 @@ def _message(
     """Title and Markdown body: the top papers of the channel's sections with their
     links, then the issue's web page; as many papers as the channel's limit allows."""
     site = publisher.site
-    title = f"{site.title}: {long_date(issue.date)}, {issue.paper_count:,} new papers"
+    title = f"{site.title}: {long_date(issue.date)}, {plural(issue.paper_count, 'new paper')}"
     footer = f"\n\nThe whole issue: <{site.issue_url(issue.id)}>"
     papers = publisher.store.issue_papers(issue.seq)
     if channel.sections:

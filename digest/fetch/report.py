@@ -10,6 +10,7 @@ from typing import Any
 from digest.dates import moment_text
 from digest.fetch.days import FINAL_RULE, Ask
 from digest.fetch.ledger import Failure
+from digest.text import plural
 
 
 class Outcome(enum.StrEnum):
@@ -63,11 +64,11 @@ class FetchReport:
         """The fetch in one line: a log line, a status line."""
         asked = [o for o in Outcome if o is not Outcome.FINAL and self._with(o)]
         counts = ", ".join(f"{len(self._with(o))} {o.value}" for o in asked)
-        line = f"fetched {sum(len(self._with(o)) for o in asked)} day(s)"
+        line = f"fetched {plural(sum(len(self._with(o)) for o in asked), 'day')}"
         line += f" ({counts})" if counts else ""
         if self._with(Outcome.FINAL):
             line += f", {len(self._with(Outcome.FINAL))} final (not asked again)"
-        line += f", {self.requests} request(s)"
+        line += f", {plural(self.requests, 'request')}"
         if self.written:
             line += f"; wrote {', '.join(self.written)}"
         if self.failure:

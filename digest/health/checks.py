@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from digest.config.remembered import suggestion
 from digest.config.settings import Config
 from digest.health.status import Status, collect, fetch_status
 from digest.model import RunResult
 from digest.store import Store, open_store
+from digest.text import plural
 
 
 class Level(enum.IntEnum):
@@ -42,6 +44,11 @@ class Level(enum.IntEnum):
     WARNING = 1
     CRITICAL = 2
     UNKNOWN = 3
+
+
+# Performance data's units of measure (the plugin convention's UOM: "s" for seconds);
+# counts have none.
+UNITS = {"newest_file_age": "s"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +71,9 @@ class Health:
         """The plugin's first line: the worst findings, then performance data."""
         worst = [f.message for f in self.findings if f.level == self.level and f.level]
         text = "; ".join(worst) if worst else "healthy"
-        perf = " ".join(f"{name}={value:g}" for name, value in self.metrics.items())
+        perf = " ".join(
+            f"{name}={value:g}{UNITS.get(name, '')}" for name, value in self.metrics.items()
+        )
         return f"DIGEST {self.level.name} - {text}" + (f" | {perf}" if perf else "")
 
     def as_json(self) -> dict[str, Any]:
@@ -96,9 +105,11 @@ def check(config: Config, now: dt.datetime | None = None, status: Status | None 
     metrics: dict[str, float] = {"issues": status.issues, "papers": status.papers}
     _fetching(config, status, now, findings)
     if not status.state_exists:
-        findings.append(
-            Finding(Level.WARNING, "last-run", f"no run yet (no state at {status.state})")
-        )
+        message = f"no run yet (no state at {status.state})"
+        elsewhere = suggestion("check", Path.cwd()) if config.source is None else None
+        if elsewhere:
+            message += f"; {elsewhere}"
+        findings.append(Finding(Level.WARNING, "last-run", message))
         _freshness(config, now, findings, metrics, None)
         return Health(findings, metrics)
     with open_store(config, create=False) as store:  # status found it: it exists
@@ -118,7 +129,7 @@ def check(config: Config, now: dt.datetime | None = None, status: Status | None 
             Finding(
                 Level.WARNING,
                 "rejected",
-                f"{len(status.rejected)} rejected file(s) in the inbox: {names}{more}",
+                f"{plural(len(status.rejected), 'rejected file')} in the inbox: {names}{more}",
             )
         )
     return Health(findings, metrics)
@@ -295,7 +306,7 @@ def _short_listing(config: Config, store: Store, findings: list[Finding]) -> Non
                 Level.WARNING,
                 "short-listing",
                 f"the newest file lists {newest} papers, under {ratio:.0%} of the {median:g} "
-                f"that the {len(before)} files before it list (a partial scrape?)",
+                f"that the {plural(len(before), 'file')} before it list (a partial scrape?)",
             )
         )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digest.config.remembered import suggestion
 from digest.config.settings import Config
 from digest.errors import DigestError, NoState
 from digest.intake.inbox import list_inbox
@@ -18,7 +19,7 @@ from digest.model import DeliveryStatus, Medium, RunResult
 from digest.publish.folder import folder_state
 from digest.publish.output import OutputWriter, Owner
 from digest.store import RunRecord, Store, open_store
-from digest.text import shown_name
+from digest.text import plural, shown_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ class FetchStatus:
             else "new listings"
         )
         line = f"fetch:    {self.last_attempt.isoformat()} ({asked}) → {outcome}"
-        return line + f"; {self.days:,} day(s) fetched, {self.final:,} final"
+        return line + f"; {plural(self.days, 'day')} fetched, {self.final:,} final"
 
 
 def fetch_status(config: Config) -> FetchStatus | None:
@@ -182,9 +183,9 @@ class Status:
         leaves, unless it may wait for them to settle)."""
         parts = []
         if self.new_files:
-            parts.append(f"{self.new_files} new file(s) for the next run")
+            parts.append(f"{plural(self.new_files, 'new file')} for the next run")
         if self.waiting:
-            parts.append(f"{self.waiting} file(s) still being written")
+            parts.append(f"{plural(self.waiting, 'file')} still being written")
         return ", ".join(parts) or "nothing new"
 
     def as_text(self) -> str:
@@ -198,12 +199,13 @@ class Status:
                 if self.recorded_output and not self.output_problem
                 else []
             ),
-            f"store:    {self.files:,} files, {self.papers:,} papers, {self.issues:,} issues",
+            f"store:    {plural(self.files, 'file')}, {plural(self.papers, 'paper')}, "
+            f"{plural(self.issues, 'issue')}",
         ]
         latest = self.latest_issue
         if latest:
             sent = ", ".join(latest.delivered_to) or "not sent"
-            lines.append(f"latest:   issue {latest.id}, {latest.papers:,} papers ({sent})")
+            lines.append(f"latest:   issue {latest.id}, {plural(latest.papers, 'paper')} ({sent})")
             if latest.awaiting_review:
                 lines.append(
                     "          waiting for review: read it, edit notes/"
@@ -283,7 +285,7 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
         waiting, new, rejected = _inbox(config, set())
         hint = None
         if config.source is None:
-            hint = (
+            hint = suggestion("status", Path.cwd()) or (
                 f"no digest.toml in {Path.cwd()}, so these are the defaults; "
                 "point at your site's config with --config FILE"
             )

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from digest.intake.decoding import BIDI_CONTROLS, clean_text, close_bidi
 from digest.links import LINK, arxiv_id, extract_links
 from digest.model import Organization, Paper, PaperDetails, Problem, Severity, title_key
+from digest.text import plural
 
 MAX_COUNT = 2**53 - 1
 # What a text listing's lines lose when they are split and joined again (and what a
@@ -185,10 +186,10 @@ class ItemReader:
                 details=self.details(both, listing_first, names),
             )
         if self.removed:
-            self.warn(f"removed {self.removed} control character(s)")
+            self.warn(f"removed {plural(self.removed, 'control character')}")
         if self.closed:
             self.warn(
-                f"closed {self.closed} bidirectional control(s) left open "
+                f"closed {plural(self.closed, 'bidirectional control')} left open "
                 "(they would reorder the text after them)"
             )
         return paper
@@ -216,9 +217,11 @@ class ItemReader:
             else:
                 nameless += 1
         if odd:
-            self.warn(f"{odd} author(s) not an object with a true/false 'hidden': not counted")
+            self.warn(
+                f"{plural(odd, 'author')} not an object with a true/false 'hidden': not counted"
+            )
         if nameless:
-            self.warn(f"{nameless} author(s) shown without a name: counted, not named")
+            self.warn(f"{plural(nameless, 'author')} shown without a name: counted, not named")
         return shown or None, tuple(names)
 
     def organization(self, places: Places) -> Organization | None:

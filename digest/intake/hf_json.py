@@ -209,10 +209,11 @@ class _JsonReader:
         for number, item in enumerate(items, start=1):
             line, value = item.line, item.value
             if item.duplicates:
-                keys = ", ".join(sorted({quoted(key, 30) for key in item.duplicates}))
+                found = sorted({quoted(key, 30) for key in item.duplicates})
+                what = "duplicate key" if len(found) == 1 else "duplicate keys"
                 self.problem(
                     line,
-                    f"duplicate key(s) {keys}: the last of each is read, as JavaScript reads it",
+                    f"{what} {', '.join(found)}: the last of each is read, as JavaScript reads it",
                     Severity.WARNING,
                 )
             if not isinstance(value, dict):

@@ -42,6 +42,7 @@ from digest.model import (
     not_a_listing,
     title_key,
 )
+from digest.text import plural
 
 # Mar (any three letters, checked against MONTHS), and the longer forms pages write.
 _LONG_MONTHS = sorted((name for name in MONTHS if len(name) > 3), key=len, reverse=True)
@@ -153,7 +154,7 @@ class _FileReader:
                     hint = " (UTF-16 without a byte-order mark? save it as UTF-8)"
                 self.problem(line, f"binary data: {removed} control characters{hint}")
                 return self.result(())
-            self.problem(line, f"removed {removed} control character(s)", Severity.WARNING)
+            self.problem(line, f"removed {plural(removed, 'control character')}", Severity.WARNING)
         paragraphs = _paragraphs(cleaned)
         body = self.skip_header(paragraphs)
         before = len(self.problems)
@@ -262,8 +263,8 @@ class _FileReader:
         if closed_title or closed_abstract:
             self.problem(
                 line,
-                f"closed {closed_title + closed_abstract} bidirectional control(s) left open "
-                "(they would reorder the text after them)",
+                f"closed {plural(closed_title + closed_abstract, 'bidirectional control')} "
+                "left open (they would reorder the text after them)",
                 Severity.WARNING,
             )
         if not key:

@@ -24,7 +24,7 @@ from digest.model import DigestFile, Paper
 from digest.report import RunReport
 from digest.store import Store
 from digest.store.records import KnownPaper
-from digest.text import shown_name
+from digest.text import plural, shown_name
 
 log = logging.getLogger("digest")
 
@@ -81,7 +81,8 @@ class Intake:
         items = [(c.entry.source, c.entry.path, c.latest) for c in scan.candidates]
         helpers = helpers_for(workers, scan.candidates)
         if helpers:
-            log.info("reading %d new files with %d helper process(es)", len(items), helpers)
+            processes = plural(helpers, "helper process", "helper processes")
+            log.info("reading %s with %s", plural(len(items), "new file"), processes)
         loads = load_files(items, max_size, helpers=helpers)
         with closing(loads):  # stops the helpers if the run fails half way
             for done, (candidate, (loaded, parsed_hash)) in enumerate(

@@ -21,12 +21,13 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
+from digest.publish import compress
 from digest.publish.safety import checked
 
 TEMP_PREFIX = ".digest-tmp-"
@@ -83,6 +84,20 @@ def _encoded(relative: str, content: str | bytes | Iterable[str]) -> Iterator[by
         yield text.encode("utf-8")
 
 
+@dataclass
+class _Staged:
+    """A file being staged: its temp file, where it goes, its bytes, its siblings."""
+
+    temp_name: str
+    target: Path
+    handle: BinaryIO
+    batches: Iterator[bytes]
+    siblings: list[tuple[str, compress.Sibling]] = field(default_factory=list)
+
+    def files(self) -> list[tuple[str, BinaryIO]]:
+        return [(self.temp_name, self.handle)] + [(t, s.handle) for t, s in self.siblings]
+
+
 class OutputWriter:
     """Writes files under one root folder, atomically, and remembers what it wrote.
 
@@ -91,9 +106,12 @@ class OutputWriter:
     leaves every published file as it was; ``discard`` removes what was staged.
     """
 
-    def __init__(self, root: Path, owner: Owner | None = None) -> None:
+    def __init__(
+        self, root: Path, owner: Owner | None = None, *, precompress: bool = False
+    ) -> None:
         self.root = root.resolve()
         self.owner = owner
+        self.precompress = precompress  # a .gz and a .br beside each page and feed
         self.written: list[Path] = []
         self.staged: list[tuple[str, Path]] = []
         # Temp files carry their owner's tag, so a run removes only its own state's.
@@ -193,34 +211,52 @@ class OutputWriter:
         """Stage content (text, bytes, or text chunks streamed) for ``relative``."""
         return self.write_all({relative: content})[0]
 
+    def write_changed(self, relative: str, content: str | bytes | Iterable[str]) -> bool:
+        """Stage ``relative`` only if its bytes differ from the file there: a page written
+        again for a link that may already be right keeps its file (and its time) when it
+        is. Returns whether it was staged."""
+        data = b"".join(_encoded(relative, content))
+        target = self.path_for(relative)
+        try:
+            with open(target, "rb") as existing:
+                if existing.read(len(data) + 1) == data:
+                    return False
+        except OSError:
+            pass  # not there (or unreadable): written
+        self.write(relative, data)
+        return True
+
     def write_all(self, contents: dict[str, str | bytes | Iterable[str]]) -> list[Path]:
-        """Stage several files (each whole, or not at all: one failing stages none)."""
-        opened: list[tuple[str, Path, BinaryIO, Iterator[bytes]]] = []
+        """Stage several files (each whole, or not at all: one failing stages none), each
+        with its precompressed siblings (see ``compress``), written from the same batches."""
+        opened: list[_Staged] = []
+        helper = compress.Helper()
         current: Path | None = None
         try:
             for relative, content in contents.items():
                 target = self.path_for(relative)
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    fd, temp_name = tempfile.mkstemp(prefix=self.temp_prefix, dir=target.parent)
-                except OSError as exc:
-                    raise OutputError(
-                        f"cannot write to {target.parent}: {exc.strerror}",
-                        "check that the output folder exists and is writable; "
-                        "nothing was published",
-                    ) from exc
-                opened.append((temp_name, target, os.fdopen(fd, "wb"), _encoded(relative, content)))
-            for _temp_name, target, handle, batches in opened:
-                current = target  # named in the message, should the disk fail
-                for batch in batches:
-                    handle.write(batch)
-            for temp_name, target, handle, _batches_left in opened:
-                current = target
-                handle.flush()
-                os.fsync(handle.fileno())
-                handle.close()
-                os.chmod(temp_name, 0o644)
+                staged = _Staged(*self._temp(target), _encoded(relative, content))
+                opened.append(staged)
+                for suffix in compress.wanted(self.precompress, os.path.exists, str(target)):
+                    temp_name, _sibling_target, handle = self._temp(target, suffix)
+                    staged.siblings.append((temp_name, compress.Sibling(suffix, handle)))
+            for staged in opened:
+                current = staged.target  # named in the message, should the disk fail
+                for batch in staged.batches:
+                    staged.handle.write(batch)
+                    helper.feed([sibling for _, sibling in staged.siblings], batch)
+            helper.wait()
+            for staged in opened:
+                current = staged.target
+                for _temp_name, sibling in staged.siblings:
+                    sibling.finish()
+                for temp_name, handle in staged.files():
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    handle.close()
+                    os.chmod(temp_name, 0o644)
         except OSError as exc:
+            helper.close()
             self._abandon(opened)
             raise OutputError(
                 f"cannot write {current}: {exc.strerror}",
@@ -228,18 +264,40 @@ class OutputWriter:
                 "the next run publishes the same papers",
             ) from exc
         except BaseException:
+            helper.close()
             self._abandon(opened)
             raise
-        self.staged.extend((temp_name, target) for temp_name, target, _, _ in opened)
-        return [target for _, target, _, _ in opened]
+        helper.close()
+        for staged in opened:  # the siblings first: most readers take those
+            self.staged.extend(
+                (temp_name, Path(f"{staged.target}{sibling.suffix}"))
+                for temp_name, sibling in staged.siblings
+            )
+            self.staged.append((staged.temp_name, staged.target))
+        return [staged.target for staged in opened]
+
+    def _temp(self, target: Path, suffix: str = "") -> tuple[str, Path, BinaryIO]:
+        """A temp file beside ``target`` (or beside its sibling ``target`` + suffix)."""
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(
+                prefix=self.temp_prefix, suffix=suffix, dir=target.parent
+            )
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write to {target.parent}: {exc.strerror}",
+                "check that the output folder exists and is writable; nothing was published",
+            ) from exc
+        return temp_name, target, os.fdopen(fd, "wb")
 
     @staticmethod
-    def _abandon(opened: list[tuple[str, Path, BinaryIO, Iterator[bytes]]]) -> None:
-        for temp_name, _target, handle, _batches in opened:
-            with contextlib.suppress(OSError):
-                handle.close()
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
+    def _abandon(opened: list[_Staged]) -> None:
+        for staged in opened:
+            for temp_name, handle in staged.files():
+                with contextlib.suppress(OSError):
+                    handle.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(temp_name)
 
     def commit(self) -> None:
         """Rename every staged file over its target, then make the renames durable."""
@@ -282,6 +340,21 @@ class OutputWriter:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
+
+    def remove_superseded(self, relatives: Iterable[str], under: str) -> int:
+        """Remove files this state wrote under ``under/`` that a newer version of them
+        replaced (the search index's), with their siblings; after the commit, never
+        before. Returns how many were there."""
+        removed = 0
+        for relative in relatives:
+            if not relative.startswith(under + "/"):
+                continue
+            path = self.path_for(relative)
+            for each in (path, *(Path(f"{path}{s}") for s in compress.SUFFIXES)):
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    each.unlink()
+                    removed += each == path
+        return removed
 
     def exists(self, relative: str) -> bool:
         return self.path_for(relative).exists()

@@ -33,8 +33,9 @@ def issue_markdown(context: IssueContext, papers: Iterable[Paper]) -> Iterator[s
 
 
 def issue_page(context: IssueContext, papers: Iterable[Paper]) -> Iterator[str]:
-    """The issue's web page. It links to the older issue, not the newer one, so that
-    publishing an issue never has to rewrite the pages before it. Its contents list every
+    """The issue's web page. It links to the older issue and to the newer one (so the
+    publisher writes the page of the newest issue again when the next one is published:
+    one page, not the archive). Its contents list every
     title, by section, when the issue has at most CONTENTS_MAX papers (read ahead, so
     the page can open with them); a larger one lists its sections only."""
     shown = views(papers, context.site)
@@ -43,7 +44,12 @@ def issue_page(context: IssueContext, papers: Iterable[Paper]) -> Iterator[str]:
     if len(ahead) <= CONTENTS_MAX:
         contents = [(section, list(group)) for section, group in by_section(iter(ahead))]
     return _issue(
-        "issue.html", context, chain(ahead, shown), older=context.older, contents=contents
+        "issue.html",
+        context,
+        chain(ahead, shown),
+        older=context.older,
+        newer=context.newer,
+        contents=contents,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
@@ -55,11 +55,14 @@ def site_for(config: Config) -> Site:
         tuple(section_names(config)),
         INDEX_ISSUES,
         config.paper_link,
+        config.search,
     )
 
 
 def writer_for(config: Config, store: Store) -> OutputWriter:
-    return OutputWriter(config.output, Owner(store.state_id, config.site))
+    return OutputWriter(
+        config.output, Owner(store.state_id, config.site), precompress=config.precompress
+    )
 
 
 def check_output(store: Store, writer: OutputWriter, *, adopt: bool = False) -> bool:
@@ -150,9 +153,14 @@ class Publisher:
     writer: OutputWriter
     site: Site
     claimed: bool = False  # the folder's marker names this state
+    superseded: list[str] = field(default_factory=list)  # an older search index's files
 
     @classmethod
     def for_config(cls, config: Config, store: Store, writer: OutputWriter) -> Publisher:
+        if config.search:
+            from digest.publish import search
+
+            search.binary()  # installed, or a config error before anything is written
         return cls(config, store, writer, site_for(config))
 
     @cached_property
@@ -162,17 +170,40 @@ class Publisher:
 
         return templates_for(self.config.templates, self.config.cache_dir)
 
-    def stage(self, issues: Iterable[Issue]) -> None:
+    def stage(self, issues: Iterable[Issue], *, link_neighbours: bool = True) -> None:
         """Stage the files of these issues, then of the site (the index, the feeds, and
-        the year pages these issues are in)."""
+        the year pages these issues are in); ``link_neighbours``: also the pages of the
+        issues either side of them, whose "Previous" and "Next issue" links they change."""
         staged = list(issues)
         self.claim()
         for issue in staged:
             older = self.store.issues(before=issue, limit=1)
-            self.stage_issue(issue, older[0] if older else None)
+            self.stage_issue(issue, older[0] if older else None, self.store.next_issue(issue))
+        if link_neighbours:
+            self.stage_neighbour_pages(staged)
         self.stage_site(changed_years={issue.date.year for issue in staged})
 
-    def context(self, issue: Issue, older: Issue | None = None) -> IssueContext:
+    def stage_neighbour_pages(self, issues: list[Issue]) -> None:
+        """The web pages of the issues just before and after these (a backfill lands
+        between older issues and newer ones): the pages a new issue changes (their
+        Markdown and email have no such links)."""
+        from digest.publish import pages
+
+        staged = {issue.seq for issue in issues}
+        neighbours: dict[int, Issue] = {}
+        for issue in issues:
+            for near in (*self.store.issues(before=issue, limit=1), self.store.next_issue(issue)):
+                if near is not None and near.seq not in staged:
+                    neighbours[near.seq] = near
+        for near in neighbours.values():
+            before = self.store.issues(before=near, limit=1)
+            context = self.context(near, before[0] if before else None, self.store.next_issue(near))
+            page = pages.issue_page(context, self.papers(near))
+            self.writer.write_changed(f"issues/{near.id}.html", page)
+
+    def context(
+        self, issue: Issue, older: Issue | None = None, newer: Issue | None = None
+    ) -> IssueContext:
         """Everything the renderers of an issue need but its papers, from the state."""
         return IssueContext(
             self.templates,
@@ -182,14 +213,21 @@ class Publisher:
             Rising(self.config.rising.name, self.store.rising_papers(issue.seq)),
             self.editorial(issue),
             older,
+            newer,
         )
 
-    def stage_issue(self, issue: Issue, older: Issue | None, parts: Iterable[Part] = PARTS) -> None:
+    def stage_issue(
+        self,
+        issue: Issue,
+        older: Issue | None,
+        newer: Issue | None = None,
+        parts: Iterable[Part] = PARTS,
+    ) -> None:
         """One issue's Markdown, web page and email (or those of them named), each from
         its own pass over the issue's papers in the state."""
         from digest.publish import pages
 
-        context = self.context(issue, older)
+        context = self.context(issue, older, newer)
         for part in parts:
             if part == "markdown":
                 text = pages.issue_markdown(context, self.papers(issue))
@@ -276,6 +314,10 @@ class Publisher:
             for issue in issues[:ISSUES_IN_FEED]
         ]
         writer.write(feeds.ISSUES_NAME, feeds.build_issues_feed(templates, site, recent))
+        if self.config.search:
+            from digest.publish import search
+
+            self.superseded = search.stage(store, site, templates, writer)
 
     def mark_site_pending(self) -> None:
         """The site's pages and feeds are to be written again: set in the transaction that
@@ -298,7 +340,7 @@ class Publisher:
         issues = self.store.issues()
         for position, issue in enumerate(issues):
             older = issues[position + 1] if position + 1 < len(issues) else None
-            self.stage_issue(issue, older)
+            self.stage_issue(issue, older, issues[position - 1] if position else None)
         self.stage_site()
         return issues
 
@@ -317,6 +359,11 @@ class Publisher:
                 "fix the output folder (space, permissions); the next run (or 'digest "
                 "rebuild') writes them again: nothing is lost, nothing is published twice",
             ) from exc
+        if self.superseded:
+            from digest.publish.search import BUNDLE
+
+            writer.remove_superseded(self.superseded, BUNDLE)
+            self.superseded = []
         pause_point("written")
         with self.store.transaction():
             if issues:

@@ -72,6 +72,7 @@ class IssueContext:
     rising: Rising = field(default_factory=Rising)
     editorial: Editorial = NO_EDITORIAL
     older: Issue | None = None  # the issue before it: its page links there
+    newer: Issue | None = None  # the issue after it, if any: its page links there too
 
 
 @dataclass(frozen=True, slots=True)

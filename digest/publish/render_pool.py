@@ -89,7 +89,8 @@ def render_jobs(publisher: Publisher, jobs: list[Job]) -> list[Path]:
         if issue is None:
             continue
         older = store.issues(before=issue, limit=1)
-        publisher.stage_issue(issue, older[0] if older else None, job.parts)
+        newer = store.next_issue(issue)
+        publisher.stage_issue(issue, older[0] if older else None, newer, job.parts)
         publisher.writer.commit()
         if job.whole:
             with store.transaction():

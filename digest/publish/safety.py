@@ -7,6 +7,11 @@ template (ours or a user's) did not let any through. It parses the HTML as it is
 written, chunk by chunk, and refuses the file. It looks only at tags: the scan skips text
 at C speed, so checking a 100 MB page costs about as much as writing it.
 
+One script is allowed, on one page: the search page (``search.html``) may load Pagefind's
+own bundle, ``<script src="pagefind/pagefind-component-ui.js"></script>`` exactly as
+written (no other attribute, nothing inside, in no other file). Every other script,
+anywhere, is refused as before.
+
 One ``data:`` URL is allowed: a page's icon, ``<link rel="icon">`` with an SVG or PNG
 image (so that no page asks the server for a favicon it does not have). A browser shows
 an icon as an image, which runs nothing; anywhere else ``data:`` is refused.
@@ -67,6 +72,10 @@ URL_ATTRIBUTES = frozenset(
 )
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", ""})
 ICON_DATA = ("data:image/svg+xml,", "data:image/png;base64,")
+SEARCH_PAGE = "search.html"
+SEARCH_SCRIPT = "pagefind/pagefind-component-ui.js"
+_ALLOWED_SCRIPT = f'<script src="{SEARCH_SCRIPT}">'
+_SCRIPT_END = "</script>"
 MAX_TAG = 1 << 20  # a tag still open after this many characters never ends (a lone quote)
 
 
@@ -127,6 +136,13 @@ class _Checker:
             cut = len(text)  # the last tag is complete: nothing to carry over
         for match in _TAG_TO_CHECK.finditer(text, 0, cut):
             tag = match.group(1).lower()
+            if tag == "script" and self.name == SEARCH_PAGE and match[0] == _ALLOWED_SCRIPT:
+                end = text[match.end() : match.end() + len(_SCRIPT_END)]
+                if end == _SCRIPT_END:
+                    continue  # the search page's own Pagefind bundle, with nothing inside
+                if not final and _SCRIPT_END.startswith(end) and len(end) < len(_SCRIPT_END):
+                    cut = match.start()  # its end is in the next chunk: look again then
+                    break
             if tag in FORBIDDEN_TAGS:
                 self.fail(f"a <{tag}> element", text, match.start())
             attributes = match.group(2)

@@ -141,5 +141,5 @@ def rebuild(
             if issue_id is None:
                 publisher.stage_everything()
             else:
-                publisher.stage(issues)
+                publisher.stage(issues, link_neighbours=False)
         return [str(path) for path in publisher.put_in_place(issues)]

@@ -54,7 +54,7 @@ from digest.run import announce, preview
 from digest.run.context import Mode, RunContext, RunOptions
 from digest.run.record import backfill_for, record_new_issues, take_notes
 from digest.store import Store, memory_store, open_store
-from digest.text import one_line
+from digest.text import one_line, plural
 
 log = logging.getLogger("digest")
 
@@ -131,6 +131,7 @@ def _publish_run(context: RunContext) -> RunReport:
     publisher.claimed = claimed
     if options.adopt_output and not claimed:
         publisher.claim()
+    report.first_run = store.last_run() is None
     run_id = store.start_run(options.now, socket.gethostname(), os.getpid())
     try:
         report.finished = [issue.id for issue in _finish_pending(publisher)]  # recover
@@ -161,6 +162,7 @@ def _publish_run(context: RunContext) -> RunReport:
             if on_every_core:  # from the state, its files pending until written
                 publisher.claim()
                 written = render_pool.render(config, publisher, pending)
+                publisher.stage_neighbour_pages(pending)
                 publisher.stage_site(changed_years={issue.date.year for issue in pending})
             written += publisher.put_in_place(pending)
             for note in taken:
@@ -216,8 +218,8 @@ def _finish_pending(publisher: Publisher) -> list[Issue]:
     pending = publisher.store.pending_issues()
     if pending:
         log.warning(
-            "finishing issue(s) %s: recorded by an earlier run whose files were not all written",
-            ", ".join(issue.id for issue in pending),
+            "finishing %s: recorded by an earlier run whose files were not all written",
+            ("issue " if len(pending) == 1 else "issues ") + ", ".join(i.id for i in pending),
         )
     if pending or publisher.site_pending:
         with publisher.writer.staging_only():
@@ -243,9 +245,13 @@ def _scan(context: RunContext) -> InboxScan:
             return scan
         pause = scan.settles_at - time.time() + 0.05
         if time.monotonic() + pause > context.deadline:
-            log.info("%d file(s) still being written; left for the next run", len(scan.settling))
+            log.info(
+                "%s still being written; left for the next run", plural(len(scan.settling), "file")
+            )
             return scan
-        log.info("waiting %.1fs for %d file(s) still being written", pause, len(scan.settling))
+        log.info(
+            "waiting %.1fs for %s still being written", pause, plural(len(scan.settling), "file")
+        )
         time.sleep(max(pause, 0.0))
 
 
@@ -270,8 +276,9 @@ def _take_in(
 def _note_rejections(report: RunReport) -> None:
     if report.files_rejected and not report.files_read:
         log.warning(
-            "the inbox had %d file(s) but no paper could be read from them",
-            len(report.files_rejected),
+            "the inbox had %s but no paper could be read from %s",
+            plural(len(report.files_rejected), "file"),
+            "it" if len(report.files_rejected) == 1 else "them",
         )
 
 

@@ -276,6 +276,10 @@ class Store(ABC):
     ) -> list[Issue]: ...
 
     @abstractmethod
+    def next_issue(self, issue: Issue) -> Issue | None:
+        """The issue published right after ``issue``: its page links there."""
+
+    @abstractmethod
     def issue_years(self) -> list[IssueYear]: ...
 
     @abstractmethod

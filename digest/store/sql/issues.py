@@ -196,6 +196,15 @@ class IssueQueries(SqlBase):
             params.append(limit)
         return [issue_from_row(row) for row in self._execute(sql, params)]
 
+    def next_issue(self, issue: Issue) -> Issue | None:
+        """The issue after this one in the archive's order (by date, then seq)."""
+        row = self._one(
+            f"SELECT {ISSUE_COLUMNS} FROM issues WHERE date > ? OR (date = ? AND seq > ?) "
+            "ORDER BY date, seq LIMIT 1",
+            (issue.date.isoformat(), issue.date.isoformat(), issue.seq),
+        )
+        return issue_from_row(row) if row is not None else None
+
     def issue_years(self) -> list[IssueYear]:
         return [
             IssueYear(int(year), int(issues), int(papers))

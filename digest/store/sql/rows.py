@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from typing import Any
 
 from digest.dates import parse_day, parse_moment
@@ -56,6 +57,15 @@ def details_from_text(text: str | None) -> PaperDetails | None:
     return PaperDetails(**values)
 
 
+# A reason recorded before upvotes left it ends with them (`` · ▲ 5``): the paper's meta
+# line shows its upvotes already, and the newest count at that.
+_OLD_VOTES = re.compile(r"(?: · )?▲ [\d,]+$")
+
+
+def _without_votes(reason: str) -> str:
+    return _OLD_VOTES.sub("", reason)
+
+
 def paper_from_row(row: Row, kind: type[Paper] = Paper) -> Paper:
     (
         key,
@@ -100,7 +110,7 @@ def paper_from_row(row: Row, kind: type[Paper] = Paper) -> Paper:
         first_seen=first_seen,
         issue_id=issue_id,
         section=section,
-        reason=reason or "",
+        reason=_without_votes(reason or ""),
         key=key,
         abstract_cut=bool(cut),
         updated=parse_moment(updated) if updated else None,
