@@ -186,6 +186,19 @@ def test_an_unreadable_state_is_unknown(site):
     site.state.write_bytes(b"this is not a database, just bytes" * 100)
     code, out = check(site)
     assert code == 3 and out.startswith("DIGEST UNKNOWN - ")
+    code, out = check(site, "--json")
+    assert code == 3 and json.loads(out)["findings"][0]["check"] == "state"
+
+
+def test_check_json_is_json_even_when_the_config_is_broken(site):
+    """A monitor that asked for JSON parses JSON: a config it cannot read is UNKNOWN, said
+    in the same shape as every other answer."""
+    site.config.write_text("inbox = [\n")
+    code, out = check(site, "--json")
+    answer = json.loads(out)
+    assert code == 3 and answer["level"] == "UNKNOWN" and answer["code"] == 3
+    assert "not valid TOML" in answer["summary"] and answer["summary"].startswith("DIGEST UNKNOWN")
+    assert answer["findings"][0]["check"] == "config"
 
 
 def test_check_json_and_status_say_the_same(site, run_cli):

@@ -6,7 +6,7 @@ import argparse
 
 from digest.cli.arguments import Commands, add_common, moment_value
 from digest.cli.common import EXIT_OK, load_config, print_json
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 from digest.text import one_line
 
 
@@ -67,7 +67,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         result = checks.check(load_config(args), args.now)
     except DigestError as exc:
-        print(one_line(f"DIGEST UNKNOWN - {exc.message}"))
+        summary = one_line(f"DIGEST UNKNOWN - {exc.message}")
+        if args.json:  # a monitor that asked for JSON parses JSON, whatever went wrong
+            what = "config" if isinstance(exc, ConfigError) else "state"
+            finding = {"level": "UNKNOWN", "check": what, "message": exc.message}
+            print_json(
+                {"level": "UNKNOWN", "code": 3, "summary": summary, "findings": [finding]}
+                | {"metrics": {}}
+            )
+        else:
+            print(summary)
         return int(checks.Level.UNKNOWN)
     if args.json:
         print_json(result.as_json())
