@@ -117,6 +117,7 @@ def rebuild(
     with open_store(config, create=False) as store, store.lock("run", wait):
         writer = writer_for(config, store)
         check_output(store, writer, adopt=adopt_output)
+        writer.remove_stale_temp_files()  # a killed rebuild's (or run's) staged files
         publisher = Publisher.for_config(config, store, writer)
         folder = NotesFolder(config.notes)
         if issue_id is None:
