@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from digest.helpers import helper_command, helper_env
 from digest.model import DeliveryStatus
 
 READ_TIMEOUT = 30.0  # for each read of an answer, unless the URL says (Apprise's ``rto``)
@@ -75,7 +76,8 @@ def _attempt(url: str, title: str, body: str, left: float, deadline: float) -> P
     request = json.dumps({"url": url, "title": title, "body": body})
     try:
         helper = subprocess.Popen(
-            [sys.executable, "-m", "digest.deliver.chat_post"],
+            helper_command("digest.deliver.chat_post"),
+            env=helper_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

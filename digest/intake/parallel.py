@@ -18,6 +18,7 @@ import sys
 from collections.abc import Generator, Sequence
 from typing import BinaryIO
 
+from digest.helpers import helper_command, helper_env
 from digest.intake.loader import load_file
 from digest.model import DigestFile
 
@@ -67,7 +68,8 @@ def _start(items: Sequence[Item], max_size: int) -> subprocess.Popen | None:
         return None
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "digest.intake.parallel"],
+            helper_command("digest.intake.parallel"),
+            env=helper_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

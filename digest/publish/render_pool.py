@@ -26,6 +26,7 @@ from typing import BinaryIO
 from digest.config.settings import Config, helper_processes
 from digest.errors import DigestError, InternalError
 from digest.faults import pause_point
+from digest.helpers import helper_command, helper_env
 from digest.model import Issue
 from digest.publish.publisher import PARTS, Part, Publisher, writer_for
 from digest.store import open_store
@@ -121,7 +122,8 @@ def render(config: Config, publisher: Publisher, issues: list[Issue]) -> list[Pa
 
 def _start(config: Config, jobs: list[Job]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "digest.publish.render_pool"],
+        helper_command("digest.publish.render_pool"),
+        env=helper_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
