@@ -70,9 +70,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         summary = one_line(f"DIGEST UNKNOWN - {exc.message}")
         if args.json:  # a monitor that asked for JSON parses JSON, whatever went wrong
             what = "config" if isinstance(exc, ConfigError) else "state"
-            finding = {"level": "UNKNOWN", "check": what, "message": exc.message}
+            unknown = {"level": "UNKNOWN", "check": what, "message": exc.message}
             print_json(
-                {"level": "UNKNOWN", "code": 3, "summary": summary, "findings": [finding]}
+                {"level": "UNKNOWN", "code": 3, "summary": summary, "findings": [unknown]}
                 | {"metrics": {}}
             )
         else:
