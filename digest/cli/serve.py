@@ -62,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = serve.url_of(server)
     print(f"serving {cfg.output} at {url} (Ctrl-C stops)", flush=True)
     if cfg.site_url != url and args.bind == DEFAULT_BIND:
-        print(f"the pages link to {cfg.site_url} (the config's url)", flush=True)
+        print(f"feeds and emails link to {cfg.site_url} (the config's url)", flush=True)
     signal.signal(signal.SIGTERM, _stop)
     try:
         serve.serve(server)

@@ -17,6 +17,11 @@ from digest.publish.view import PaperView, views
 # An issue up to this size lists every title in its contents; a larger one (a backlog
 # published at once) lists its sections only, as its papers are streamed, never held.
 CONTENTS_MAX = 1000
+# Pages link to each other relatively, so the folder navigates opened from disk
+# (file://) as well as served; the config's absolute url stays in what leaves the folder
+# (feeds, email, Markdown, the canonical link and feed discovery in each page's head).
+AT_TOP = ""  # index.html, search.html
+ONE_DOWN = "../"  # issues/*.html, archive/*.html
 
 
 def by_section(
@@ -50,6 +55,8 @@ def issue_page(context: IssueContext, papers: Iterable[Paper]) -> Iterator[str]:
         older=context.older,
         newer=context.newer,
         contents=contents,
+        root=ONE_DOWN,
+        path=f"issues/{context.issue.id}.html",
     )
 
 
@@ -83,12 +90,21 @@ def index_page(
         years=years,
         issue_count=sum(year.issues for year in years),
         total=sum(year.papers for year in years),
+        root=AT_TOP,
+        path="index.html",
     )
 
 
 def archive_page(templates: Templates, site: Site, year: IssueYear, issues: list[Issue]) -> str:
     """One year of the archive, so that no page lists every issue ever published."""
-    return templates.render("archive.html", site=site, year=year, issues=issues)
+    return templates.render(
+        "archive.html",
+        site=site,
+        year=year,
+        issues=issues,
+        root=ONE_DOWN,
+        path=f"archive/{year.year}.html",
+    )
 
 
 def feed_entry_html(templates: Templates, site: Site, paper: Paper) -> str:

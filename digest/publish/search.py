@@ -164,7 +164,9 @@ def stage(store: Store, site: Site, templates: Templates, writer: OutputWriter) 
         "superseded": leaving,
     }
     writer.write(MANIFEST, json.dumps(manifest, indent=1) + "\n")
-    writer.write(PAGE, templates.render(PAGE, site=site, script=SCRIPT, style=STYLE))
+    writer.write(
+        PAGE, templates.render(PAGE, site=site, script=SCRIPT, style=STYLE, root="", path=PAGE)
+    )
     return leaving
 
 
