@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, NOW, TODAY, digest_process, digest_text
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from digest.intake.hf_json import looks_like_json, parse_json, peek_json_date
@@ -320,6 +320,9 @@ def test_a_paper_reads_the_same_from_json_as_from_its_text_listing(title, abstra
     text = parse_text(
         digest_text("Nov 5", [(" ".join(title), " ".join(abstract) + ".")]), "t.txt", TODAY
     )
+    # A text file is judged by the shape of its entries (an abstract "#." reads as a heading,
+    # not a paper); JSON names its fields, so it needs no such judgement.
+    assume(text.papers)
     assert [(p.key, p.title, p.abstract) for p in api.papers] == [
         (p.key, p.title, p.abstract) for p in text.papers
     ]
