@@ -77,6 +77,18 @@ def compile_package() -> None:
                    env=CHILD_ENV, check=True, capture_output=True)  # fmt: skip
 
 
+def clean_install(where: Path) -> Path:
+    """A fresh virtual environment holding this work tree installed as a user installs it
+    (``pip install .``: a wheel, its bytecode compiled, no editable finder on the path),
+    without its dependencies: ``digest --help`` must not need them. Its Python."""
+    venv = where / "clean-install"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
+    subprocess.run([*pip, str(ROOT)], env=CHILD_ENV, check=True, capture_output=True)
+    return python
+
+
 def timed_process(
     args: list[str], env: dict[str, str] | None = None
 ) -> tuple[float, int, subprocess.CompletedProcess]:
