@@ -178,6 +178,16 @@ def write_floor(sizes: Sequence[int], where: Path) -> float:
         os.sync()  # the freed blocks, before whatever is measured next
 
 
+def scheduled_floor(new_file: Path, sizes: Sequence[int], scratch: Path) -> float:
+    """The floor of a scheduled run: a process that imports what such a run cannot do
+    without (Jinja2, sqlite3) and reads the new file, then durably writing as many bytes,
+    in as many files, as the run wrote (its outputs, the state's growth)."""
+    settle_disk()
+    process = timed_process([sys.executable, "-c", "import jinja2, sqlite3, sys; "
+                             "open(sys.argv[1], 'rb').read()", str(new_file)])[0]  # fmt: skip
+    return process + write_floor(sizes, scratch)
+
+
 def settle_disk() -> None:
     """Nothing of the set-up left for a measured run's first fsync to pay for."""
     os.sync()

@@ -23,6 +23,7 @@ from benchmarks.harness import (
     make_corpus,
     median,
     read_and_split_floor,
+    scheduled_floor,
     settle_disk,
     timed_process,
     write_floor,
@@ -302,16 +303,6 @@ def incremental(backends: Sequence[Any], quick: bool, scratch: Path) -> list[dic
             )
         rows.append(row)
     return rows
-
-
-def scheduled_floor(new_file: Path, sizes: Sequence[int], scratch: Path) -> float:
-    """The floor of a scheduled run: a process that imports what such a run cannot do
-    without (Jinja2, sqlite3) and reads the new file, then durably writing as many bytes,
-    in as many files, as the run wrote (its outputs, the state's growth)."""
-    settle_disk()
-    process = timed_process([sys.executable, "-c", "import jinja2, sqlite3, sys; "
-                             "open(sys.argv[1], 'rb').read()", str(new_file)])[0]  # fmt: skip
-    return process + write_floor(sizes, scratch)
 
 
 def _incremental_run(
