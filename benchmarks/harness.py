@@ -77,6 +77,18 @@ def compile_package() -> None:
                    env=CHILD_ENV, check=True, capture_output=True)  # fmt: skip
 
 
+def clean_install(where: Path) -> Path:
+    """A fresh virtual environment holding this work tree installed as a user installs it
+    (``pip install .``: a wheel, its bytecode compiled, no editable finder on the path),
+    without its dependencies: ``digest --help`` must not need them. Its Python."""
+    venv = where / "clean-install"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
+    subprocess.run([*pip, str(ROOT)], env=CHILD_ENV, check=True, capture_output=True)
+    return python
+
+
 def timed_process(
     args: list[str], env: dict[str, str] | None = None
 ) -> tuple[float, int, subprocess.CompletedProcess]:
@@ -164,6 +176,16 @@ def write_floor(sizes: Sequence[int], where: Path) -> float:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         os.sync()  # the freed blocks, before whatever is measured next
+
+
+def scheduled_floor(new_file: Path, sizes: Sequence[int], scratch: Path) -> float:
+    """The floor of a scheduled run: a process that imports what such a run cannot do
+    without (Jinja2, sqlite3) and reads the new file, then durably writing as many bytes,
+    in as many files, as the run wrote (its outputs, the state's growth)."""
+    settle_disk()
+    process = timed_process([sys.executable, "-c", "import jinja2, sqlite3, sys; "
+                             "open(sys.argv[1], 'rb').read()", str(new_file)])[0]  # fmt: skip
+    return process + write_floor(sizes, scratch)
 
 
 def settle_disk() -> None:

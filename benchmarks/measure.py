@@ -17,11 +17,13 @@ from typing import Any
 
 from benchmarks.backends import State, output_sizes
 from benchmarks.harness import (
+    clean_install,
     digest_cmd,
     digest_run,
     make_corpus,
     median,
     read_and_split_floor,
+    scheduled_floor,
     settle_disk,
     timed_process,
     write_floor,
@@ -259,12 +261,17 @@ def incremental(backends: Sequence[Any], quick: bool, scratch: Path) -> list[dic
 
                 sqlite_base(size)
             built[f"{backend.name} {size}"] = time.perf_counter() - started
-    runs: dict[tuple[str, int], list[tuple[float, int, dict]]] = {}
+    runs: dict[tuple[str, int], list[tuple[float, int, dict, list[int]]]] = {}
+    floors: dict[tuple[str, int], list[float]] = {}
     for number in range(1 if quick else 5):
         for index, size in enumerate(sizes):
             for backend in _order(backends, number + index):
                 runs.setdefault((backend.name, size), []).append(
                     _incremental_run(backend, size, new_file, compiled / "template-cache", scratch)
+                )
+            for backend in _order(backends, number + index):
+                floors.setdefault((backend.name, size), []).append(
+                    scheduled_floor(new_file, runs[(backend.name, size)][-1][3], scratch)
                 )
     shutil.rmtree(compiled, ignore_errors=True)
     rows = []
@@ -280,6 +287,11 @@ def incremental(backends: Sequence[Any], quick: bool, scratch: Path) -> list[dic
                 "runs_seconds": seconds,
                 "peak_rss_mb": max(run[1] for run in done) / MB,
                 "build_seconds": built[f"{backend.name} {size}"],
+                "bytes_written": sum(done[0][3]),
+                "files_written": len(done[0][3]),
+                "floor_seconds": min(floors[(backend.name, size)]),
+                "floor_runs_seconds": floors[(backend.name, size)],
+                "times_floor": median(seconds) / min(floors[(backend.name, size)]),
             }
         row.update({k: v for k, v in row[backends[0].name].items() if k != "build_seconds"})
         if "postgres" in row:
@@ -295,7 +307,9 @@ def incremental(backends: Sequence[Any], quick: bool, scratch: Path) -> list[dic
 
 def _incremental_run(
     backend: Any, size: int, new_file: Path, templates: Path, scratch: Path
-) -> tuple[float, int, dict]:
+) -> tuple[float, int, dict, list[int]]:
+    """One scheduled run, and the sizes of what it wrote: the output files it made or
+    replaced (the old issues' files are there, untouched), and what the state grew by."""
     from benchmarks.backends import inbox_of
 
     work = Path(tempfile.mkdtemp(dir=scratch))
@@ -310,7 +324,16 @@ def _incremental_run(
         if backend.name == "postgres":
             backend.checkpoint()
         settle_disk()  # else the run's first fsync pays for writing the whole copy
-        return digest_run(inbox, work / "out", state.arg, env=state.env)
+        before = sum(backend.state_sizes(state))
+        started = time.time_ns()
+        seconds, peak, report = digest_run(inbox, work / "out", state.arg, env=state.env)
+        written = [
+            entry.stat().st_size
+            for entry in (work / "out").rglob("*")
+            if entry.is_file() and not entry.is_symlink() and entry.stat().st_mtime_ns >= started
+        ]
+        written.append(max(0, sum(backend.state_sizes(state)) - before))
+        return seconds, peak, report, written
     finally:
         target.unlink(missing_ok=True)
         backend.discard(state)
@@ -374,8 +397,11 @@ def startup(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
     with contextlib.ExitStack() as stack:
         work = Path(tempfile.mkdtemp(dir=scratch))
         stack.callback(shutil.rmtree, work, ignore_errors=True)
+        clean = clean_install(work)
         commands: dict[str, tuple[list[str], dict[str, str]]] = {
             "python -c pass": ([sys.executable, "-c", "pass"], {}),
+            "clean install: python -c pass": ([str(clean), "-c", "pass"], {}),
+            "clean install: digest --help": ([str(clean.parent / "digest"), "--help"], {}),
             "python -c 'import psycopg'": ([sys.executable, "-c", "import psycopg"], {}),
             "digest --help": (digest_cmd("--help"), {}),
             "digest status": (digest_cmd("status", "--state", f"{work}/s.db", "--inbox",
@@ -406,6 +432,9 @@ def startup(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
         if re.search(rf"\|\s+{m}$", imports, re.M)
     )
     result["help_times_python"] = result["digest --help"] / result["python -c pass"]
+    result["clean_help_times_python"] = (
+        result["clean install: digest --help"] / result["clean install: python -c pass"]
+    )
     # What the PostgreSQL driver costs any process that opens a PostgreSQL state.
     result["psycopg_import_seconds"] = (
         result["python -c 'import psycopg'"] - result["python -c pass"]

@@ -205,6 +205,34 @@ def test_help_imports_no_heavy_module():
     assert process.stdout.strip().endswith("[]")
 
 
+def _help_without_site(columns: str) -> subprocess.CompletedProcess[str]:
+    """``digest --help`` as a clean install runs it: no site-packages, so no editable
+    finder (which imports pathlib itself) on the path; the work tree from the cwd."""
+    code = (
+        "import sys\nfrom digest.cli import main as cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted({'pathlib', 'shutil', 'bz2', 'lzma'} & set(sys.modules)), file=sys.stderr)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "COLUMNS": columns},
+    )
+
+
+def test_help_starts_without_pathlib_or_shutil_and_fits_the_terminal():
+    """A fifth of --help's own imports were pathlib (for argument types) and shutil (for
+    the terminal's width, bringing bz2 and lzma); the help still wraps to the width."""
+    narrow, wide = _help_without_site("50"), _help_without_site("120")
+    assert narrow.stderr.strip() == "[]" and wide.stderr.strip() == "[]"
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 50
+    assert max(len(line) for line in wide.stdout.splitlines()) > 50
+    assert "Start with 'digest init'" in " ".join(narrow.stdout.split())
+
+
 def test_a_missing_inbox_is_an_error_with_a_hint(tmp_path, run_cli):
     result = run_cli(
         "run", "--inbox", tmp_path / "nope", "--out", tmp_path / "o", "--state", tmp_path / "s.db"

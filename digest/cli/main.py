@@ -20,6 +20,7 @@ import sys
 
 from digest import __version__
 from digest.cli import daemon, fetch, init, parse, rebuild, run, send, serve, state, status
+from digest.cli.arguments import Parser
 from digest.cli.common import EXIT_INTERNAL, EXIT_OUTPUT
 from digest.errors import DigestError
 from digest.text import one_line
@@ -29,7 +30,7 @@ COMMAND_MODULES = (run, fetch, parse, status, init, rebuild, send, serve, state,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="digest",
         description="Turn a folder of saved paper listings (digest files) into a newsletter of "
         "the papers you have not seen before: Markdown, a web page, an email and RSS/Atom feeds.",
@@ -39,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         "75 busy or unreachable, try again later.",
     )
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=Parser
+    )
     for module in COMMAND_MODULES:
         module.add_parser(commands)
     return parser

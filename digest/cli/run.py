@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from digest.cli.arguments import (
     Commands,
@@ -13,6 +12,7 @@ from digest.cli.arguments import (
     add_common,
     add_settle,
     add_year,
+    path_value,
     seconds_value,
     workers_value,
 )
@@ -59,7 +59,7 @@ def add_parser(commands: Commands) -> None:
     )
     run.add_argument(
         "--preview",
-        type=Path,
+        type=path_value,
         metavar="DIR",
         help="with --dry-run: write the issue a run would publish now (its web page, "
         "Markdown and email, under DIR/issues/) to read before publishing",
@@ -104,6 +104,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--preview goes with --dry-run", "digest run --dry-run --preview DIR")
     cfg = load_config(args)
     if args.config is not None and not args.dry_run:  # for status and check typed next
+        from pathlib import Path
+
         from digest.config.remembered import remember
 
         remember(args.config, Path.cwd())

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 
-from digest.cli.arguments import Commands
+from digest.cli.arguments import Commands, path_value
 from digest.cli.common import EXIT_OK, load_config, setup_logging
 
 DEFAULT_PORT = 8000
@@ -29,9 +28,9 @@ def add_parser(commands: Commands) -> None:
         "precompressed files or gzip, nothing outside the output folder. Stops on Ctrl-C.",
     )
     serve.add_argument(
-        "--config", "-c", type=Path, help="config file (default: ./digest.toml if present)"
+        "--config", "-c", type=path_value, help="config file (default: ./digest.toml if present)"
     )
-    serve.add_argument("--out", type=Path, help="output folder (overrides the config)")
+    serve.add_argument("--out", type=path_value, help="output folder (overrides the config)")
     serve.add_argument(
         "--port",
         type=port_value,
