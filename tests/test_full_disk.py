@@ -57,3 +57,21 @@ def test_a_full_disk_under_the_lock_file_is_no_crash(site, tiny_disk):  # noqa: 
     done = digest_process("run", "--config", site.config, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["new_papers"] == 80
+
+
+def test_help_on_a_full_disk_says_so(tiny_disk):  # noqa: F811
+    """argparse drops an error writing help: 'digest --help >> log' on a full disk exited 0
+    with nothing written. It is the full-disk error, exit code 3, like any command's."""
+    fill(tiny_disk)
+    for command in (["--help"], ["run", "--help"]):
+        with open(tiny_disk / "help.txt", "w") as log:
+            done = subprocess.run(
+                [sys.executable, "-m", "digest", *command],
+                stdout=log,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=60,
+            )
+        assert done.returncode == 3, (command, done.stderr)
+        assert "cannot write its output (standard output): No space left on device" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -38,6 +38,17 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """argparse drops an error writing help or usage (``digest --help > /dev/full``
+        then says nothing and exits 0); written and flushed here, a full disk is an error
+        the command line reports (exit code 3)."""
+        if message:
+            import sys
+
+            stream = file or sys.stderr
+            stream.write(message)
+            stream.flush()
+
 
 def _terminal_columns() -> int:
     """The columns ``shutil.get_terminal_size()`` reports, by the same rules."""

@@ -109,7 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except OSError as exc:  # help or usage that could not be written
+        if isinstance(exc, BrokenPipeError):  # `digest --help | head -1`
+            _quiet_stdout()
+            return 0
+        if exc.errno in DISK_FULL:
+            return _disk_full(exc)
+        raise
     try:
         code: int = args.handler(args)
         sys.stdout.flush()  # here, where a full disk is an error, not at exit
