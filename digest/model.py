@@ -164,6 +164,9 @@ class Paper:
     abstract_cut: bool = False  # the listing ended mid-abstract; a later one may complete it
     updated: dt.datetime | None = None  # when a later listing completed its text
     details: PaperDetails | None = None  # from the API's JSON; None for a text listing
+    # Its place in its issue's page order (0 first), once published: which page of a
+    # paged issue shows it. Not part of what the paper is.
+    position: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -220,6 +223,16 @@ class IssueSummary:
     top_organizations: tuple[tuple[str, int], ...]
     sections: tuple[tuple[str, int], ...] = ()  # in page order, with paper counts
 
+    def section_starts(self) -> dict[str, int]:
+        """Each section's first place in page order (papers of no section come first):
+        where a link to the section goes on a paged issue."""
+        place = self.papers - sum(count for _, count in self.sections)
+        starts: dict[str, int] = {}
+        for name, count in self.sections:
+            starts[name] = place
+            place += count
+        return starts
+
 
 @dataclass(frozen=True, slots=True)
 class IssueYear:
@@ -241,6 +254,9 @@ class Issue:
 
 
 INDEX_ISSUES = 52  # issues on the front page (a year of weekly ones); older: the year pages
+# An issue of more papers than this is shown on pages of this many: a phone opens a page
+# of 50 papers (under 800 DOM elements, Lighthouse's warning) as fast as a short issue.
+PAPERS_PER_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -256,13 +272,43 @@ class Site:
     index_issues: int = INDEX_ISSUES
     paper_link: str = PAPER_SEARCH  # where a paper is when its text names no arXiv id
     search: bool = False  # search.html, Pagefind's index of every issue and paper
+    papers_per_page: int = PAPERS_PER_PAGE  # 0: every issue on one page
 
     def issue_url(self, issue_id: str) -> str:
         return f"{self.url}issues/{issue_id}.html"
 
+    def page_of(self, position: int | None) -> int:
+        """The page (1 first) of an issue that shows the paper at this place in its page
+        order. A paper's page follows from its own place alone, so a feed or an email
+        links it without reading the rest of its issue."""
+        if not self.papers_per_page or not position:
+            return 1
+        return position // self.papers_per_page + 1
+
+    def page_count(self, papers: int) -> int:
+        if not self.papers_per_page or papers <= self.papers_per_page:
+            return 1
+        return -(-papers // self.papers_per_page)
+
+    def issue_page_path(self, issue_id: str, page: int = 1) -> str:
+        """A page of an issue, from the site's root: the first is ``issues/<id>.html``
+        (the issue's address, paged or not), the others ``issues/<id>/<n>.html``."""
+        if page <= 1:
+            return f"issues/{issue_id}.html"
+        return f"issues/{issue_id}/{page}.html"
+
+    def paper_path(self, paper: Paper) -> str:
+        """The paper on its issue's page, from the site's root (pages link relatively)."""
+        page = self.issue_page_path(paper.issue_id or "", self.page_of(paper.position))
+        return f"{page}#{paper.anchor}"
+
     def paper_url(self, paper: Paper) -> str:
         """The paper in its issue (our page): feeds and emails link here."""
-        return f"{self.issue_url(paper.issue_id or '')}#{paper.anchor}"
+        return f"{self.url}{self.paper_path(paper)}"
+
+    def section_path(self, issue_id: str, start: int, section_slug: str) -> str:
+        """Where a section of an issue begins (``start``: its first paper's place)."""
+        return f"{self.issue_page_path(issue_id, self.page_of(start))}#s-{section_slug}"
 
     def source(self, paper: Paper) -> PaperLink:
         """The paper itself (its arXiv page, or a search for its title): a reader who

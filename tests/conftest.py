@@ -194,3 +194,32 @@ def published_files(out: Path, *, siblings: bool = True) -> dict[Path, bytes]:
         for p in sorted(out.rglob("*"))
         if p.is_file() and p.name != OWNER_FILE and (siblings or p.suffix not in (".gz", ".br"))
     }
+
+
+def issue_pages(out: Path, issue_id: str) -> list[Path]:
+    """An issue's web pages in order: ``issues/<id>.html``, then, for an issue of more
+    than ``papers_per_page`` papers, ``issues/<id>/2.html``, ``3.html``, ..."""
+    later = (out / "issues" / issue_id).glob("*.html")
+    return [out / "issues" / f"{issue_id}.html", *sorted(later, key=lambda p: int(p.stem))]
+
+
+def whole_issue(out: Path, issue_id: str) -> str:
+    """The text of every page of an issue, in order (for what is on "the issue's page",
+    paged or not)."""
+    return "".join(page.read_text(encoding="utf-8") for page in issue_pages(out, issue_id))
+
+
+def every_issue_page(out: Path) -> list[Path]:
+    """Every issue's every page (first pages and the later pages of paged issues)."""
+    issues = out / "issues"
+    return sorted([*issues.glob("*.html"), *issues.glob("*/*.html")])
+
+
+def linked_page(out: Path, base_url: str, url: str) -> tuple[str, str]:
+    """The text of the page of the output folder that an absolute link to the site goes
+    to, and the link's fragment (a link that leaves the site fails the test)."""
+    assert url.startswith(base_url), f"{url} is not on the site {base_url}"
+    path, _, fragment = url[len(base_url) :].partition("#")
+    target = out / path
+    assert target.is_file(), f"{url} links to {path}, which the output folder does not hold"
+    return target.read_text(encoding="utf-8"), fragment

@@ -36,7 +36,7 @@ from typing import Any
 import html5lib
 import pytest
 from browser import FLAGS, chromium
-from conftest import NOW, ROOT, digest_process
+from conftest import NOW, ROOT, digest_process, issue_pages, whole_issue
 
 HERE = Path(__file__).resolve().parent
 TOOLS = Path(os.environ.get("DIGEST_READER_TOOLS") or HERE / ".tools")
@@ -70,7 +70,12 @@ class Published:
                 papers.setdefault(paper["id"], paper)
         self.papers = list(papers.values())
         (self.issue,) = sorted((self.out / "issues").glob("*.html"))
-        self.page = self.issue.read_text(encoding="utf-8")
+        # The examples' issue is longer than a page (papers_per_page): ``page`` is the
+        # text of all its pages, ``pages`` each page, ``later_page`` its second.
+        self.pages = issue_pages(self.out, self.issue.stem)
+        assert len(self.pages) > 1, "the examples' issue is paged"
+        self.later_page = self.pages[1]
+        self.page = whole_issue(self.out, self.issue.stem)
         self.markdown = self.issue.with_suffix(".md").read_text(encoding="utf-8")
         self.message = email.message_from_bytes(
             self.issue.with_suffix(".eml").read_bytes(), policy=email.policy.default

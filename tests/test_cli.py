@@ -34,6 +34,7 @@ def test_run_json_has_the_documented_shape(site, run_cli):
     names = (
         "issues/2026-11-24.md",
         "issues/2026-11-24.html",
+        "issues/2026-11-24/2.html",  # 80 papers: pages of 50
         "issues/2026-11-24.eml",
         "index.html",
         "archive/2026.html",

@@ -11,7 +11,7 @@ import sys
 
 import html5lib
 import pytest
-from conftest import NOW, PLAIN, PLAIN_2, ROOT, WITH_META, digest_text
+from conftest import NOW, PLAIN, PLAIN_2, ROOT, WITH_META, digest_text, linked_page, whole_issue
 from smtp_server import SMTPServer, free_port
 
 from digest.publish.filters import first_sentences
@@ -196,8 +196,7 @@ def test_large_issue_stays_under_the_html_budget_and_says_so(large_issue):
     }
     assert "First sentences:" in shown_html  # what a shortened abstract is (it was "TL;DR")
     # Every paper is on the web page, whatever the email left out.
-    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
-    assert page.count("<article ") == total
+    assert whole_issue(site.out, "2026-11-24").count("<article ") == total
 
 
 @pytest.mark.slow
@@ -423,11 +422,11 @@ def test_the_email_shares_its_budget_among_every_section(site, run_cli):
     toc = [" ".join("".join(td.itertext()).split()) for td in tree.iter("td")
            if td.get("class") in ("toc-name", "toc-count")]  # fmt: skip
     assert toc == ["Vision", "300 papers", "Language", "300 papers", "Other", "300 papers"]
-    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
     more = [a for p in tree.iter("p") if p.get("class") == "more-in" for a in p.iter("a")]
     assert [a.text for a in more] == ["Vision", "Language", "Other"]
-    for link in more:
-        anchor = link.get("href").split("#")[1]
-        assert f'id="{anchor}"' in page
+    toc_links = [a for td in tree.iter("td") if td.get("class") == "toc-name" for a in td.iter("a")]
+    for link in [*more, *toc_links]:  # each to the page (of a paged issue) it begins on
+        page, anchor = linked_page(site.out, "https://example.org/digest/", link.get("href"))
+        assert f'<h2 class="section" id="{anchor}">' in page
     text = message.get_body(("plain",)).get_content()
     assert "In this issue:" in text and "more papers in Language:" in text

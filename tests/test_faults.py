@@ -14,7 +14,14 @@ from pathlib import Path
 
 import html5lib
 import pytest
-from conftest import PLAIN, PLAIN_2, WITH_META, both_backends, digest_process
+from conftest import (
+    PLAIN,
+    PLAIN_2,
+    WITH_META,
+    both_backends,
+    digest_process,
+    every_issue_page,
+)
 from lxml import etree
 from test_daemon import DigestProcess
 
@@ -33,7 +40,7 @@ def inbox_keys(*paths: Path) -> set[str]:
 def published_anchors(out: Path) -> list[str]:
     """Every paper anchor on every issue page (each must appear exactly once)."""
     anchors = []
-    for page in sorted((out / "issues").glob("*.html")):
+    for page in every_issue_page(out):
         tree = html5lib.parse(page.read_text(encoding="utf-8"), namespaceHTMLElements=False)
         anchors += [article.get("id") for article in tree.iter("article")]
     return anchors

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import feedparser
 import html5lib
 import pytest
-from conftest import NOW, PLAIN, PLAIN_2, WITH_META, digest_text, papers_from, published_files
+from conftest import (
+    NOW,
+    PLAIN,
+    PLAIN_2,
+    WITH_META,
+    digest_text,
+    linked_page,
+    papers_from,
+    published_files,
+)
 from lxml import etree
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -263,7 +273,8 @@ def test_index_draws_new_papers_per_issue_as_svg(site, run_cli):
 
 def _feed_papers(site) -> set[str]:
     """The papers every feed of the site holds now, by their link (the paper feeds and
-    the issues feed, read back by feedparser)."""
+    the issues feed, read back by feedparser) as "<issue>#<anchor>", whichever page of a
+    paged issue it goes to."""
     held: set[str] = set()
     for name in ("atom.xml", "rss.xml", "feed.json"):
         if name == "feed.json":
@@ -274,7 +285,7 @@ def _feed_papers(site) -> set[str]:
     for entry in parsed(site, "issues.xml").entries:
         tree = html5lib.parse(entry.content[0].value, namespaceHTMLElements=False)
         held |= {a.get("href") for a in tree.iter("a") if "#p-" in (a.get("href") or "")}
-    return held
+    return {re.sub(r"(/issues/[\d-]+?)(?:/\d+)?\.html#", r"\1#", link) for link in held}
 
 
 def _published(site) -> set[str]:
@@ -283,7 +294,7 @@ def _published(site) -> set[str]:
     )  # every paper published in an issue
     from digest.model import paper_anchor
 
-    return {f"https://example.org/digest/issues/{i}.html#{paper_anchor(k)}" for i, k in rows}
+    return {f"https://example.org/digest/issues/{i}#{paper_anchor(k)}" for i, k in rows}
 
 
 def test_every_published_paper_reaches_a_feed_whatever_its_section(site, run_cli):
@@ -319,8 +330,11 @@ def test_every_published_paper_reaches_a_feed_whatever_its_section(site, run_cli
         assert run_cli("run", "--config", site.config, "--now", moment.isoformat()).code == 0
         newest = parsed(site, "atom.xml").entries
         assert len(newest) == 60, "the newest issue whole, though feed_size is 20"
-        sections = {e.link.split("#")[0] for e in newest}
-        assert len(sections) == 1  # all of the newest issue, in every section
+        issues = {re.search(r"/issues/([\d-]+?)(?:/\d+)?\.html#", e.link)[1] for e in newest}
+        assert len(issues) == 1  # all of the newest issue, in every section
+        for entry in newest:  # on the page (of the paged issue) that shows it
+            page, anchor = linked_page(site.out, "https://example.org/digest/", entry.link)
+            assert f'<article id="{anchor}">' in page
         held |= _feed_papers(site)
     published = _published(site)
     assert len(published) == 6 * 60

@@ -14,7 +14,16 @@ from urllib.parse import urlsplit
 import feedparser
 import html5lib
 import pytest
-from conftest import DATA, NOW, PLAIN, WITH_META, digest_text, papers_from, shown_title
+from conftest import (
+    DATA,
+    NOW,
+    PLAIN,
+    WITH_META,
+    digest_text,
+    papers_from,
+    shown_title,
+    whole_issue,
+)
 from lxml import etree
 
 from digest.model import title_key
@@ -103,7 +112,7 @@ def test_every_good_paper_is_published_once_and_bad_files_stay_reported(hostile_
     with sqlite3.connect(site.state) as db:
         keys = [row[0] for row in db.execute("SELECT key FROM papers")]
     assert len(keys) == len(set(keys))
-    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    page = whole_issue(site.out, "2026-11-24")
     assert page.count("<article ") == len(keys)
     assert fingerprint(site.inbox) == before
 
@@ -120,7 +129,7 @@ def test_a_fixed_copy_of_a_rejected_file_is_taken_in_next_run(hostile_run, run_c
 def test_no_output_carries_script_handlers_or_unsafe_links(hostile_run):
     site, _, _ = hostile_run
     assert_nothing_unsafe(site.out)
-    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    page = whole_issue(site.out, "2026-11-24")
     shown = " ".join("".join(html5lib.parse(page, namespaceHTMLElements=False).itertext()).split())
     assert "<script>alert(1)</script> Script title" in shown
     assert '<a href="javascript:alert(3)">here</a>' in shown
@@ -152,7 +161,7 @@ def test_unicode_is_kept_exactly(hostile_run):
     assert not any(t.startswith("Caf\u00e9 combining") for t in titles), (
         "NFC twin is the same paper"
     )
-    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    page = whole_issue(site.out, "2026-11-24")
     assert "\u202eRTL override\u202c and \u200bzero\u200c-width\u200d joiners" in page
     assert "漢字とかな CJK 한국어 text." in page
 
@@ -164,7 +173,7 @@ def test_huge_abstract_and_title_are_processed(site, run_cli):
     result = run_cli("run", "--config", site.config, "--json", "--now", NOW)
     assert result.code == 0
     assert json.loads(result.out)["new_papers"] == 2
-    page = (site.out / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    page = whole_issue(site.out, "2026-11-24")
     assert abstract in page and title in page
     message = email.message_from_bytes(
         (site.out / "issues" / "2026-11-24.eml").read_bytes(), policy=email.policy.default

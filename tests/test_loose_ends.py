@@ -196,8 +196,9 @@ def test_a_dry_run_previews_the_issue_it_would_publish(site, run_cli):
     assert "said the editor" in page and papers_from(PLAIN)[0][0] in page
     assert (preview / "issues" / "2026-11-24.eml").exists()
     assert (preview / "issues" / "2026-11-24.md").exists()
-    assert sorted(p.name for p in preview.rglob("*")) == [
-        "2026-11-24.eml", "2026-11-24.html", "2026-11-24.md", "issues",
+    assert sorted(str(p.relative_to(preview)) for p in preview.rglob("*")) == [
+        "issues", "issues/2026-11-24", "issues/2026-11-24.eml", "issues/2026-11-24.html",
+        "issues/2026-11-24.md", "issues/2026-11-24/2.html",  # 80 papers: two pages
     ]  # fmt: skip
     assert not site.out.exists() and not site.state.parent.exists(), "nothing else written"
     assert (notes / "next.md").exists(), "the note is the real run's to take"

@@ -14,7 +14,7 @@ import shutil
 from urllib.parse import quote
 
 import pytest
-from conftest import NOW, ROOT, digest_process, digest_text
+from conftest import NOW, ROOT, digest_process, digest_text, whole_issue
 from lxml import etree
 from readers import (
     EXAMPLE_CONFIG,
@@ -349,7 +349,8 @@ def test_the_starter_and_the_example_configs_point_the_way(tmp_path):
 
 def test_pages_describe_themselves_and_carry_their_icon(published):
     description = "New research papers from the Daily Papers listings, each once."
-    pages = [published.out / "index.html", published.issue, published.out / "archive/2026.html"]
+    pages = [published.out / "index.html", published.issue, published.later_page,
+             published.out / "archive/2026.html"]  # fmt: skip
     for path in pages:
         head = tree_of(path.read_text(encoding="utf-8")).find("head")
         metas = {m.get("name"): m.get("content") for m in head.iter("meta") if m.get("name")}
@@ -432,16 +433,22 @@ def test_a_long_issue_can_be_skimmed_without_javascript(published, browser):
             assert fold.get("open") is None
             short = "".join(fold.find("summary/span").itertext()).removesuffix(" …")
             assert abstract.startswith(short) and len(short) < len(abstract)
-    (contents,) = [d for d in tree.iter("details") if d.get("class") == "contents"]
-    listed = [a.get("href") for a in contents.iter("a") if a.get("href").startswith("#p-")]
-    assert listed == [f"#{article.get('id')}" for article in articles]
-    tab = browser.open(published.issue, width=375)
+    # A paged issue lists its pages (not every title) at the top and the foot of each:
+    # from the first, every page is a click away.
+    first = tree_of(published.pages[0].read_text(encoding="utf-8"))
+    for pager in [n for n in first.iter("nav") if n.get("class") == "pager"]:
+        hrefs_there = {a.get("href") for a in pager.iter("a")}
+        for later in published.pages[1:]:
+            assert f"../issues/{published.issue.stem}/{later.name}" in hrefs_there
+    wanted = "Code is available at url{http://github.com/czg1225"
+    (holder,) = [p for p in published.pages if wanted in p.read_text(encoding="utf-8")]
+    tab = browser.open(holder, width=375)
     unskipped = "<style>article { content-visibility: visible }</style>"  # all laid out
     tab.evaluate(f"document.head.insertAdjacentHTML('beforeend', '{unskipped}')")
     folded_height = tab.evaluate("document.documentElement.scrollHeight")
     tab.evaluate("document.querySelectorAll('details.fold').forEach(d => d.open = true)")
     open_height = tab.evaluate("document.documentElement.scrollHeight")
-    found = tab.evaluate("window.find('Code is available at url{http://github.com/czg1225')")
+    found = tab.evaluate(f"window.find('{wanted}')")
     tab.close()
     assert folded_height < 0.6 * open_height, (folded_height, open_height)
     assert found, "the whole abstract is in the page"
@@ -464,7 +471,7 @@ def test_every_feed_has_an_id_of_its_own(published):
 
 
 def test_the_nu_html_checker_finds_no_errors(published):
-    files = [published.out / "index.html", published.issue,
+    files = [published.out / "index.html", published.issue, published.later_page,
              published.out / "archive" / "2026.html", published.email_file]  # fmt: skip
     errors = vnu_errors(files)
     assert errors == {path.name: [] for path in files}, vnu_version()
@@ -472,10 +479,10 @@ def test_the_nu_html_checker_finds_no_errors(published):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [375, 1280])
-@pytest.mark.parametrize("page", ["index", "issue", "email"])
+@pytest.mark.parametrize("page", ["index", "issue", "later page", "email"])
 def test_axe_finds_nothing_serious(published, browser, page, width):
     path = {"index": published.out / "index.html", "issue": published.issue,
-            "email": published.email_file}[page]  # fmt: skip
+            "later page": published.later_page, "email": published.email_file}[page]  # fmt: skip
     tab = browser.open(path, width=width, mobile=width < 600)
     violations = tab.axe()
     tab.close()
@@ -516,8 +523,10 @@ def test_an_issue_template_written_before_item_templates_renders_as_it_did(tmp_p
         config = tmp_path / f"{name}.toml"
         text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
         text = text.replace('inbox = "digests"', f'inbox = "{ROOT / "examples" / "digests"}"')
-        if name == "own":
-            text = f'templates = "{own}"\n' + text
+        # Its own reads no ``page``: every issue on one page, as it was; the built-in
+        # would page the examples' issue (papers_per_page), so here it does not.
+        own_or_one_page = f'templates = "{own}"\n' if name == "own" else "papers_per_page = 0\n"
+        text = own_or_one_page + text
         config.write_text(text, encoding="utf-8")
         done = digest_process("run", "--config", config, "--out", work, "--now", NOW,
                               "--state", tmp_path / f"{name}.db")  # fmt: skip
@@ -558,6 +567,6 @@ def test_a_users_paper_html_alone_changes_every_article(tmp_path):
     done = digest_process("run", "--config", config, "--out", tmp_path / "out", "--now", NOW,
                           "--state", tmp_path / "s.db")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    page = next((tmp_path / "out" / "issues").glob("*.html")).read_text(encoding="utf-8")
+    page = whole_issue(tmp_path / "out", next((tmp_path / "out" / "issues").glob("*.html")).stem)
     assert page.count('<p class="mine">') == page.count("<article ") > 200
     assert 'class="fold"' not in page  # every article is the user's

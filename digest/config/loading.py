@@ -70,6 +70,7 @@ TOP_LEVEL_KEYS = (
     "notes",
     "feed_size",
     "feed_max",
+    "papers_per_page",
     "max_file_size",
     "settle",
     "backfill",
@@ -220,6 +221,8 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
             values[key] = bounded_int(value, key, 1, 100_000)
         elif key == "feed_size":
             values[key] = bounded_int(value, key, 1, 10_000)
+        elif key == "papers_per_page":
+            values[key] = bounded_int(value, key, 0, 100_000)
         elif key == "max_file_size":
             values[key] = parse_size(value, key)
         elif key == "backfill":

@@ -24,7 +24,7 @@ from digest.config.sections import (
 )
 from digest.errors import ConfigError
 from digest.links import PAPER_SEARCH
-from digest.model import Security
+from digest.model import PAPERS_PER_PAGE, Security
 from digest.text import one_line
 
 DEFAULT_CONFIG_NAME = "digest.toml"
@@ -97,6 +97,7 @@ class Config:
     notes: Path = Path("notes")  # the editor's notes: next.md, <issue-id>.md
     feed_size: int = 100  # the feeds carry at least this many papers, newest first
     feed_max: int = 1000  # and the newest issue whole, up to this many
+    papers_per_page: int = PAPERS_PER_PAGE  # a larger issue is shown on pages; 0: never
     max_file_size: int = 32 * 1024 * 1024
     settle: float = 5.0  # inbox files changed more recently are left for the next run
     backfill: Period | None = None  # a first run makes an issue per period of its backlog

@@ -28,6 +28,10 @@ state = ".digest/state.sqlite"
 
 # How many papers the RSS/Atom feeds carry, newest first.
 feed_size = 100
+# An issue of more papers is shown on pages of this many, light on a phone (its first
+# page is still issues/<id>.html); 0 puts every issue on one page. Changing it moves
+# papers of large issues to other pages (their links from older emails and feeds).
+papers_per_page = 50
 # Files larger than this are rejected unread.
 max_file_size = "32MB"
 # Helper processes that read and parse files during a large import (32 MB of new files

@@ -79,19 +79,25 @@ class Sibling:
 
 
 class Helper:
-    """Runs the compressing on one helper thread, in order, a few batches ahead at most
-    (so memory stays a few batches); ``wait`` raises what went wrong there."""
+    """Runs the compressing, and the finishing of each staged file (its siblings' last
+    bytes, every copy flushed to disk and closed), on one helper thread, in order, a few
+    batches ahead at most (so memory stays a few batches). An output writer keeps one
+    across its files and waits once, before it renames them into place: the rendering of
+    the next page never waits for the last one's compressing or fsync. ``wait`` raises
+    what went wrong there."""
 
     def __init__(self) -> None:
         self.pool: ThreadPoolExecutor | None = None
         self.pending: deque[Future[None]] = deque()
 
     def feed(self, siblings: list[Sibling], data: bytes) -> None:
-        if not siblings:
-            return
+        if siblings:
+            self.submit(_feed_all, siblings, data)
+
+    def submit(self, work: Callable[..., None], *args: object) -> None:
         if self.pool is None:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="digest-compress")
-        self.pending.append(self.pool.submit(_feed_all, siblings, data))
+        self.pending.append(self.pool.submit(work, *args))
         while len(self.pending) > _AHEAD:
             self.pending.popleft().result()
 

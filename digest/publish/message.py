@@ -32,6 +32,7 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from digest.addresses import AddressError, MailAddress, mail_address
+from digest.classify import slug
 from digest.config.settings import EmailConfig
 from digest.dates import long_date
 from digest.errors import ConfigError
@@ -68,6 +69,11 @@ class EmailRenderer:
         self.fragments = Fragments(context.templates, context.site)
         self._inliner: Any = None
         self._tried: dict[Plan, tuple[bool, str]] = {}
+        # Where each section begins on the web (the page it starts on, if paged).
+        self.section_urls = {
+            name: self.site.url + self.site.section_path(self.issue.id, start, slug(name))
+            for name, start in context.summary.section_starts().items()
+        }
         # The note as an email shows it: images as links, at most half of the budget.
         self.editorial = note_email.for_email(
             context.editorial, email.max_html_bytes, context.site.issue_url(context.issue.id)
@@ -82,6 +88,7 @@ class EmailRenderer:
             "items": [item for part in parts for item in part.items],
             "plan": self.layout.shown(plan),
             "issue_url": self.site.issue_url(self.issue.id),
+            "section_urls": self.section_urls,
             "unsubscribe": self.email.list_unsubscribe,
             "rising": self.issue_context.rising,
             "editorial": self.editorial,

@@ -98,6 +98,40 @@ class _Staged:
         return [(self.temp_name, self.handle)] + [(t, s.handle) for t, s in self.siblings]
 
 
+class _Unwritten(Exception):
+    """A staged file that the helper thread could not finish, and why."""
+
+    def __init__(self, target: Path, cause: OSError) -> None:
+        super().__init__(str(target))
+        self.target, self.cause = target, cause
+
+    def error(self) -> OutputError:
+        return _unwritten_error(self.target, self.cause)
+
+
+def _unwritten_error(target: Path | None, exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot write {target or 'the output folder'}: {exc.strerror}",
+        "free some disk space or fix the folder's permissions; nothing was published, "
+        "the next run publishes the same papers",
+    )
+
+
+def _finish(staged: _Staged) -> None:
+    """On the helper thread, after its last batch: a staged file and its siblings
+    completed, made durable and closed (not yet in place)."""
+    try:
+        for _temp_name, sibling in staged.siblings:
+            sibling.finish()
+        for temp_name, handle in staged.files():
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            os.chmod(temp_name, 0o644)
+    except OSError as exc:
+        raise _Unwritten(staged.target, exc) from exc
+
+
 class OutputWriter:
     """Writes files under one root folder, atomically, and remembers what it wrote.
 
@@ -114,6 +148,10 @@ class OutputWriter:
         self.precompress = precompress  # a .gz and a .br beside each page and feed
         self.written: list[Path] = []
         self.staged: list[tuple[str, Path]] = []
+        # The compressing and the finishing (fsync, close) of staged files, on a helper
+        # thread beside the rendering of the next file; waited for in ``settle``.
+        self._helper = compress.Helper()
+        self._finishing: list[_Staged] = []
         # Temp files carry their owner's tag, so a run removes only its own state's.
         self.temp_prefix = TEMP_PREFIX + (owner.state_id[:8] + "-" if owner else "")
 
@@ -228,9 +266,10 @@ class OutputWriter:
 
     def write_all(self, contents: dict[str, str | bytes | Iterable[str]]) -> list[Path]:
         """Stage several files (each whole, or not at all: one failing stages none), each
-        with its precompressed siblings (see ``compress``), written from the same batches."""
+        with its precompressed siblings (see ``compress``), written from the same batches.
+        Each file's compressing and finishing go on on the helper thread while the next
+        one renders: ``settle`` (and ``commit``) wait for them."""
         opened: list[_Staged] = []
-        helper = compress.Helper()
         current: Path | None = None
         try:
             for relative, content in contents.items():
@@ -242,32 +281,21 @@ class OutputWriter:
                     staged.siblings.append((temp_name, compress.Sibling(suffix, handle)))
             for staged in opened:
                 current = staged.target  # named in the message, should the disk fail
+                siblings = [sibling for _, sibling in staged.siblings]
                 for batch in staged.batches:
                     staged.handle.write(batch)
-                    helper.feed([sibling for _, sibling in staged.siblings], batch)
-            helper.wait()
-            for staged in opened:
-                current = staged.target
-                for _temp_name, sibling in staged.siblings:
-                    sibling.finish()
-                for temp_name, handle in staged.files():
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                    handle.close()
-                    os.chmod(temp_name, 0o644)
+                    self._helper.feed(siblings, batch)
+                self._finishing.append(staged)
+                self._helper.submit(_finish, staged)
+        except _Unwritten as failed:  # an earlier file, finished on the helper thread
+            self._fail(opened)
+            raise failed.error() from failed.cause
         except OSError as exc:
-            helper.close()
-            self._abandon(opened)
-            raise OutputError(
-                f"cannot write {current}: {exc.strerror}",
-                "free some disk space or fix the folder's permissions; nothing was published, "
-                "the next run publishes the same papers",
-            ) from exc
+            self._fail(opened)
+            raise _unwritten_error(current, exc) from exc
         except BaseException:
-            helper.close()
-            self._abandon(opened)
+            self._fail(opened)
             raise
-        helper.close()
         for staged in opened:  # the siblings first: most readers take those
             self.staged.extend(
                 (temp_name, Path(f"{staged.target}{sibling.suffix}"))
@@ -275,6 +303,32 @@ class OutputWriter:
             )
             self.staged.append((staged.temp_name, staged.target))
         return [staged.target for staged in opened]
+
+    def settle(self) -> None:
+        """Wait until every staged file is whole on disk (compressed, flushed, closed);
+        a failure there fails like a write would, with every staged file removed. The
+        publisher settles at the end of staging, before the state records the issues."""
+        try:
+            self._helper.wait()
+        except _Unwritten as failed:
+            self._fail([])
+            raise failed.error() from failed.cause
+        except OSError as exc:
+            self._fail([])
+            raise _unwritten_error(None, exc) from exc
+        except BaseException:
+            self._fail([])
+            raise
+        self._finishing = []
+
+    def _fail(self, opened: list[_Staged]) -> None:
+        """After a failure: stop the helper thread, then remove the files it was still
+        finishing and those being staged (nothing half written stays)."""
+        self._helper.close()
+        being_staged = {id(staged) for staged in opened}
+        finishing = [staged for staged in self._finishing if id(staged) not in being_staged]
+        self._abandon([*opened, *finishing])
+        self._finishing = []
 
     def _temp(self, target: Path, suffix: str = "") -> tuple[str, Path, BinaryIO]:
         """A temp file beside ``target`` (or beside its sibling ``target`` + suffix)."""
@@ -301,6 +355,7 @@ class OutputWriter:
 
     def commit(self) -> None:
         """Rename every staged file over its target, then make the renames durable."""
+        self.settle()
         for temp_name, target in self.staged:
             try:
                 os.replace(temp_name, target)
@@ -326,6 +381,8 @@ class OutputWriter:
             raise
 
     def discard(self) -> None:
+        if self._finishing:
+            self._fail([])
         for temp_name, _target in self.staged:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)

@@ -56,7 +56,20 @@ def site_for(config: Config) -> Site:
         INDEX_ISSUES,
         config.paper_link,
         config.search,
+        config.papers_per_page if issue_template_draws_pages(config.templates) else 0,
     )
+
+
+def issue_template_draws_pages(user_dir: Path | None) -> bool:
+    """Whether the ``issue.html`` in use can draw one page of a paged issue: ours can; a
+    user's that never reads ``page`` (written before issues had pages) would show each
+    page's papers with no way to the others, so with it every issue stays one page, as
+    it was (and feeds and emails link there)."""
+    if user_dir is None or not (user_dir / "issue.html").is_file():
+        return True
+    from digest.publish.templates import reads_variable
+
+    return reads_variable(user_dir / "issue.html", "page")
 
 
 def writer_for(config: Config, store: Store) -> OutputWriter:
@@ -182,11 +195,13 @@ class Publisher:
         if link_neighbours:
             self.stage_neighbour_pages(staged)
         self.stage_site(changed_years={issue.date.year for issue in staged})
+        self.writer.settle()  # every file whole on disk before the state records them
 
     def stage_neighbour_pages(self, issues: list[Issue]) -> None:
         """The web pages of the issues just before and after these (a backfill lands
         between older issues and newer ones): the pages a new issue changes (their
-        Markdown and email have no such links)."""
+        Markdown and email have no such links; of a paged issue, only its first page
+        does)."""
         from digest.publish import pages
 
         staged = {issue.seq for issue in issues}
@@ -198,8 +213,8 @@ class Publisher:
         for near in neighbours.values():
             before = self.store.issues(before=near, limit=1)
             context = self.context(near, before[0] if before else None, self.store.next_issue(near))
-            page = pages.issue_page(context, self.papers(near))
-            self.writer.write_changed(f"issues/{near.id}.html", page)
+            page = pages.first_page(context, self.papers(near))
+            self.writer.write_changed(self.site.issue_page_path(near.id), page)
 
     def context(
         self, issue: Issue, older: Issue | None = None, newer: Issue | None = None
@@ -233,9 +248,8 @@ class Publisher:
                 text = pages.issue_markdown(context, self.papers(issue))
                 self.writer.write(f"issues/{issue.id}.md", text)
             elif part == "page":
-                self.writer.write(
-                    f"issues/{issue.id}.html", pages.issue_page(context, self.papers(issue))
-                )
+                for path, page in pages.issue_pages(context, self.papers(issue)):
+                    self.writer.write(path, page)
             else:
                 email = self.email(issue, context=context).as_bytes()
                 self.writer.write(f"issues/{issue.id}.eml", email)
@@ -342,6 +356,7 @@ class Publisher:
             older = issues[position + 1] if position + 1 < len(issues) else None
             self.stage_issue(issue, older, issues[position - 1] if position else None)
         self.stage_site()
+        self.writer.settle()
         return issues
 
     def put_in_place(self, issues: list[Issue]) -> list[Path]:

@@ -64,7 +64,7 @@ def _paper_record(site: Site, issue: Issue, paper: Paper) -> dict[str, Any]:
         who = paper.organization.name
     return {
         "type": "AddRecord",
-        "url": f"issues/{issue.id}.html#{paper.anchor}",
+        "url": site.paper_path(paper),  # the page of a paged issue that shows it
         "content": "\n".join(part for part in (paper.title, who, paper.abstract) if part),
         "language": site.language,
         "meta": {"title": paper.title},
@@ -80,7 +80,7 @@ def _issue_record(site: Site, issue: Issue, note: str | None) -> dict[str, Any]:
         words.append(note)
     return {
         "type": "AddRecord",
-        "url": f"issues/{issue.id}.html",
+        "url": site.issue_page_path(issue.id),
         "content": "\n".join(words),
         "language": site.language,
         "meta": {"title": f"The issue of {when}"},

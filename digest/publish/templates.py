@@ -297,3 +297,16 @@ def _raised_by_template(exc: BaseException) -> bool:
 @lru_cache(maxsize=8)
 def templates_for(user_dir: Path | None, cache_dir: Path | None = None) -> Templates:
     return Templates(user_dir, cache_dir)
+
+
+def reads_variable(template: Path, name: str) -> bool:
+    """Whether a template's source reads the context variable ``name`` (a template that
+    does not parse reads nothing: rendering it says why)."""
+    from jinja2 import nodes
+
+    try:
+        source = template.read_text(encoding="utf-8")
+        parsed = jinja2.Environment().parse(source)  # parsed only: no filter is looked up
+    except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError):
+        return False
+    return any(node.name == name and node.ctx == "load" for node in parsed.find_all(nodes.Name))

@@ -83,8 +83,8 @@ class IssueQueries(SqlBase):
         papers: list[Paper] = []
         in_section = "AND p.section = ? " if section is not None else ""
         upvotes = "coalesce(p.published_upvotes, -1) DESC, " if by_upvotes else ""
-        ranked = PAPER_COLUMNS.replace(
-            "o.position", f"row_number() OVER (ORDER BY {upvotes}p.id) - 1"
+        ranked = PAPER_COLUMNS.replace(  # the feed's rank; the page's place stays last
+            "o.position", f"row_number() OVER (ORDER BY {upvotes}p.id) - 1", 1
         )
         issues = self._execute(
             f"SELECT seq, paper_count FROM issues ORDER BY {NEWEST_FIRST}"

@@ -20,7 +20,7 @@ PAPERS_IN_ORDER = (
 PAPER_COLUMNS = (
     "p.key, p.title, p.abstract, p.authors, p.org_id, p.org_name, p.published, p.upvotes, "
     "p.links, p.digest_date, p.first_file, p.first_line, i.published_at, o.position, i.id, "
-    "p.section, p.reason, p.abstract_cut, p.updated_at, p.first_seen, p.details"
+    "p.section, p.reason, p.abstract_cut, p.updated_at, p.first_seen, p.details, o.position"
 )
 ISSUE_COLUMNS = "seq, id, date, published_at, paper_count, outputs_pending"
 
@@ -89,6 +89,7 @@ def paper_from_row(row: Row, kind: type[Paper] = Paper) -> Paper:
         updated,
         seen,
         details,
+        place,
     ) = row
     # A published paper was first seen when its issue was published (or, backfilled, on
     # its own digest's day, before it); a millisecond apart in page order, so that
@@ -115,6 +116,7 @@ def paper_from_row(row: Row, kind: type[Paper] = Paper) -> Paper:
         abstract_cut=bool(cut),
         updated=parse_moment(updated) if updated else None,
         details=details_from_text(details),
+        position=place,
     )
 
 

@@ -1,0 +1,243 @@
+"""Large issues on pages (issue 25, point 4): an issue of more than ``papers_per_page``
+papers is shown on pages of that many, each light enough for a phone (under the 800 DOM
+elements at which Lighthouse warns), while every paper stays reachable from the issue's
+own address, and every link to a paper (feeds, email, search, rising) goes to the page
+that shows it."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urldefrag
+
+import feedparser
+import pytest
+from conftest import NOW, PLAIN, PLAIN_2, ROOT, digest_process, issue_pages, linked_page
+from lxml import html as lxml_html
+
+SITE_URL = "https://example.org/digest/"
+SECTIONS = (
+    '[[sections]]\nname = "Language models"\nmatch = ["language model", "LLM"]\n'
+    '[[sections]]\nname = "Vision"\nmatch = ["image", "video", "vision"]\n'
+    '[[sections]]\nname = "Diffusion"\nmatch = ["diffusion"]\n'
+)
+LIGHTHOUSE_DOM_WARNING = 800  # elements: Lighthouse's "avoid an excessive DOM size"
+
+
+def configure(work: Path, extra: str = "") -> Path:
+    config = work / "digest.toml"
+    config.write_text(
+        f'title = "Test digest"\nurl = "{SITE_URL}"\nauthor = "Tester"\n'
+        'inbox = "inbox"\noutput = "out"\nstate = "state.sqlite"\nsettle = 0\n'
+        f"{extra}{SECTIONS}"
+        '[email]\nsender = "Digest <digest@example.org>"\nto = ["reader@example.org"]\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory) -> Path:
+    """One issue of 350 papers, every one with the API's details (the heaviest
+    articles), as the 350-paper issue Lighthouse was run on."""
+    work = tmp_path_factory.mktemp("paged")
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "make_corpus.py"), "--seeds",
+         str(ROOT / "examples" / "digests"), "--out", str(work / "inbox"), "--files", "1",
+         "--papers-per-file", "350", "--seed", "1", "--meta-fraction", "1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    done = digest_process("run", "--config", configure(work), "--now", NOW, "--no-send")
+    assert done.returncode == 0, done.stderr
+    return work
+
+
+def elements(page: Path) -> int:
+    tree = lxml_html.parse(str(page)).getroot()
+    return sum(1 for element in tree.iter() if isinstance(element.tag, str))
+
+
+def anchors(page: Path) -> list[str]:
+    tree = lxml_html.parse(str(page)).getroot()
+    return [article.get("id") for article in tree.iter("article")]
+
+
+def test_each_page_of_a_350_paper_issue_is_light(large):
+    out = large / "out"
+    pages = issue_pages(out, "2026-11-24")
+    assert [p.relative_to(out).as_posix() for p in pages] == [
+        "issues/2026-11-24.html",
+        *(f"issues/2026-11-24/{n}.html" for n in range(2, 8)),
+    ]
+    for page in pages:
+        assert elements(page) < LIGHTHOUSE_DOM_WARNING, page
+        assert page.stat().st_size < 200_000, page  # it was 963 KB on one page
+        assert len(anchors(page)) <= 50
+    shown = [anchor for page in pages for anchor in anchors(page)]
+    assert len(shown) == len(set(shown)) == 350, "every paper once, on one of the pages"
+
+
+def _crawl(out: Path, start: Path) -> tuple[set[Path], list[tuple[Path, str]]]:
+    """Pages reachable from ``start`` by the relative links of the folder (as from disk),
+    and every link with a fragment that was followed: (the file it names, its fragment)."""
+    seen, queue, fragments = {start}, [start], []
+    while queue:
+        page = queue.pop()
+        for element, _attribute, link, _pos in lxml_html.parse(str(page)).getroot().iterlinks():
+            if element.tag != "a" or re.match(r"[a-z]+:", link):
+                continue  # a paper's own page, the feeds' absolute URLs
+            target, fragment = urldefrag(link)
+            path = (page.parent / target).resolve() if target else page
+            assert path.is_file(), f"{page} links {link}: no such file"
+            if fragment:
+                fragments.append((path, fragment))
+            if path.suffix == ".html" and path not in seen and "issues" in path.parts:
+                seen.add(path)
+                queue.append(path)
+    return seen, fragments
+
+
+def test_every_paper_is_reachable_from_the_issues_own_address(large):
+    out = (large / "out").resolve()
+    reached, fragments = _crawl(out, out / "issues" / "2026-11-24.html")
+    assert set(issue_pages(out, "2026-11-24")) <= reached
+    found = {anchor for page in reached for anchor in anchors(page)}
+    rows = sqlite3.connect(large / "state.sqlite").execute("SELECT key FROM papers").fetchall()
+    from digest.model import paper_anchor
+
+    assert found == {paper_anchor(key) for (key,) in rows}
+    for path, fragment in fragments:  # sections where they begin, permalinks, picks
+        assert f'id="{fragment}"' in path.read_text(encoding="utf-8"), (path, fragment)
+    section_links = {(p.name, f) for p, f in fragments if f.startswith("s-")}
+    # each section's link goes to the page it begins on, not the issue's first page
+    assert {("2.html", "s-vision"), ("4.html", "s-diffusion")} <= section_links, section_links
+
+
+def test_a_page_says_where_it_is_in_the_issue(large):
+    third = (large / "out" / "issues" / "2026-11-24" / "3.html").read_text(encoding="utf-8")
+    assert "<title>Test digest — November 24, 2026, page 3 of 7</title>" in third
+    assert "Page 3 of 7: papers 101 to 150" in third
+    assert f'<link rel="canonical" href="{SITE_URL}issues/2026-11-24/3.html">' in third
+    assert '<span aria-current="page">3</span>' in third
+    assert 'href="../../issues/2026-11-24/2.html" rel="prev"' in third
+    assert 'href="../../issues/2026-11-24/4.html" rel="next"' in third
+    # A section that runs on from the page before says so, and is not a second target.
+    assert third.count('id="s-vision"') == 0
+    assert '<h2 class="section">Vision (continued)</h2>' in third
+    first = (large / "out" / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    assert 'rel="prev"' not in first and 'class="contents"' not in first  # no every-title list
+
+
+def test_every_link_to_a_paper_goes_to_the_page_that_shows_it(large):
+    out = large / "out"
+    links: dict[str, list[str]] = {}
+    for name in ("atom.xml", "rss.xml", "sections/vision/atom.xml"):
+        links[name] = [entry.link for entry in feedparser.parse((out / name).read_bytes()).entries]
+    items = json.loads((out / "feed.json").read_text(encoding="utf-8"))["items"]
+    links["feed.json"] = [item["url"] for item in items]
+    issues_feed = (out / "issues.xml").read_text(encoding="utf-8")
+    links["issues.xml"] = re.findall(rf'href="({re.escape(SITE_URL)}issues/[^"]+#p-[^"]+)"',
+                                     issues_feed.replace("&quot;", '"'))  # fmt: skip
+    import email
+    import email.policy
+
+    message = email.message_from_bytes(
+        (out / "issues" / "2026-11-24.eml").read_bytes(), policy=email.policy.default
+    )
+    html_part = message.get_body(("html",)).get_content()
+    links["email"] = re.findall(rf'href="({re.escape(SITE_URL)}issues/[^"]+)"', html_part)
+    assert all(len(found) > 20 for name, found in links.items() if name != "email"), links
+    assert any("/2026-11-24/" in link for link in links["atom.xml"]), "later pages linked"
+    assert any("#s-" in link for link in links["email"]), "the email's sections"
+    for name, found in links.items():
+        for link in found:
+            page, fragment = linked_page(out, SITE_URL, link)
+            if fragment:
+                assert f'id="{fragment}"' in page, (name, link)
+
+
+def test_one_page_per_issue_on_request(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    config = configure(tmp_path, "papers_per_page = 0\n")
+    done = digest_process("run", "--config", config, "--now", NOW, "--no-send")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "out" / "issues" / "2026-11-24").exists()
+    page = (tmp_path / "out" / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    assert page.count("<article ") == 80 and 'class="contents"' in page
+    atom = (tmp_path / "out" / "atom.xml").read_text(encoding="utf-8")
+    assert "/issues/2026-11-24/" not in atom
+
+
+def test_papers_per_page_out_of_range_is_a_config_error(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    config = configure(tmp_path, "papers_per_page = -5\n")
+    done = digest_process("run", "--config", config, "--now", NOW)
+    assert done.returncode == 2
+    assert "papers_per_page" in done.stderr and "0" in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_users_issue_template_that_knows_no_pages_keeps_issues_on_one_page(tmp_path):
+    """A user's issue.html from before pages (it never reads ``page``) would show each
+    page's papers with no way to the rest: with it, every issue stays one page, and the
+    feeds link there."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "issue.html").write_text(
+        '{% for paper in papers %}<article id="{{ paper.anchor }}">{{ paper.title }}'
+        "</article>\n{% endfor %}",
+        encoding="utf-8",
+    )
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    config = configure(tmp_path, f'templates = "{own}"\n')
+    done = digest_process("run", "--config", config, "--now", NOW, "--no-send")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "out" / "issues" / "2026-11-24").exists()
+    page = (tmp_path / "out" / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    assert page.count("<article ") == 80
+    atom = (tmp_path / "out" / "atom.xml").read_text(encoding="utf-8")
+    assert "/issues/2026-11-24/" not in atom
+
+
+def test_a_new_issue_rewrites_only_the_first_page_of_the_one_before(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    config = configure(tmp_path)
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    assert digest_process("run", "--config", config, "--now", "2026-11-23T08:00:00Z",
+                          "--no-send").returncode == 0  # fmt: skip
+    first, second = issue_pages(tmp_path / "out", "2026-11-23")
+    assert second.name == "2.html"
+    before = second.stat().st_mtime_ns, second.read_bytes()
+    (tmp_path / "inbox" / PLAIN_2.name).write_bytes(PLAIN_2.read_bytes())
+    assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
+    assert 'href="../issues/2026-11-24.html">Next issue' in first.read_text(encoding="utf-8")
+    assert (second.stat().st_mtime_ns, second.read_bytes()) == before
+
+
+def test_an_older_states_page_order_is_numbered_again_and_its_links_land(tmp_path):
+    """A state from before schema 6 kept paper ids as page places (the first paper of
+    an issue at 1, 81, ...): migrated, places count from 0 in each issue again, so the
+    page a feed links is the page that shows the paper."""
+    (tmp_path / "inbox").mkdir()
+    config = configure(tmp_path)
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
+    from digest.store.sqlite.schema import MIGRATIONS
+
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # as such a state has them
+        db.execute("UPDATE issue_order SET position = position + 1000")
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    done = digest_process("rebuild", "--config", config)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:
+        places = [p for (p,) in db.execute("SELECT position FROM issue_order ORDER BY 1")]
+        assert places == list(range(80))
+    for entry in feedparser.parse((tmp_path / "out" / "atom.xml").read_bytes()).entries:
+        page, fragment = linked_page(tmp_path / "out", SITE_URL, entry.link)
+        assert f'<article id="{fragment}">' in page, entry.link
