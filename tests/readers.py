@@ -8,6 +8,7 @@ Where the tools are (``.ci/reader-tools`` installs them from the npm registry in
     DIGEST_READER_TOOLS  the folder holding node_modules/ (default: tests/.tools)
     DIGEST_VNU_JAR       the Nu checker's jar (default: .../vnu-jar/build/dist/vnu.jar)
     DIGEST_AXE_JS        axe-core's axe.min.js (default: .../axe-core/axe.min.js)
+    DIGEST_LIGHTHOUSE    Lighthouse's command line (default: .../lighthouse/cli/index.js)
     DIGEST_JAVA          the Java runtime for the checker (default: `java` on PATH)
     Chromium             Debian's chromium on PATH (see tests/browser.py)
 
@@ -44,6 +45,9 @@ VNU_JAR = Path(
     os.environ.get("DIGEST_VNU_JAR") or TOOLS / "node_modules/vnu-jar/build/dist/vnu.jar"
 )
 AXE_JS = Path(os.environ.get("DIGEST_AXE_JS") or TOOLS / "node_modules/axe-core/axe.min.js")
+LIGHTHOUSE = Path(
+    os.environ.get("DIGEST_LIGHTHOUSE") or TOOLS / "node_modules/lighthouse/cli/index.js"
+)
 INSTALL_HINT = "run .ci/reader-tools (npm installs it into tests/.tools/)"
 EXAMPLE_CONFIG = ROOT / "examples" / "digest.toml"
 
@@ -308,3 +312,22 @@ def markdown_renderers() -> dict[str, Any]:
         "commonmark": commonmark.render,
         "python-markdown": markdown.markdown,
     }
+
+
+def lighthouse(url: str, work: Path) -> dict[str, Any]:
+    """Lighthouse's mobile performance audit of a page, run on Debian's Chromium (no
+    network needed: the page is on this machine): its report as JSON."""
+    node = shutil.which("node")
+    if node is None or not LIGHTHOUSE.is_file():
+        pytest.skip(f"Lighthouse (and node) are not installed at {LIGHTHOUSE}: {INSTALL_HINT}")
+    report = work / "lighthouse.json"
+    done = subprocess.run(
+        [node, str(LIGHTHOUSE), url, "--only-categories=performance", "--form-factor=mobile",
+         "--output=json", f"--output-path={report}", "--quiet",
+         f"--chrome-flags=--headless --no-sandbox --user-data-dir={work / 'profile'}"],
+        env={**os.environ, "CHROME_PATH": chromium()}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    return result

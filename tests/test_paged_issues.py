@@ -241,3 +241,20 @@ def test_an_older_states_page_order_is_numbered_again_and_its_links_land(tmp_pat
     for entry in feedparser.parse((tmp_path / "out" / "atom.xml").read_bytes()).entries:
         page, fragment = linked_page(tmp_path / "out", SITE_URL, entry.link)
         assert f'<article id="{fragment}">' in page, entry.link
+
+
+@pytest.mark.browser
+def test_lighthouse_on_a_phone_scores_each_page_fast_and_light(large, tmp_path):
+    """Lighthouse's own mobile audit (simulated slow 4G, a 4x slower CPU), on Debian's
+    Chromium, of the first page and a later one, served by ``digest serve``."""
+    from readers import lighthouse
+    from test_serve import serving
+
+    with serving("--config", large / "digest.toml") as served:
+        for path in ("issues/2026-11-24.html", "issues/2026-11-24/4.html"):
+            report = lighthouse(served.url + path, tmp_path)
+            audits = report["audits"]
+            assert audits["dom-size"]["numericValue"] < LIGHTHOUSE_DOM_WARNING, path
+            assert audits["dom-size"]["score"] == 1, path
+            score = report["categories"]["performance"]["score"] * 100
+            assert score >= 90, (path, score, audits["largest-contentful-paint"]["displayValue"])

@@ -21,14 +21,21 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
 from digest.publish import compress
-from digest.publish.safety import checked
+from digest.publish.staged import (
+    Staged,
+    Unwritten,
+    abandon,
+    encoded,
+    finish,
+    unwritten_error,
+)
 
 TEMP_PREFIX = ".digest-tmp-"
 OWNER_FILE = ".digest-owner"
@@ -58,80 +65,6 @@ class Owner:
     site: str
 
 
-def _batches(chunks: Iterable[str], size: int = 1 << 18) -> Iterator[str]:
-    """Streamed text joined into pieces of at least ``size`` characters for writing."""
-    batch: list[str] = []
-    length = 0
-    for chunk in chunks:
-        batch.append(chunk)
-        length += len(chunk)
-        if length >= size:
-            yield "".join(batch)
-            batch, length = [], 0
-    if batch:
-        yield "".join(batch)
-
-
-def _encoded(relative: str, content: str | bytes | Iterable[str]) -> Iterator[bytes]:
-    """The bytes of one file in large batches, HTML checked on the way."""
-    if isinstance(content, bytes):
-        yield content
-        return
-    texts: Iterable[str] = [content] if isinstance(content, str) else _batches(content)
-    if relative.endswith(".html"):
-        texts = checked(relative, texts)
-    for text in texts:
-        yield text.encode("utf-8")
-
-
-@dataclass
-class _Staged:
-    """A file being staged: its temp file, where it goes, its bytes, its siblings."""
-
-    temp_name: str
-    target: Path
-    handle: BinaryIO
-    batches: Iterator[bytes]
-    siblings: list[tuple[str, compress.Sibling]] = field(default_factory=list)
-
-    def files(self) -> list[tuple[str, BinaryIO]]:
-        return [(self.temp_name, self.handle)] + [(t, s.handle) for t, s in self.siblings]
-
-
-class _Unwritten(Exception):
-    """A staged file that the helper thread could not finish, and why."""
-
-    def __init__(self, target: Path, cause: OSError) -> None:
-        super().__init__(str(target))
-        self.target, self.cause = target, cause
-
-    def error(self) -> OutputError:
-        return _unwritten_error(self.target, self.cause)
-
-
-def _unwritten_error(target: Path | None, exc: OSError) -> OutputError:
-    return OutputError(
-        f"cannot write {target or 'the output folder'}: {exc.strerror}",
-        "free some disk space or fix the folder's permissions; nothing was published, "
-        "the next run publishes the same papers",
-    )
-
-
-def _finish(staged: _Staged) -> None:
-    """On the helper thread, after its last batch: a staged file and its siblings
-    completed, made durable and closed (not yet in place)."""
-    try:
-        for _temp_name, sibling in staged.siblings:
-            sibling.finish()
-        for temp_name, handle in staged.files():
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-            os.chmod(temp_name, 0o644)
-    except OSError as exc:
-        raise _Unwritten(staged.target, exc) from exc
-
-
 class OutputWriter:
     """Writes files under one root folder, atomically, and remembers what it wrote.
 
@@ -151,7 +84,7 @@ class OutputWriter:
         # The compressing and the finishing (fsync, close) of staged files, on a helper
         # thread beside the rendering of the next file; waited for in ``settle``.
         self._helper = compress.Helper()
-        self._finishing: list[_Staged] = []
+        self._finishing: list[Staged] = []
         # Temp files carry their owner's tag, so a run removes only its own state's.
         self.temp_prefix = TEMP_PREFIX + (owner.state_id[:8] + "-" if owner else "")
 
@@ -253,7 +186,7 @@ class OutputWriter:
         """Stage ``relative`` only if its bytes differ from the file there: a page written
         again for a link that may already be right keeps its file (and its time) when it
         is. Returns whether it was staged."""
-        data = b"".join(_encoded(relative, content))
+        data = b"".join(encoded(relative, content))
         target = self.path_for(relative)
         try:
             with open(target, "rb") as existing:
@@ -269,12 +202,12 @@ class OutputWriter:
         with its precompressed siblings (see ``compress``), written from the same batches.
         Each file's compressing and finishing go on on the helper thread while the next
         one renders: ``settle`` (and ``commit``) wait for them."""
-        opened: list[_Staged] = []
+        opened: list[Staged] = []
         current: Path | None = None
         try:
             for relative, content in contents.items():
                 target = self.path_for(relative)
-                staged = _Staged(*self._temp(target), _encoded(relative, content))
+                staged = Staged(*self._temp(target), encoded(relative, content))
                 opened.append(staged)
                 for suffix in compress.wanted(self.precompress, os.path.exists, str(target)):
                     temp_name, _sibling_target, handle = self._temp(target, suffix)
@@ -286,13 +219,13 @@ class OutputWriter:
                     staged.handle.write(batch)
                     self._helper.feed(siblings, batch)
                 self._finishing.append(staged)
-                self._helper.submit(_finish, staged)
-        except _Unwritten as failed:  # an earlier file, finished on the helper thread
+                self._helper.submit(finish, staged)
+        except Unwritten as failed:  # an earlier file, finished on the helper thread
             self._fail(opened)
             raise failed.error() from failed.cause
         except OSError as exc:
             self._fail(opened)
-            raise _unwritten_error(current, exc) from exc
+            raise unwritten_error(current, exc) from exc
         except BaseException:
             self._fail(opened)
             raise
@@ -310,24 +243,24 @@ class OutputWriter:
         publisher settles at the end of staging, before the state records the issues."""
         try:
             self._helper.wait()
-        except _Unwritten as failed:
+        except Unwritten as failed:
             self._fail([])
             raise failed.error() from failed.cause
         except OSError as exc:
             self._fail([])
-            raise _unwritten_error(None, exc) from exc
+            raise unwritten_error(None, exc) from exc
         except BaseException:
             self._fail([])
             raise
         self._finishing = []
 
-    def _fail(self, opened: list[_Staged]) -> None:
+    def _fail(self, opened: list[Staged]) -> None:
         """After a failure: stop the helper thread, then remove the files it was still
         finishing and those being staged (nothing half written stays)."""
         self._helper.close()
         being_staged = {id(staged) for staged in opened}
         finishing = [staged for staged in self._finishing if id(staged) not in being_staged]
-        self._abandon([*opened, *finishing])
+        abandon([*opened, *finishing])
         self._finishing = []
 
     def _temp(self, target: Path, suffix: str = "") -> tuple[str, Path, BinaryIO]:
@@ -343,15 +276,6 @@ class OutputWriter:
                 "check that the output folder exists and is writable; nothing was published",
             ) from exc
         return temp_name, target, os.fdopen(fd, "wb")
-
-    @staticmethod
-    def _abandon(opened: list[_Staged]) -> None:
-        for staged in opened:
-            for temp_name, handle in staged.files():
-                with contextlib.suppress(OSError):
-                    handle.close()
-                with contextlib.suppress(OSError):
-                    os.unlink(temp_name)
 
     def commit(self) -> None:
         """Rename every staged file over its target, then make the renames durable."""
