@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from conftest import NOW, PLAIN, digest_process, digest_text
+from conftest import NOW, PLAIN, digest_process, digest_text, linked_page
 from http_receiver import Receiver
 from smtp_misbehave import MisbehavingServer
 from test_daemon import DigestProcess
@@ -280,6 +280,24 @@ def test_each_new_issue_is_posted_once_to_each_channel(site, run_cli, chat):
     status = json.loads(run_cli("status", "--config", site.config, "--json").out)
     assert status["latest_issue"]["posted_to"] == ["phone", "team"]
     assert status["latest_issue"]["delivered_to"] == []
+
+
+def test_a_chat_post_links_each_paper_on_the_page_that_shows_it(site, run_cli, monkeypatch):
+    """An issue of 80 papers is two pages: the post's links to papers of the second page
+    go there, not to the issue's first page."""
+    site.config.write_text("papers_per_page = 10\n" + site.config.read_text(), encoding="utf-8")
+    with Receiver() as receiver:
+        monkeypatch.setenv("TEST_CHAT_JSON", f"json://127.0.0.1:{receiver.port}/hook/{SECRET}")
+        add_config(site, '[[channels]]\nname = "team"\nurl_env = "TEST_CHAT_JSON"\n'
+                         'max_papers = 25\n')  # fmt: skip
+        published(site, run_cli)
+        (post,) = receiver.to("/hook")
+    links = re.findall(r"<(https://example\.org/digest/issues/[^>]+#p-[0-9a-f]+)>",
+                       json.loads(post.body)["message"])  # fmt: skip
+    assert len(links) == 25 and any("/2026-11-24/3.html#" in link for link in links)
+    for link in links:
+        page, anchor = linked_page(site.out, "https://example.org/digest/", link)
+        assert f'<article id="{anchor}">' in page, link
 
 
 def test_a_broken_channel_stops_nothing_else_and_is_posted_later(site, run_cli, chat):
