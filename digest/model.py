@@ -164,9 +164,9 @@ class Paper:
     abstract_cut: bool = False  # the listing ended mid-abstract; a later one may complete it
     updated: dt.datetime | None = None  # when a later listing completed its text
     details: PaperDetails | None = None  # from the API's JSON; None for a text listing
-    # Its place in its issue's page order (0 first), once published: which page of a
-    # paged issue shows it. Not part of what the paper is.
-    position: int | None = field(default=None, compare=False)
+    # The page of its issue that shows it (1 first), once published: from its place in
+    # page order and the page size its issue was published with. Not part of the paper.
+    page: int = field(default=1, compare=False)
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -251,6 +251,18 @@ class Issue:
     published_at: dt.datetime
     paper_count: int
     outputs_pending: bool = False  # recorded, but its files are not all written yet
+    # Shown on pages of this many papers if it has more (0: one page); kept as published.
+    papers_per_page: int = 0
+
+    @property
+    def page_count(self) -> int:
+        if not self.papers_per_page or self.paper_count <= self.papers_per_page:
+            return 1
+        return -(-self.paper_count // self.papers_per_page)
+
+    def page_of(self, place: int) -> int:
+        """The page (1 first) that shows the paper at this place (0 first) in page order."""
+        return place // self.papers_per_page + 1 if self.papers_per_page else 1
 
 
 INDEX_ISSUES = 52  # issues on the front page (a year of weekly ones); older: the year pages
@@ -272,23 +284,10 @@ class Site:
     index_issues: int = INDEX_ISSUES
     paper_link: str = PAPER_SEARCH  # where a paper is when its text names no arXiv id
     search: bool = False  # search.html, Pagefind's index of every issue and paper
-    papers_per_page: int = PAPERS_PER_PAGE  # 0: every issue on one page
+    papers_per_page: int = PAPERS_PER_PAGE  # for new issues (each keeps its own); 0: one page
 
     def issue_url(self, issue_id: str) -> str:
         return f"{self.url}issues/{issue_id}.html"
-
-    def page_of(self, position: int | None) -> int:
-        """The page (1 first) of an issue that shows the paper at this place in its page
-        order. A paper's page follows from its own place alone, so a feed or an email
-        links it without reading the rest of its issue."""
-        if not self.papers_per_page or not position:
-            return 1
-        return position // self.papers_per_page + 1
-
-    def page_count(self, papers: int) -> int:
-        if not self.papers_per_page or papers <= self.papers_per_page:
-            return 1
-        return -(-papers // self.papers_per_page)
 
     def issue_page_path(self, issue_id: str, page: int = 1) -> str:
         """A page of an issue, from the site's root: the first is ``issues/<id>.html``
@@ -299,16 +298,16 @@ class Site:
 
     def paper_path(self, paper: Paper) -> str:
         """The paper on its issue's page, from the site's root (pages link relatively)."""
-        page = self.issue_page_path(paper.issue_id or "", self.page_of(paper.position))
+        page = self.issue_page_path(paper.issue_id or "", paper.page)
         return f"{page}#{paper.anchor}"
 
     def paper_url(self, paper: Paper) -> str:
         """The paper in its issue (our page): feeds and emails link here."""
         return f"{self.url}{self.paper_path(paper)}"
 
-    def section_path(self, issue_id: str, start: int, section_slug: str) -> str:
+    def section_path(self, issue: Issue, start: int, section_slug: str) -> str:
         """Where a section of an issue begins (``start``: its first paper's place)."""
-        return f"{self.issue_page_path(issue_id, self.page_of(start))}#s-{section_slug}"
+        return f"{self.issue_page_path(issue.id, issue.page_of(start))}#s-{section_slug}"
 
     def source(self, paper: Paper) -> PaperLink:
         """The paper itself (its arXiv page, or a search for its title): a reader who

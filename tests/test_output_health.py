@@ -57,8 +57,7 @@ def test_a_missing_issue_page_is_critical_and_named(site, run_cli):
     (finding,) = [f for f in json.loads(out)["findings"] if f["check"] == "output"]
     assert finding["level"] == "CRITICAL"
     assert (
-        "lacks the page of 1 issue(s) the state says are written (2026-11-23)"
-        in (finding["message"])
+        "lacks a page of 1 issue(s) the state says are written (2026-11-23)" in (finding["message"])
     )
     assert run_cli("rebuild", "--config", site.config).code == 0
     assert (site.out / "issues" / "2026-11-23.html").exists() and check(site)[0] == 0

@@ -220,27 +220,152 @@ def test_a_new_issue_rewrites_only_the_first_page_of_the_one_before(tmp_path):
     assert (second.stat().st_mtime_ns, second.read_bytes()) == before
 
 
-def test_an_older_states_page_order_is_numbered_again_and_its_links_land(tmp_path):
-    """A state from before schema 6 kept paper ids as page places (the first paper of
-    an issue at 1, 81, ...): migrated, places count from 0 in each issue again, so the
-    page a feed links is the page that shows the paper."""
+def _published_links_land(out: Path) -> int:
+    """Every link to a paper in the feeds lands on a page holding its article."""
+    landed = 0
+    for feed in ("atom.xml", "rss.xml"):
+        for entry in feedparser.parse((out / feed).read_bytes()).entries:
+            page, fragment = linked_page(out, SITE_URL, entry.link)
+            assert f'<article id="{fragment}">' in page, entry.link
+            landed += 1
+    return landed
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != ".digest-owner"
+    }
+
+
+def test_an_issue_keeps_its_pages_when_papers_per_page_changes(tmp_path):
+    """The page size is an issue's own, from when it was published: a changed config
+    pages new issues only, so no link that went out (in an email, a feed reader) moves,
+    and a rebuild changes nothing."""
+    (tmp_path / "inbox").mkdir()
+    config = configure(tmp_path)
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    assert digest_process("run", "--config", config, "--now", "2026-11-23T08:00:00Z",
+                          "--no-send").returncode == 0  # fmt: skip
+    out = tmp_path / "out"
+    assert [p.name for p in issue_pages(out, "2026-11-23")] == ["2026-11-23.html", "2.html"]
+    config.write_text("papers_per_page = 30\n" + config.read_text(), encoding="utf-8")
+    (tmp_path / "inbox" / PLAIN_2.name).write_bytes(PLAIN_2.read_bytes())
+    done = digest_process("run", "--config", config, "--now", NOW, "--no-send")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in issue_pages(out, "2026-11-23")] == ["2026-11-23.html", "2.html"]
+    first = (out / "issues" / "2026-11-23.html").read_text(encoding="utf-8")
+    assert first.count("<article ") == 50 and "Page 1 of 2" in first
+    later = len(issue_pages(out, "2026-11-24"))
+    assert later > 2 and "Page 1 of " + str(later) in (
+        out / "issues" / "2026-11-24.html"
+    ).read_text(encoding="utf-8")
+    assert _published_links_land(out) > 100
+    before = tree(out)
+    assert digest_process("rebuild", "--config", config).returncode == 0
+    assert tree(out) == before, "a rebuild re-pages nothing"
+
+
+def test_issues_published_before_pages_stay_on_one_page(tmp_path):
+    """A state from before pages (schema 10): its issues were one page each, and links
+    to them went out so; migrated, each keeps one page, while new issues get pages."""
+    (tmp_path / "inbox").mkdir()
+    config = configure(tmp_path)
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    assert digest_process("run", "--config", config, "--now", "2026-11-23T08:00:00Z",
+                          "--no-send").returncode == 0  # fmt: skip
+    from digest.store.sqlite.schema import MIGRATIONS
+
+    out = tmp_path / "out"
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # as such a state is
+        db.execute("ALTER TABLE issues DROP COLUMN papers_per_page")
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    for page in (out / "issues" / "2026-11-23").iterdir():  # as such a state published
+        page.unlink()
+    (out / "issues" / "2026-11-23").rmdir()
+    (tmp_path / "inbox" / PLAIN_2.name).write_bytes(PLAIN_2.read_bytes())
+    done = digest_process("run", "--config", config, "--now", NOW, "--no-send")
+    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and digest_process("rebuild", "--config", config).returncode == 0
+    assert not (out / "issues" / "2026-11-23").exists()
+    assert (out / "issues" / "2026-11-23.html").read_text(encoding="utf-8").count("<article ") == 80
+    assert len(issue_pages(out, "2026-11-24")) == 2
+    assert _published_links_land(out) > 100
+
+
+def test_a_copy_of_the_built_in_issue_template_still_draws_pages(tmp_path):
+    """The README's way to change a template: copy it and edit it. A copy reads ``page``
+    (through the tags digest adds to Jinja2's) and so still pages large issues."""
+    own = tmp_path / "own"
+    own.mkdir()
+    source = (ROOT / "templates" / "issue.html").read_text(encoding="utf-8")
+    (own / "issue.html").write_text(source.replace("<main>", '<main class="mine">'), "utf-8")
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    config = configure(tmp_path, f'templates = "{own}"\n')
+    assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
+    pages = issue_pages(tmp_path / "out", "2026-11-24")
+    assert len(pages) == 2 and all('class="mine"' in p.read_text("utf-8") for p in pages)
+
+
+def test_a_missing_later_page_is_reported_and_refused_like_a_missing_issue(tmp_path):
     (tmp_path / "inbox").mkdir()
     config = configure(tmp_path)
     (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
     assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
-    from digest.store.sqlite.schema import MIGRATIONS
+    (tmp_path / "out" / "issues" / "2026-11-24" / "2.html").unlink()
+    checked = digest_process("check", "--config", config)
+    assert checked.returncode == 2 and "lacks a page of 1 issue(s)" in checked.stdout
+    assert "2026-11-24" in checked.stdout
+    assert digest_process("rebuild", "--config", config).returncode == 0
+    assert (tmp_path / "out" / "issues" / "2026-11-24" / "2.html").is_file()
+    assert digest_process("check", "--config", config).returncode == 0
 
-    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # as such a state has them
-        db.execute("UPDATE issue_order SET position = position + 1000")
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
-    done = digest_process("rebuild", "--config", config)
+
+def test_many_sections_keep_each_page_light(tmp_path):
+    """An issue of many sections (as grouping by organisation makes): a paged issue lists
+    them in its headings only, so a page never carries the whole list."""
+    from conftest import digest_text
+
+    sections = "".join(
+        f'[[sections]]\nname = "Topic {n}"\nmatch = ["topic{n}x"]\n' for n in range(30)
+    )
+    (tmp_path / "inbox").mkdir()
+    pairs = [(f"Paper {n} on topic{n % 30}x", f"We study topic{n % 30}x data.") for n in range(120)]
+    (tmp_path / "inbox" / "many.txt").write_text(digest_text("Nov 24", pairs), "utf-8")
+    config = configure(tmp_path, "")
+    config.write_text(config.read_text().replace(SECTIONS, sections), "utf-8")
+    assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
+    pages = issue_pages(tmp_path / "out", "2026-11-24")
+    assert len(pages) == 3
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert 'class="toc"' not in text and text.count('class="section"') <= 31
+    headed = "".join(p.read_text("utf-8") for p in pages)
+    assert all(f'id="s-topic-{n}"' in headed for n in range(30))
+
+
+def test_a_section_link_to_the_first_page_still_finds_its_section(large):
+    """Emails from templates written before pages link ``issues/<id>.html#s-<slug>``:
+    on the first page each later section's entry in the contents carries that id (and
+    links to the page where the section begins)."""
+    first = (large / "out" / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
+    assert '<li id="s-vision"><a href="../issues/2026-11-24/2.html#s-vision">' in first
+    assert first.count('id="s-language-models"') == 1  # its heading: on this page
+
+
+def test_an_adopted_folders_later_pages_are_never_overwritten(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    foreign = tmp_path / "out" / "issues" / "2026-11-24"
+    foreign.mkdir(parents=True)
+    (foreign / "2.html").write_text("FOREIGN\n", encoding="utf-8")
+    config = configure(tmp_path)
+    done = digest_process("run", "--config", config, "--now", NOW, "--no-send", "--adopt-output")
     assert done.returncode == 0, done.stderr
-    with sqlite3.connect(tmp_path / "state.sqlite") as db:
-        places = [p for (p,) in db.execute("SELECT position FROM issue_order ORDER BY 1")]
-        assert places == list(range(80))
-    for entry in feedparser.parse((tmp_path / "out" / "atom.xml").read_bytes()).entries:
-        page, fragment = linked_page(tmp_path / "out", SITE_URL, entry.link)
-        assert f'<article id="{fragment}">' in page, entry.link
+    assert (foreign / "2.html").read_text(encoding="utf-8") == "FOREIGN\n"
+    assert (tmp_path / "out" / "issues" / "2026-11-24-2" / "2.html").is_file()
 
 
 @pytest.mark.browser
@@ -258,3 +383,16 @@ def test_lighthouse_on_a_phone_scores_each_page_fast_and_light(large, tmp_path):
             assert audits["dom-size"]["score"] == 1, path
             score = report["categories"]["performance"]["score"] * 100
             assert score >= 90, (path, score, audits["largest-contentful-paint"]["displayValue"])
+
+
+def test_a_later_pages_folder_that_is_a_link_elsewhere_is_never_written_through(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out" / "issues").mkdir(parents=True)
+    (tmp_path / "out" / "issues" / "2026-11-24").symlink_to(elsewhere)
+    done = digest_process("run", "--config", configure(tmp_path), "--now", NOW, "--no-send")
+    assert done.returncode == 3, done.stderr
+    assert "leads outside" in done.stderr and "remove the symbolic link" in done.stderr
+    assert list(elsewhere.iterdir()) == []

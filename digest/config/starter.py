@@ -29,8 +29,8 @@ state = ".digest/state.sqlite"
 # How many papers the RSS/Atom feeds carry, newest first.
 feed_size = 100
 # An issue of more papers is shown on pages of this many, light on a phone (its first
-# page is still issues/<id>.html); 0 puts every issue on one page. Changing it moves
-# papers of large issues to other pages (their links from older emails and feeds).
+# page is still issues/<id>.html); 0 puts every new issue on one page. Each issue keeps
+# the size it was published with, so its links never move.
 papers_per_page = 50
 # Files larger than this are rejected unread.
 max_file_size = "32MB"

@@ -6,7 +6,7 @@ tools understand (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN):
 
 * the last run failed, or died before it finished (CRITICAL);
 * an issue was recorded but its files are not all written (CRITICAL);
-* the output folder is gone, or lacks the page of an issue the state says is written
+* the output folder is gone, or lacks a page of an issue the state says is written
   (CRITICAL); the state records another output folder than this config's (WARNING);
 * no new digest file for longer than ``expect_new_every`` (WARNING; CRITICAL at twice);
 * the newest file lists far fewer papers than the files before it (a partial scrape, not

@@ -90,10 +90,6 @@ class Helper:
         self.pool: ThreadPoolExecutor | None = None
         self.pending: deque[Future[None]] = deque()
 
-    def feed(self, siblings: list[Sibling], data: bytes) -> None:
-        if siblings:
-            self.submit(_feed_all, siblings, data)
-
     def submit(self, work: Callable[..., None], *args: object) -> None:
         if self.pool is None:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="digest-compress")
@@ -116,11 +112,6 @@ class Helper:
                 future.result()
         self.pending.clear()
         self.pool = None
-
-
-def _feed_all(siblings: list[Sibling], data: bytes) -> None:
-    for sibling in siblings:
-        sibling.feed(data)
 
 
 def wanted(precompress: bool, exists: Callable[[str], bool], target: str) -> list[str]:

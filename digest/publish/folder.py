@@ -24,7 +24,7 @@ class FolderState:
 
     folder: Path
     gone: bool  # the state has published issues, and the folder holds no output at all
-    missing: tuple[str, ...]  # issues written, by the state, whose page is not here
+    missing: tuple[str, ...]  # issues written, by the state, with a page not here
     recorded: str | None  # the folder the state records, when it is another one
 
     @property
@@ -40,7 +40,7 @@ class FolderState:
             f" and {len(self.missing) - 3} more" if len(self.missing) > 3 else ""
         )
         return (
-            f"the output folder {shown} lacks the page of {len(self.missing)} issue(s) the "
+            f"the output folder {shown} lacks a page of {len(self.missing)} issue(s) the "
             f"state says are written ({ids}){where}; 'digest rebuild' writes them again"
         )
 
@@ -50,10 +50,19 @@ def folder_state(store: Store, writer: OutputWriter) -> FolderState:
     whether the state records this folder as the one it publishes into."""
     recorded = store.setting("output")
     other = recorded if recorded is not None and recorded != str(writer.root) else None
-    written = [issue.id for issue in store.issues() if not issue.outputs_pending]
+    issues = [issue for issue in store.issues() if not issue.outputs_pending]
+    written = [issue.id for issue in issues]
     present = writer.issue_pages_present() if written else set()
     gone = bool(written) and not present and not writer.holds_output()
-    missing = tuple(issue_id for issue_id in written if issue_id not in present)
+    missing = tuple(
+        issue.id
+        for issue in issues
+        if issue.id not in present
+        or not all(
+            writer.exists(f"issues/{issue.id}/{number}.html")
+            for number in range(2, issue.page_count + 1)
+        )
+    )
     return FolderState(writer.root, gone, () if gone else missing, other)
 
 

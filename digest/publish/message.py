@@ -71,7 +71,7 @@ class EmailRenderer:
         self._tried: dict[Plan, tuple[bool, str]] = {}
         # Where each section begins on the web (the page it starts on, if paged).
         self.section_urls = {
-            name: self.site.url + self.site.section_path(self.issue.id, start, slug(name))
+            name: self.site.url + self.site.section_path(self.issue, start, slug(name))
             for name, start in context.summary.section_starts().items()
         }
         # The note as an email shows it: images as links, at most half of the budget.

@@ -33,6 +33,7 @@ from digest.publish.staged import (
     Unwritten,
     abandon,
     encoded,
+    feed,
     finish,
     unwritten_error,
 )
@@ -55,6 +56,7 @@ DIGEST_NAMES = frozenset(
 )
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ISSUE_FILE = re.compile(r"(\d{4}-\d{2}-\d{2}(?:-\d+)?)\.(?:md|html|eml)")
+_ISSUE_ID = re.compile(r"\d{4}-\d{2}-\d{2}(?:-\d+)?")  # issues/<id>/: a paged issue's pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,17 @@ class OutputWriter:
             names = os.listdir(self.root / "issues")
         except (FileNotFoundError, NotADirectoryError):
             return set()
-        return {match[1] for name in names if (match := _ISSUE_FILE.fullmatch(name))}
+        ids = {match[1] for name in names if (match := _ISSUE_FILE.fullmatch(name))}
+        return ids | {name for name in names if _ISSUE_ID.fullmatch(name) and self._holds(name)}
+
+    def _holds(self, issue_id: str) -> bool:
+        """Whether ``issues/<id>/`` (a paged issue's later pages) holds a file: a folder
+        that a killed or refused run left empty, or with only temp files, names no issue."""
+        try:
+            names = os.listdir(self.root / "issues" / issue_id)
+        except OSError:
+            return True  # a folder (or link) there that cannot be read: never reused
+        return any(not name.startswith(TEMP_PREFIX) for name in names)
 
     def issue_pages_present(self) -> set[str]:
         """Issue ids whose web page (``issues/<id>.html``) is here."""
@@ -176,6 +188,13 @@ class OutputWriter:
         target = self.root.joinpath(*parts)
         if self.root not in target.parents:
             raise OutputError(f"refusing to write outside {self.root}: {relative!r}")
+        if len(parts) > 1:  # a folder of ours (issues/<id>/, ...) a symbolic link could replace
+            folder = Path(os.path.realpath(target.parent))
+            if folder != self.root and self.root not in folder.parents:
+                raise OutputError(
+                    f"refusing to write {relative!r}: {target.parent} leads outside {self.root}",
+                    "remove the symbolic link; digest makes that folder itself",
+                )
         return target
 
     def write(self, relative: str, content: str | bytes | Iterable[str]) -> Path:
@@ -214,10 +233,10 @@ class OutputWriter:
                     staged.siblings.append((temp_name, compress.Sibling(suffix, handle)))
             for staged in opened:
                 current = staged.target  # named in the message, should the disk fail
-                siblings = [sibling for _, sibling in staged.siblings]
                 for batch in staged.batches:
                     staged.handle.write(batch)
-                    self._helper.feed(siblings, batch)
+                    if staged.siblings:
+                        self._helper.submit(feed, staged, batch)
                 self._finishing.append(staged)
                 self._helper.submit(finish, staged)
         except Unwritten as failed:  # an earlier file, finished on the helper thread

@@ -49,7 +49,7 @@ def issue_pages(
     is a click or two from the first; a paper's page follows from its place alone
     (``Site.paper_path``), so feeds, emails and chat posts link it directly."""
     site, issue = context.site, context.issue
-    count = site.page_count(issue.paper_count)
+    count = issue.page_count
     if count == 1:
         yield site.issue_page_path(issue.id), issue_page(context, papers)
         return
@@ -57,7 +57,7 @@ def issue_pages(
     first_places = set(starts.values())
     # Grouped by the page each paper's place names, not counted off: a page shows
     # exactly the papers that links to that page expect there.
-    for number, group in groupby(views(papers, site), key=lambda p: site.page_of(p.position)):
+    for number, group in groupby(views(papers, site), key=attrgetter("page")):
         listed = list(group)
         page = IssuePage.make(site, issue, number, max(count, number), listed, first_places)
         yield page.path, _page_of(context, page, listed, starts)
@@ -97,7 +97,7 @@ class IssuePage:
         first_places: set[int],
     ) -> IssuePage:
         head = listed[0] if listed else None
-        first = head.position if head is not None and head.position is not None else 0
+        first = (number - 1) * issue.papers_per_page
         continued = None
         if head is not None and head.section is not None and first not in first_places:
             continued = head.section

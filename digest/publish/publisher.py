@@ -56,8 +56,14 @@ def site_for(config: Config) -> Site:
         INDEX_ISSUES,
         config.paper_link,
         config.search,
-        config.papers_per_page if issue_template_draws_pages(config.templates) else 0,
+        papers_per_page(config),
     )
+
+
+def papers_per_page(config: Config) -> int:
+    """The page size a new issue is published with (and keeps): the config's, unless the
+    ``issue.html`` in use cannot draw pages."""
+    return config.papers_per_page if issue_template_draws_pages(config.templates) else 0
 
 
 def issue_template_draws_pages(user_dir: Path | None) -> bool:
@@ -67,9 +73,9 @@ def issue_template_draws_pages(user_dir: Path | None) -> bool:
     it was (and feeds and emails link there)."""
     if user_dir is None or not (user_dir / "issue.html").is_file():
         return True
-    from digest.publish.templates import reads_variable
+    from digest.publish.templates import default_template_dir, reads_variable
 
-    return reads_variable(user_dir / "issue.html", "page")
+    return reads_variable(user_dir / "issue.html", "page", (user_dir, default_template_dir()))
 
 
 def writer_for(config: Config, store: Store) -> OutputWriter:

@@ -76,6 +76,15 @@ def unwritten_error(target: Path | None, exc: OSError) -> OutputError:
     )
 
 
+def feed(staged: Staged, data: bytes) -> None:
+    """On the helper thread: a batch of a staged file into each of its siblings."""
+    try:
+        for _temp_name, sibling in staged.siblings:
+            sibling.feed(data)
+    except OSError as exc:
+        raise Unwritten(staged.target, exc) from exc
+
+
 def finish(staged: Staged) -> None:
     """On the helper thread, after its last batch: a staged file and its siblings
     completed, made durable and closed (not yet in place)."""

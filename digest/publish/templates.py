@@ -299,14 +299,28 @@ def templates_for(user_dir: Path | None, cache_dir: Path | None = None) -> Templ
     return Templates(user_dir, cache_dir)
 
 
-def reads_variable(template: Path, name: str) -> bool:
-    """Whether a template's source reads the context variable ``name`` (a template that
-    does not parse reads nothing: rendering it says why)."""
+def reads_variable(
+    template: Path, name: str, search: tuple[Path, ...] = (), depth: int = 0
+) -> bool:
+    """Whether a template's source reads the context variable ``name``, or the template it
+    extends or includes does (looked up in ``search``, the user's folder then ours). The
+    ``{% item %}`` tags are taken out first (their items see no page context). A template
+    that does not parse reads nothing: rendering it says why."""
     from jinja2 import nodes
 
     try:
-        source = template.read_text(encoding="utf-8")
+        source = _ITEM_TAG.sub("", template.read_text(encoding="utf-8"))
         parsed = jinja2.Environment().parse(source)  # parsed only: no filter is looked up
     except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError):
         return False
-    return any(node.name == name and node.ctx == "load" for node in parsed.find_all(nodes.Name))
+    if any(node.name == name and node.ctx == "load" for node in parsed.find_all(nodes.Name)):
+        return True
+    for node in parsed.find_all((nodes.Extends, nodes.Include)):
+        named = getattr(node, "template", None)
+        other = named.value if isinstance(named, nodes.Const) else None
+        if not isinstance(other, str) or depth > 8:  # (a template that extends itself)
+            continue
+        found = next((folder / other for folder in search if (folder / other).is_file()), None)
+        if found is not None and reads_variable(found, name, search, depth + 1):
+            return True
+    return False

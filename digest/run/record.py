@@ -17,6 +17,7 @@ from digest.intake.take_in import Intake
 from digest.model import Issue, Problem, Severity
 from digest.publish import note_email, notes
 from digest.publish.notes import TakenNote
+from digest.publish.publisher import papers_per_page
 from digest.run.context import Mode, RunContext
 from digest.store import Store
 
@@ -45,7 +46,8 @@ def record_issue(store: Store, config: Config, new: NewIssue) -> tuple[Issue, in
         risen = store.mark_rising(
             new.seen_again, new.seq, rising.min_gain, rising.min_factor, rising.max_papers, new.day
         )
-    return store.add_issue(new.id, new.seq, new.day, new.published_at, new.papers), risen
+    per_page = papers_per_page(config)
+    return store.add_issue(new.id, new.seq, new.day, new.published_at, new.papers, per_page), risen
 
 
 def backfill_for(context: RunContext, first_seq: int, avoid: set[str]) -> Backfill | None:

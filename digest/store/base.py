@@ -257,9 +257,16 @@ class Store(ABC):
 
     @abstractmethod
     def add_issue(
-        self, issue_id: str, seq: int, day: dt.date, published_at: dt.datetime, count: int
+        self,
+        issue_id: str,
+        seq: int,
+        day: dt.date,
+        published_at: dt.datetime,
+        count: int,
+        papers_per_page: int = 0,
     ) -> Issue:
-        """Record an issue, its outputs pending until ``outputs_written``."""
+        """Record an issue, its outputs pending until ``outputs_written``; shown on pages
+        of ``papers_per_page`` papers if it has more (0: on one page), for good."""
 
     @abstractmethod
     def mark_outputs_pending(self, seqs: Iterable[int]) -> None: ...

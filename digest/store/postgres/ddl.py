@@ -166,6 +166,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE papers ADD COLUMN details text COLLATE "C";
     """,
+    # 5: each issue keeps the page size it was published with (SQLite's version 11)
+    """
+    ALTER TABLE issues ADD COLUMN papers_per_page bigint NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -152,13 +152,19 @@ class IssueQueries(SqlBase):
         return f"{base}-{number}", seq
 
     def add_issue(
-        self, issue_id: str, seq: int, day: dt.date, published_at: dt.datetime, count: int
+        self,
+        issue_id: str,
+        seq: int,
+        day: dt.date,
+        published_at: dt.datetime,
+        count: int,
+        papers_per_page: int = 0,
     ) -> Issue:
         self._execute(
-            f"INSERT INTO issues ({ISSUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 1)",
-            (seq, issue_id, day.isoformat(), moment_text(published_at), count),
+            f"INSERT INTO issues ({ISSUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 1, ?)",
+            (seq, issue_id, day.isoformat(), moment_text(published_at), count, papers_per_page),
         )
-        return Issue(issue_id, seq, day, published_at, count, True)
+        return Issue(issue_id, seq, day, published_at, count, True, papers_per_page)
 
     def mark_outputs_pending(self, seqs: Iterable[int]) -> None:
         self._executemany(

@@ -20,9 +20,10 @@ PAPERS_IN_ORDER = (
 PAPER_COLUMNS = (
     "p.key, p.title, p.abstract, p.authors, p.org_id, p.org_name, p.published, p.upvotes, "
     "p.links, p.digest_date, p.first_file, p.first_line, i.published_at, o.position, i.id, "
-    "p.section, p.reason, p.abstract_cut, p.updated_at, p.first_seen, p.details, o.position"
+    "p.section, p.reason, p.abstract_cut, p.updated_at, p.first_seen, p.details, o.position, "
+    "i.papers_per_page"
 )
-ISSUE_COLUMNS = "seq, id, date, published_at, paper_count, outputs_pending"
+ISSUE_COLUMNS = "seq, id, date, published_at, paper_count, outputs_pending, papers_per_page"
 
 
 def links_from_text(text: str) -> tuple[str, ...]:
@@ -90,6 +91,7 @@ def paper_from_row(row: Row, kind: type[Paper] = Paper) -> Paper:
         seen,
         details,
         place,
+        per_page,
     ) = row
     # A published paper was first seen when its issue was published (or, backfilled, on
     # its own digest's day, before it); a millisecond apart in page order, so that
@@ -116,10 +118,12 @@ def paper_from_row(row: Row, kind: type[Paper] = Paper) -> Paper:
         abstract_cut=bool(cut),
         updated=parse_moment(updated) if updated else None,
         details=details_from_text(details),
-        position=place,
+        page=place // per_page + 1 if per_page else 1,
     )
 
 
 def issue_from_row(row: Row) -> Issue:
-    seq, issue_id, day, at, count, pending = row
-    return Issue(issue_id, seq, dt.date.fromisoformat(day), parse_moment(at), count, bool(pending))
+    seq, issue_id, day, at, count, pending, per_page = row
+    return Issue(
+        issue_id, seq, dt.date.fromisoformat(day), parse_moment(at), count, bool(pending), per_page
+    )

@@ -42,33 +42,6 @@ def _trust(db: sqlite3.Connection) -> None:
     db.executemany("UPDATE papers SET has_code = 1 WHERE id = ?", coded)
 
 
-def _places_from_zero(db: sqlite3.Connection) -> None:
-    """Each issue's page order numbered 0, 1, ... again: a state from before schema 6 kept
-    paper ids as places, and a paged issue's page follows from a paper's place. Order is
-    kept; a state numbered so already (every one since) is only read."""
-    misnumbered = db.execute(
-        "SELECT 1 FROM issue_order GROUP BY issue_seq "
-        "HAVING min(position) != 0 OR max(position) != count(*) - 1 LIMIT 1"
-    ).fetchone()
-    if misnumbered is None:
-        return
-    for statement in (
-        """CREATE TABLE issue_order_v11 (
-            issue_seq INTEGER NOT NULL,
-            position INTEGER NOT NULL,
-            paper_id INTEGER NOT NULL,
-            PRIMARY KEY (issue_seq, position)
-        ) WITHOUT ROWID""",
-        "INSERT INTO issue_order_v11 SELECT issue_seq, "
-        "row_number() OVER (PARTITION BY issue_seq ORDER BY position) - 1, paper_id "
-        "FROM issue_order ORDER BY 1, 2",
-        "DROP TABLE issue_order",
-        "ALTER TABLE issue_order_v11 RENAME TO issue_order",
-        "CREATE INDEX issue_order_by_paper ON issue_order (paper_id)",
-    ):
-        db.execute(statement)
-
-
 APPLICATION_ID = 0x44474553  # "DGES": marks a SQLite file as a digest state
 
 MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
@@ -235,7 +208,10 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     ALTER TABLE papers ADD COLUMN details TEXT;
     """,
-    # 11: page order numbered from 0 in every issue (a paged issue's page follows from it)
-    _places_from_zero,
+    # 11: each issue keeps the page size it was published with (0: one page, as every
+    # issue before was), so a changed config never moves a published paper's page
+    """
+    ALTER TABLE issues ADD COLUMN papers_per_page INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
