@@ -261,8 +261,13 @@ class Issue:
         return -(-self.paper_count // self.papers_per_page)
 
     def page_of(self, place: int) -> int:
-        """The page (1 first) that shows the paper at this place (0 first) in page order."""
-        return place // self.papers_per_page + 1 if self.papers_per_page else 1
+        return page_of(place, self.papers_per_page)
+
+
+def page_of(place: int, papers_per_page: int) -> int:
+    """The page (1 first) of an issue of this page size (0: one page) that shows the
+    paper at this place (0 first) in its page order."""
+    return place // papers_per_page + 1 if papers_per_page else 1
 
 
 INDEX_ISSUES = 52  # issues on the front page (a year of weekly ones); older: the year pages

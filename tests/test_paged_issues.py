@@ -28,7 +28,12 @@ SECTIONS = (
 LIGHTHOUSE_DOM_WARNING = 800  # elements: Lighthouse's "avoid an excessive DOM size"
 
 
-def configure(work: Path, extra: str = "") -> Path:
+def configure(work: Path, extra: str = "", drop: tuple[Path, ...] = ()) -> Path:
+    """A site under ``work``: its config (``extra`` at the top), its inbox holding
+    ``drop``."""
+    (work / "inbox").mkdir(exist_ok=True)
+    for source in drop:
+        (work / "inbox" / source.name).write_bytes(source.read_bytes())
     config = work / "digest.toml"
     config.write_text(
         f'title = "Test digest"\nurl = "{SITE_URL}"\nauthor = "Tester"\n'
@@ -38,6 +43,10 @@ def configure(work: Path, extra: str = "") -> Path:
         encoding="utf-8",
     )
     return config
+
+
+def publish(config: Path, now: str = NOW) -> subprocess.CompletedProcess:
+    return digest_process("run", "--config", config, "--now", now, "--no-send")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +60,7 @@ def large(tmp_path_factory) -> Path:
          "--papers-per-file", "350", "--seed", "1", "--meta-fraction", "1"],
         check=True, capture_output=True,
     )  # fmt: skip
-    done = digest_process("run", "--config", configure(work), "--now", NOW, "--no-send")
+    done = publish(configure(work))
     assert done.returncode == 0, done.stderr
     return work
 
@@ -161,10 +170,7 @@ def test_every_link_to_a_paper_goes_to_the_page_that_shows_it(large):
 
 
 def test_one_page_per_issue_on_request(tmp_path):
-    (tmp_path / "inbox").mkdir()
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
-    config = configure(tmp_path, "papers_per_page = 0\n")
-    done = digest_process("run", "--config", config, "--now", NOW, "--no-send")
+    done = publish(configure(tmp_path, "papers_per_page = 0\n", (PLAIN,)))
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "out" / "issues" / "2026-11-24").exists()
     page = (tmp_path / "out" / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
@@ -174,7 +180,6 @@ def test_one_page_per_issue_on_request(tmp_path):
 
 
 def test_papers_per_page_out_of_range_is_a_config_error(tmp_path):
-    (tmp_path / "inbox").mkdir()
     config = configure(tmp_path, "papers_per_page = -5\n")
     done = digest_process("run", "--config", config, "--now", NOW)
     assert done.returncode == 2
@@ -193,10 +198,7 @@ def test_a_users_issue_template_that_knows_no_pages_keeps_issues_on_one_page(tmp
         "</article>\n{% endfor %}",
         encoding="utf-8",
     )
-    (tmp_path / "inbox").mkdir()
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
-    config = configure(tmp_path, f'templates = "{own}"\n')
-    done = digest_process("run", "--config", config, "--now", NOW, "--no-send")
+    done = publish(configure(tmp_path, f'templates = "{own}"\n', (PLAIN,)))
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "out" / "issues" / "2026-11-24").exists()
     page = (tmp_path / "out" / "issues" / "2026-11-24.html").read_text(encoding="utf-8")
@@ -206,16 +208,13 @@ def test_a_users_issue_template_that_knows_no_pages_keeps_issues_on_one_page(tmp
 
 
 def test_a_new_issue_rewrites_only_the_first_page_of_the_one_before(tmp_path):
-    (tmp_path / "inbox").mkdir()
-    config = configure(tmp_path)
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
-    assert digest_process("run", "--config", config, "--now", "2026-11-23T08:00:00Z",
-                          "--no-send").returncode == 0  # fmt: skip
+    config = configure(tmp_path, drop=(PLAIN,))
+    assert publish(config, "2026-11-23T08:00:00Z").returncode == 0
     first, second = issue_pages(tmp_path / "out", "2026-11-23")
     assert second.name == "2.html"
     before = second.stat().st_mtime_ns, second.read_bytes()
     (tmp_path / "inbox" / PLAIN_2.name).write_bytes(PLAIN_2.read_bytes())
-    assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
+    assert publish(config).returncode == 0
     assert 'href="../issues/2026-11-24.html">Next issue' in first.read_text(encoding="utf-8")
     assert (second.stat().st_mtime_ns, second.read_bytes()) == before
 
@@ -243,16 +242,13 @@ def test_an_issue_keeps_its_pages_when_papers_per_page_changes(tmp_path):
     """The page size is an issue's own, from when it was published: a changed config
     pages new issues only, so no link that went out (in an email, a feed reader) moves,
     and a rebuild changes nothing."""
-    (tmp_path / "inbox").mkdir()
-    config = configure(tmp_path)
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
-    assert digest_process("run", "--config", config, "--now", "2026-11-23T08:00:00Z",
-                          "--no-send").returncode == 0  # fmt: skip
+    config = configure(tmp_path, drop=(PLAIN,))
+    assert publish(config, "2026-11-23T08:00:00Z").returncode == 0
     out = tmp_path / "out"
     assert [p.name for p in issue_pages(out, "2026-11-23")] == ["2026-11-23.html", "2.html"]
     config.write_text("papers_per_page = 30\n" + config.read_text(), encoding="utf-8")
     (tmp_path / "inbox" / PLAIN_2.name).write_bytes(PLAIN_2.read_bytes())
-    done = digest_process("run", "--config", config, "--now", NOW, "--no-send")
+    done = publish(config)
     assert done.returncode == 0, done.stderr
     assert [p.name for p in issue_pages(out, "2026-11-23")] == ["2026-11-23.html", "2.html"]
     first = (out / "issues" / "2026-11-23.html").read_text(encoding="utf-8")
@@ -270,11 +266,8 @@ def test_an_issue_keeps_its_pages_when_papers_per_page_changes(tmp_path):
 def test_issues_published_before_pages_stay_on_one_page(tmp_path):
     """A state from before pages (schema 10): its issues were one page each, and links
     to them went out so; migrated, each keeps one page, while new issues get pages."""
-    (tmp_path / "inbox").mkdir()
-    config = configure(tmp_path)
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
-    assert digest_process("run", "--config", config, "--now", "2026-11-23T08:00:00Z",
-                          "--no-send").returncode == 0  # fmt: skip
+    config = configure(tmp_path, drop=(PLAIN,))
+    assert publish(config, "2026-11-23T08:00:00Z").returncode == 0
     from digest.store.sqlite.schema import MIGRATIONS
 
     out = tmp_path / "out"
@@ -285,7 +278,7 @@ def test_issues_published_before_pages_stay_on_one_page(tmp_path):
         page.unlink()
     (out / "issues" / "2026-11-23").rmdir()
     (tmp_path / "inbox" / PLAIN_2.name).write_bytes(PLAIN_2.read_bytes())
-    done = digest_process("run", "--config", config, "--now", NOW, "--no-send")
+    done = publish(config)
     assert done.returncode == 0, done.stderr
     assert done.returncode == 0 and digest_process("rebuild", "--config", config).returncode == 0
     assert not (out / "issues" / "2026-11-23").exists()
@@ -301,19 +294,14 @@ def test_a_copy_of_the_built_in_issue_template_still_draws_pages(tmp_path):
     own.mkdir()
     source = (ROOT / "templates" / "issue.html").read_text(encoding="utf-8")
     (own / "issue.html").write_text(source.replace("<main>", '<main class="mine">'), "utf-8")
-    (tmp_path / "inbox").mkdir()
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
-    config = configure(tmp_path, f'templates = "{own}"\n')
-    assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
+    assert publish(configure(tmp_path, f'templates = "{own}"\n', (PLAIN,))).returncode == 0
     pages = issue_pages(tmp_path / "out", "2026-11-24")
     assert len(pages) == 2 and all('class="mine"' in p.read_text("utf-8") for p in pages)
 
 
 def test_a_missing_later_page_is_reported_and_refused_like_a_missing_issue(tmp_path):
-    (tmp_path / "inbox").mkdir()
-    config = configure(tmp_path)
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
-    assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
+    config = configure(tmp_path, drop=(PLAIN,))
+    assert publish(config).returncode == 0
     (tmp_path / "out" / "issues" / "2026-11-24" / "2.html").unlink()
     checked = digest_process("check", "--config", config)
     assert checked.returncode == 2 and "lacks a page of 1 issue(s)" in checked.stdout
@@ -331,12 +319,12 @@ def test_many_sections_keep_each_page_light(tmp_path):
     sections = "".join(
         f'[[sections]]\nname = "Topic {n}"\nmatch = ["topic{n}x"]\n' for n in range(30)
     )
-    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox").mkdir()  # the listing below, made for sections
     pairs = [(f"Paper {n} on topic{n % 30}x", f"We study topic{n % 30}x data.") for n in range(120)]
     (tmp_path / "inbox" / "many.txt").write_text(digest_text("Nov 24", pairs), "utf-8")
     config = configure(tmp_path, "")
     config.write_text(config.read_text().replace(SECTIONS, sections), "utf-8")
-    assert digest_process("run", "--config", config, "--now", NOW, "--no-send").returncode == 0
+    assert publish(config).returncode == 0
     pages = issue_pages(tmp_path / "out", "2026-11-24")
     assert len(pages) == 3
     for page in pages:
@@ -356,12 +344,10 @@ def test_a_section_link_to_the_first_page_still_finds_its_section(large):
 
 
 def test_an_adopted_folders_later_pages_are_never_overwritten(tmp_path):
-    (tmp_path / "inbox").mkdir()
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    config = configure(tmp_path, drop=(PLAIN,))
     foreign = tmp_path / "out" / "issues" / "2026-11-24"
     foreign.mkdir(parents=True)
     (foreign / "2.html").write_text("FOREIGN\n", encoding="utf-8")
-    config = configure(tmp_path)
     done = digest_process("run", "--config", config, "--now", NOW, "--no-send", "--adopt-output")
     assert done.returncode == 0, done.stderr
     assert (foreign / "2.html").read_text(encoding="utf-8") == "FOREIGN\n"
@@ -386,13 +372,12 @@ def test_lighthouse_on_a_phone_scores_each_page_fast_and_light(large, tmp_path):
 
 
 def test_a_later_pages_folder_that_is_a_link_elsewhere_is_never_written_through(tmp_path):
-    (tmp_path / "inbox").mkdir()
-    (tmp_path / "inbox" / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    config = configure(tmp_path, drop=(PLAIN,))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "out" / "issues").mkdir(parents=True)
     (tmp_path / "out" / "issues" / "2026-11-24").symlink_to(elsewhere)
-    done = digest_process("run", "--config", configure(tmp_path), "--now", NOW, "--no-send")
+    done = publish(config)
     assert done.returncode == 3, done.stderr
     assert "leads outside" in done.stderr and "remove the symbolic link" in done.stderr
     assert list(elsewhere.iterdir()) == []

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import OwnershipError
+from digest.model import Issue
 from digest.publish.output import OutputWriter
 from digest.store import Store
 from digest.text import shown_name
@@ -58,12 +59,13 @@ def folder_state(store: Store, writer: OutputWriter) -> FolderState:
         issue.id
         for issue in issues
         if issue.id not in present
-        or not all(
-            writer.exists(f"issues/{issue.id}/{number}.html")
-            for number in range(2, issue.page_count + 1)
-        )
+        or (issue.page_count > 1 and not _later_pages_here(writer, issue))
     )
     return FolderState(writer.root, gone, () if gone else missing, other)
+
+
+def _later_pages_here(writer: OutputWriter, issue: Issue) -> bool:
+    return set(range(2, issue.page_count + 1)) <= writer.later_pages_present(issue.id)
 
 
 def check_complete(store: Store, writer: OutputWriter, *, adopt: bool = False) -> None:

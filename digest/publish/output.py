@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
@@ -56,6 +56,7 @@ DIGEST_NAMES = frozenset(
 )
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ISSUE_FILE = re.compile(r"(\d{4}-\d{2}-\d{2}(?:-\d+)?)\.(?:md|html|eml)")
+_LATER_PAGE = re.compile(r"[1-9]\d*\.html")
 _ISSUE_ID = re.compile(r"\d{4}-\d{2}-\d{2}(?:-\d+)?")  # issues/<id>/: a paged issue's pages
 
 
@@ -130,6 +131,14 @@ class OutputWriter:
         except OSError:
             return True  # a folder (or link) there that cannot be read: never reused
         return any(not name.startswith(TEMP_PREFIX) for name in names)
+
+    def later_pages_present(self, issue_id: str) -> set[int]:
+        """The numbers of a paged issue's later pages here (``issues/<id>/<n>.html``)."""
+        try:
+            names = os.listdir(self.root / "issues" / issue_id)
+        except OSError:
+            return set()
+        return {int(name[:-5]) for name in names if _LATER_PAGE.fullmatch(name)}
 
     def issue_pages_present(self) -> set[str]:
         """Issue ids whose web page (``issues/<id>.html``) is here."""
@@ -239,15 +248,8 @@ class OutputWriter:
                         self._helper.submit(feed, staged, batch)
                 self._finishing.append(staged)
                 self._helper.submit(finish, staged)
-        except Unwritten as failed:  # an earlier file, finished on the helper thread
-            self._fail(opened)
-            raise failed.error() from failed.cause
-        except OSError as exc:
-            self._fail(opened)
-            raise unwritten_error(current, exc) from exc
-        except BaseException:
-            self._fail(opened)
-            raise
+        except BaseException as exc:
+            self._failed(exc, opened, current)
         for staged in opened:  # the siblings first: most readers take those
             self.staged.extend(
                 (temp_name, Path(f"{staged.target}{sibling.suffix}"))
@@ -262,16 +264,19 @@ class OutputWriter:
         publisher settles at the end of staging, before the state records the issues."""
         try:
             self._helper.wait()
-        except Unwritten as failed:
-            self._fail([])
-            raise failed.error() from failed.cause
-        except OSError as exc:
-            self._fail([])
-            raise unwritten_error(None, exc) from exc
-        except BaseException:
-            self._fail([])
-            raise
+        except BaseException as exc:
+            self._failed(exc, [], None)
         self._finishing = []
+
+    def _failed(self, exc: BaseException, opened: list[Staged], current: Path | None) -> NoReturn:
+        """Staging failed: nothing half written stays, and a disk's error is an output
+        error naming the file (one the helper thread was finishing names its own)."""
+        self._fail(opened)
+        if isinstance(exc, Unwritten):
+            raise exc.error() from exc.cause
+        if isinstance(exc, OSError):
+            raise unwritten_error(current, exc) from exc
+        raise exc
 
     def _fail(self, opened: list[Staged]) -> None:
         """After a failure: stop the helper thread, then remove the files it was still

@@ -96,11 +96,9 @@ class IssuePage:
         listed: list[PaperView],
         first_places: set[int],
     ) -> IssuePage:
-        head = listed[0] if listed else None
         first = (number - 1) * issue.papers_per_page
-        continued = None
-        if head is not None and head.section is not None and first not in first_places:
-            continued = head.section
+        section = listed[0].section  # a page holds one paper at least
+        continued = section if section is not None and first not in first_places else None
         return cls(site, issue.id, number, count, first, len(listed), continued)
 
     @property

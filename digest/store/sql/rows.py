@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from digest.dates import parse_day, parse_moment
-from digest.model import Issue, Organization, Paper, PaperDetails
+from digest.model import Issue, Organization, Paper, PaperDetails, page_of
 from digest.store.sql.hooks import Row
 
 # Published papers in page order (columns: PAPER_COLUMNS).
@@ -118,7 +118,7 @@ def paper_from_row(row: Row, kind: type[Paper] = Paper) -> Paper:
         abstract_cut=bool(cut),
         updated=parse_moment(updated) if updated else None,
         details=details_from_text(details),
-        page=place // per_page + 1 if per_page else 1,
+        page=page_of(place, per_page),
     )
 
 
