@@ -69,13 +69,19 @@ class Sibling:
     def __init__(self, suffix: str, handle: BinaryIO) -> None:
         self.suffix = suffix
         self.handle = handle
-        self.compressor = compressor(suffix)
+        self.compressor: _Compressor | None = compressor(suffix)
 
     def feed(self, data: bytes) -> None:
+        assert self.compressor is not None, "fed after its last bytes"
         self.handle.write(self.compressor.compress(data))
 
     def finish(self) -> None:
-        self.handle.write(self.compressor.flush())
+        """The last bytes, and the compressor let go: a Brotli encoder holds megabytes
+        (its window and tables), and a paged issue's files all stay staged until they
+        are renamed into place, so 1,600 pages kept theirs would hold gigabytes."""
+        assert self.compressor is not None, "finished twice"
+        compressor, self.compressor = self.compressor, None
+        self.handle.write(compressor.flush())
 
 
 class Helper:
