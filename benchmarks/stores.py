@@ -13,12 +13,13 @@ PER_ISSUE, PER_FILE = 1000, 100
 
 
 def fill_store(store, papers: int, inbox: Path, out: Path, *, write_inbox: bool) -> None:
-    """``papers`` papers in issues of 1,000, ranked, their outputs written; an inbox
+    """``papers`` papers in issues of 1,000, ranked, on pages as this version publishes
+    them (``PAPERS_PER_PAGE`` each), their outputs written; an inbox
     holding every old file (small files, recorded as taken in; written here, or left as
     an earlier build wrote them); and an output folder holding every old issue's files
     (empty: a run only lists them), claimed by this state."""
     from digest.intake.loader import parse_text
-    from digest.model import Paper, RunResult
+    from digest.model import PAPERS_PER_PAGE, Paper, RunResult
     from digest.publish.output import OutputWriter, Owner
     from digest.publish.publisher import claim_output
 
@@ -49,10 +50,15 @@ def fill_store(store, papers: int, inbox: Path, out: Path, *, write_inbox: bool)
             ]
             ids = store.add_papers([(paper, None) for paper in batch], seq, moment)
             store.rank_issue(seq, by_upvotes=True)
-            store.add_issue(issue_id, seq, moment.date(), moment, PER_ISSUE)
+            store.add_issue(
+                issue_id, seq, moment.date(), moment, PER_ISSUE, papers_per_page=PAPERS_PER_PAGE
+            )
             seqs.append(seq)
             for kind in ("md", "html", "eml"):
                 (out / "issues" / f"{issue_id}.{kind}").touch()
+            (out / "issues" / issue_id).mkdir()
+            for page in range(2, -(-PER_ISSUE // PAPERS_PER_PAGE) + 1):
+                (out / "issues" / issue_id / f"{page}.html").touch()
             (out / "archive" / f"{moment.year}.html").touch()
             for part in range(PER_ISSUE // PER_FILE):
                 name = f"old-{number:05d}-{part}.txt"
