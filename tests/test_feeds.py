@@ -361,3 +361,28 @@ def test_the_newest_issue_is_ranked_across_sections_in_the_feeds(site, run_cli):
                                                "An alpha paper"]  # fmt: skip
     dates = [e.published_parsed for e in feed.entries]
     assert dates == sorted(dates, reverse=True)
+
+
+def test_a_section_with_no_papers_yet_has_the_feeds_every_page_announces(site, run_cli):
+    """Every page's head offers each configured section's feed; a section nothing has
+    matched yet used to have no feed files, so a reader subscribing got a 404. Its
+    feeds are there, empty and valid, and fill when the section gets papers."""
+    site.config.write_text(
+        site.config.read_text().replace(
+            "[email]", '[[sections]]\nname = "Quantum"\nmatch = ["qubit"]\n[email]'
+        ),
+        encoding="utf-8",
+    )
+    site.drop(PLAIN)
+    assert run_cli("run", "--config", site.config, "--now", NOW, "--no-send").code == 0
+    announced = re.findall(r'href="https://example\.org/digest/(sections/[^"]+)"',
+                           (site.out / "index.html").read_text(encoding="utf-8"))  # fmt: skip
+    assert "sections/quantum/atom.xml" in announced
+    for link in announced:
+        assert (site.out / link).is_file(), f"{link} is announced but not there"
+    for name in ("rss.xml", "atom.xml"):
+        feed = feedparser.parse((site.out / "sections" / "quantum" / name).read_bytes())
+        assert not feed.bozo and feed.entries == []
+        assert feed.feed.title == "Test digest: Quantum"
+    document = json.loads((site.out / "sections" / "quantum" / "feed.json").read_text())
+    assert document["items"] == []

@@ -312,7 +312,8 @@ class Publisher:
                 writer.write(name, page)
         if not issues:
             return
-        # The site's feeds, then each section's (under sections/<slug>/).
+        # The site's feeds, then each section's (under sections/<slug>/): every page's
+        # head offers each section's feed, so one nothing has matched yet is there, empty.
         for section in [None, *site.sections]:
             papers = store.newest_papers(
                 self.config.feed_size,
@@ -320,10 +321,9 @@ class Publisher:
                 whole_newest=self.config.feed_max,
                 by_upvotes=self.config.ranking is Ranking.UPVOTES,
             )
-            if papers:
-                built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
-                for name, content in built.items():
-                    writer.write(name, content)
+            built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
+            for name, content in built.items():
+                writer.write(name, content)
         recent = [
             IssueFeedEntry(
                 issue,
