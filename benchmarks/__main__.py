@@ -14,7 +14,10 @@ per measurement (``--sqlite-only`` leaves it out):
 * incremental run: one new 100-paper file against stores of 10k, 100k and 1M papers
   whose inbox still holds every old file;
 * render: the issue pages, email and feeds for issues of 100 and 1,000 new papers;
-* start-up: ``digest --help`` and ``digest status`` beside ``python -c pass``.
+* start-up: ``digest --help`` and ``digest status`` beside ``python -c pass``;
+* with ``--peer pelican``, a peer: Pelican 4.12 (in its own virtual environment) and
+  digest on the same papers, cold at 1,000 and 10,000 and 100 new on 10,000 (``peer.py``;
+  ``--only peer`` runs it alone).
 
 Prints a table and writes ``benchmarks/results/latest.json``. Corpora are made with
 ``make_corpus.py`` (a copy of the shared generator) and cached in ``benchmarks/.cache``,
@@ -39,6 +42,7 @@ from benchmarks.harness import CACHE, RESULTS, ROOT, compile_package
 from benchmarks.table import table
 
 STEPS = ("cold", "backfill", "incremental", "render", "startup")
+PEERS = ("pelican",)  # --peer: another tool run on the same papers (benchmarks/peer.py)
 
 
 def main() -> None:
@@ -48,11 +52,19 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="smaller corpora (10x fewer files, no 1M store)"
     )
-    parser.add_argument("--only", choices=STEPS, action="append")
+    parser.add_argument("--only", choices=(*STEPS, "peer"), action="append")
     parser.add_argument(
         "--sqlite-only", action="store_true", help="leave the PostgreSQL backend out"
     )
+    parser.add_argument(
+        "--peer",
+        choices=PEERS,
+        help="also run a peer on the same papers (installed into benchmarks/.cache on "
+        "first use; --only peer runs it alone)",
+    )
     args = parser.parse_args()
+    if args.only and "peer" in args.only and not args.peer:
+        parser.error("--only peer needs --peer pelican")
     sys.path.insert(0, str(ROOT))
     from benchmarks import measure
     from benchmarks.backends import Postgres, Sqlite
@@ -60,7 +72,9 @@ def main() -> None:
     started = time.perf_counter()
     CACHE.mkdir(exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
-    wanted = set(args.only or STEPS)
+    wanted = set(args.only or (*STEPS, "peer"))
+    if not args.peer:
+        wanted.discard("peer")
     scratch = Path(tempfile.mkdtemp(prefix="digest-bench-"))
     backends: list[Any] = [Sqlite()]
     results: dict[str, Any] = {
@@ -71,7 +85,7 @@ def main() -> None:
     }
     try:
         compile_package()
-        if not args.sqlite_only:
+        if not args.sqlite_only and wanted & set(STEPS):  # the peer is on SQLite alone
             print("starting a PostgreSQL server ...", file=sys.stderr, flush=True)
             pg = Postgres(scratch)
             backends.append(pg)
@@ -92,6 +106,13 @@ def main() -> None:
                 step_started = time.perf_counter()
                 results[name] = function(backends, args.quick, scratch)
                 results.setdefault("step_seconds", {})[name] = time.perf_counter() - step_started
+        if "peer" in wanted:
+            from benchmarks.peer import pelican_peer
+
+            print(f"running peer ({args.peer}) ...", file=sys.stderr, flush=True)
+            step_started = time.perf_counter()
+            results["peer"] = pelican_peer(args.quick, scratch)
+            results.setdefault("step_seconds", {})["peer"] = time.perf_counter() - step_started
     finally:
         for backend in backends:
             if hasattr(backend, "close"):

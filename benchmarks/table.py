@@ -15,6 +15,8 @@ MARK_SEEN_TARGETS = (1.6, 6.0)  # --mark-seen: under 1.6 s, <= 6x its I/O floor
 SCHEDULED_TARGETS = (1_000_000, 0.15, 1.2)  # a run at 1M papers: < 0.15 s, <= 1.2x 10k's
 HELP_TARGET = 3.0  # digest --help within 3x python -c pass
 SCHEDULED_FLOOR_TARGET = 3.0  # a scheduled run within 3x its own floor (issue 24)
+# --peer pelican: Pelican's time over digest's, at least this, per case (None: reported)
+PEER_TARGETS = {"cold_1k": None, "cold_10k": 20.0, "incremental": 50.0}
 
 
 def _row(*cells: object, widths: tuple[int, ...]) -> str:
@@ -257,6 +259,40 @@ def _startup(start: dict, names: list[str]) -> list[str]:
     ]
 
 
+def _peer(peer: dict, names: list[str]) -> list[str]:
+    wide = (10, 13, 9, 9, 9, 8, 8, 9, 9, 9, 24)
+    shown = {"cold_1k": "cold 1k", "cold_10k": "cold 10k", "incremental": "+100 on 10k"}
+    versions = peer["versions"]
+    lines = [
+        f"Pelican {versions['pelican']} peer (Markdown {versions['markdown']}, its own venv; "
+        f"median of {peer['rounds']}, round-robin with digest on SQLite): the same papers, "
+        "one article each",
+        _row("", "case", "papers", "digest s", "Pelican s", "ratio", "same", "digest MB",
+             "Pel. MB", "Pel. files", "target", widths=wide),
+    ]  # fmt: skip
+    for case, label in shown.items():
+        row = peer[case]
+        target = PEER_TARGETS[case]
+        verdict = "-" if target is None else f">= {target:g}x: {_met(row['ratio'] >= target)}"
+        lines.append(
+            _row("", label, f"{row['papers']:,}", f"{row['digest']['seconds']:.2f}",
+                 f"{row['pelican']['seconds']:.2f}", f"{row['ratio']:.1f}x",
+                 "yes" if row["same_papers"] else "NO",
+                 f"{row['digest']['bytes_written'] / 2**20:.1f}",
+                 f"{row['pelican']['bytes_written'] / 2**20:.1f}",
+                 f"{row['pelican']['files_written']:,}", verdict, widths=wide)
+        )  # fmt: skip
+    peaks = "; ".join(
+        f"{shown[case]}: digest {peer[case]['digest']['peak_rss_mb']:.0f}, Pelican "
+        f"{peer[case]['pelican']['peak_rss_mb']:.0f}"
+        for case in shown
+    )
+    lines.append(f"  peak MB: {peaks} (MB: written by the run; digest files: "
+                 + ", ".join(f"{peer[case]['digest']['files_written']:,}" for case in shown)
+                 + ")")  # fmt: skip
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
     names = results["backends"]
     lines = [f"digest benchmarks — {results['machine']}"]
@@ -276,6 +312,7 @@ def table(results: dict[str, Any]) -> str:
         ("incremental", _incremental),
         ("render", _render),
         ("startup", _startup),
+        ("peer", _peer),
     ]
     for key, function in sections:
         if key in results:
