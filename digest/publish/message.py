@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.policy import Policy
 from email.utils import format_datetime, parseaddr
-from typing import Any
+from typing import Any, cast
 
 from digest.addresses import AddressError, MailAddress, mail_address
 from digest.classify import slug
@@ -38,10 +38,12 @@ from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
 from digest.publish import note_email, safety
-from digest.publish.email_plan import EVERY, Layout, Plan
+from digest.publish.email_plan import EVERY, ItemStyle, Layout, Plan
 from digest.publish.records import IssueContext
-from digest.publish.view import Fragments, views
+from digest.publish.view import Fragments, PaperView, views
 from digest.text import HEADER_UNSAFE
+
+TLDR, TITLE = ItemStyle.TLDR, ItemStyle.TITLE
 
 
 def header_text(value: str) -> str:
@@ -110,7 +112,13 @@ class EmailRenderer:
         return self.templates.render("email.txt", **self.context(plan))
 
     def fits(self, plan: Plan) -> tuple[bool, str]:
-        if plan not in self._tried:  # the search asks for some plans twice
+        # The search asks for some plans twice, and for some under two names (every paper
+        # shortened is also "the first k shortened" for k the largest section): one render.
+        largest = self.layout.largest
+        if not plan.full:
+            tldr = min(plan.tldr, largest)
+            plan = Plan(tldr=tldr, titles=min(plan.titles, largest - tldr))
+        if plan not in self._tried:
             html = self.html(plan)
             self._tried[plan] = (html_part_size(html) < self.email.max_html_bytes, html)
         return self._tried[plan]
@@ -134,25 +142,65 @@ class EmailRenderer:
                     return plan, html
         # Each section's lower papers by title, as few as will do, alike in every section.
         largest = layout.largest
-        found = self._largest(lambda k: Plan(tldr=k, titles=EVERY), 0, largest)
+        found = self._largest(
+            lambda k: Plan(tldr=k, titles=EVERY),
+            0,
+            largest,
+            self._growth(lambda i: self._item_size(i, TLDR) - self._item_size(i, TITLE), 0),
+        )
         if found is not None:
             return found
         # Even titles alone do not fit: keep a few shortened, then as many titles as fit.
         detailed = min(layout.detailed_per_section(), largest)
-        found = self._largest(lambda t: Plan(tldr=detailed, titles=t), 0, largest - detailed)
+        found = self._largest(
+            lambda t: Plan(tldr=detailed, titles=t),
+            0,
+            largest - detailed,
+            self._growth(lambda i: self._item_size(i, TITLE), detailed),
+        )
         if found is not None:
             return found
-        found = self._largest(lambda k: Plan(tldr=k), 0, detailed)
+        found = self._largest(
+            lambda k: Plan(tldr=k), 0, detailed, self._growth(lambda i: self._item_size(i, TLDR), 0)
+        )
         if found is not None:
             return found
         plan = Plan()
         return plan, self.html(plan)
 
-    def _largest(self, make: Callable[[int], Plan], low: int, high: int) -> tuple[Plan, str] | None:
-        """The largest n in [low, high] whose plan fits. Size grows about linearly with n,
-        so each guess interpolates between the two nearest sizes known, which lands within
-        a paper or two of the answer; a guess that leaves most of the range twice in a row
-        is followed by a bisection, which bounds the worst case."""
+    def _item_size(self, paper: Paper, style: ItemStyle) -> int:
+        """The characters of one paper drawn in a style, as the built-in email.html draws
+        it (drawn once: the renders the search confirms with reuse it)."""
+        picked = paper.key in self.editorial.picked
+        view = cast(PaperView, paper)  # the layout's papers are this renderer's views
+        return len(self.fragments("email_paper.html", view, style=style, picked=picked)) + 1
+
+    def _growth(self, weight: Callable[[Paper], int], offset: int) -> Callable[[int], int]:
+        """How much a plan of parameter n has drawn beyond the plan of 0, in characters,
+        over every section (each paper at place offset + i, i < n, adds its weight)."""
+        cumulative = [0]
+        for index in range(offset, offset + self.layout.largest):
+            added = sum(
+                weight(heads[index]) for _name, _total, heads in self.layout.sections
+                if index < len(heads)
+            )  # fmt: skip
+            cumulative.append(cumulative[-1] + added)
+        return lambda n: cumulative[min(n, len(cumulative) - 1)]
+
+    def _largest(
+        self,
+        make: Callable[[int], Plan],
+        low: int,
+        high: int,
+        growth: Callable[[int], int] = lambda n: n,
+    ) -> tuple[Plan, str] | None:
+        """The largest n in [low, high] whose plan fits. A plan's size grows with what it
+        draws (``growth``: the characters its papers add), so each guess interpolates
+        between the two nearest sizes known by that, not by n: it lands on the answer or
+        next to it, where papers of very different lengths made a guess by n miss by
+        several. A guess that leaves most of the range twice in a row is followed by a
+        bisection, which bounds the worst case. Sizes grow with n, so any search finds
+        the same plan: only the number of renders differs."""
         ok, html = self.fits(make(low))
         if not ok:
             return None
@@ -166,8 +214,13 @@ class EmailRenderer:
         slow = 0  # interpolations in a row that kept more than half of the range
         while high - low > 1:
             width = high - low
-            if slow < 2 and size_high > size_low:
-                guess = low + int((budget - size_low) / (size_high - size_low) * width)
+            drawn_low, drawn_high = growth(low), growth(high)
+            if slow < 2 and size_high > size_low and drawn_high > drawn_low:
+                share = (budget - size_low) / (size_high - size_low)
+                target = drawn_low + share * (drawn_high - drawn_low)
+                guess = low
+                while guess < high and growth(guess + 1) <= target:
+                    guess += 1
             else:
                 guess, slow = (low + high) // 2, 0
             guess = min(max(guess, low + 1), high - 1)
