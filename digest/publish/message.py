@@ -128,13 +128,17 @@ class EmailRenderer:
         layout = self.layout
         if layout.complete:
             whole, shortened = Plan(full=True), Plan(tldr=EVERY)
-            # The whole plan shows more than the shortened one, so where the shortened one
-            # does not fit, neither does the whole. When the abstracts alone outgrow the
-            # budget, that is the likely case: asking it first saves a render.
+            # The whole plan shows more than the shortened one, which shows more than every
+            # paper by title: where a smaller one does not fit, neither do the larger. When
+            # the abstracts alone outgrow the budget, that is the likely case: asking the
+            # smaller first saves the larger renders (the titles are the search's first
+            # step below anyway).
             abstracts = sum(len(paper.abstract) for paper in self.papers)
             order: tuple[Plan, ...] = (whole, shortened)
             if abstracts > self.email.max_html_bytes:
-                ok, html = self.fits(shortened)
+                ok, html = self.fits(Plan(tldr=0, titles=EVERY))
+                if ok:
+                    ok, html = self.fits(shortened)
                 order = (whole, shortened) if ok else ()
             for plan in order:
                 ok, html = self.fits(plan)
@@ -177,15 +181,22 @@ class EmailRenderer:
 
     def _growth(self, weight: Callable[[Paper], int], offset: int) -> Callable[[int], int]:
         """How much a plan of parameter n has drawn beyond the plan of 0, in characters,
-        over every section (each paper at place offset + i, i < n, adds its weight)."""
-        cumulative = [0]
-        for index in range(offset, offset + self.layout.largest):
-            added = sum(
-                weight(heads[index]) for _name, _total, heads in self.layout.sections
-                if index < len(heads)
-            )  # fmt: skip
-            cumulative.append(cumulative[-1] + added)
-        return lambda n: cumulative[min(n, len(cumulative) - 1)]
+        over every section (each paper at place offset + i, i < n, adds its weight).
+        Counted when first asked: a search that ends at its first plan draws nothing."""
+        cumulative: list[int] = []
+
+        def growth(n: int) -> int:
+            if not cumulative:
+                cumulative.append(0)
+                for index in range(offset, offset + self.layout.largest):
+                    added = sum(
+                        weight(heads[index]) for _name, _total, heads in self.layout.sections
+                        if index < len(heads)
+                    )  # fmt: skip
+                    cumulative.append(cumulative[-1] + added)
+            return cumulative[min(n, len(cumulative) - 1)]
+
+        return growth
 
     def _largest(
         self,
