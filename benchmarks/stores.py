@@ -21,7 +21,7 @@ def fill_store(store, papers: int, inbox: Path, out: Path, *, write_inbox: bool)
     from digest.intake.loader import parse_text
     from digest.model import PAPERS_PER_PAGE, Paper, RunResult
     from digest.publish.output import OutputWriter, Owner
-    from digest.publish.publisher import claim_output
+    from digest.publish.ownership import claim_output
 
     seeds = [
         p

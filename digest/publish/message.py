@@ -188,12 +188,10 @@ class EmailRenderer:
         def growth(n: int) -> int:
             if not cumulative:
                 cumulative.append(0)
+                sections = [heads for _name, _total, heads in self.layout.sections]
                 for index in range(offset, offset + self.layout.largest):
-                    added = sum(
-                        weight(heads[index]) for _name, _total, heads in self.layout.sections
-                        if index < len(heads)
-                    )  # fmt: skip
-                    cumulative.append(cumulative[-1] + added)
+                    drawn = [weight(heads[index]) for heads in sections if index < len(heads)]
+                    cumulative.append(cumulative[-1] + sum(drawn))
             return cumulative[min(n, len(cumulative) - 1)]
 
         return growth

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Literal
 
 from digest.config.sections import Ranking
 from digest.config.settings import Config
-from digest.errors import OutputError, OwnershipError
+from digest.errors import OutputError
 from digest.faults import pause_point
 from digest.model import INDEX_ISSUES, Issue, Site
 from digest.publish.output import OutputWriter, Owner
+from digest.publish.ownership import claim_output
 from digest.publish.records import NO_EDITORIAL, Editorial, IssueContext, IssueFeedEntry, Rising
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ from digest.store import Store
 log = logging.getLogger("digest")
 
 ISSUES_IN_FEED = 10
+REUSED_PAPERS = 5_000  # a larger issue is streamed from the state for each of its files
 SITE_PENDING = "site_pending"  # a setting: the site's pages and feeds wait to be written
 
 
@@ -84,81 +86,6 @@ def writer_for(config: Config, store: Store) -> OutputWriter:
     )
 
 
-def check_output(store: Store, writer: OutputWriter, *, adopt: bool = False) -> bool:
-    """Whether the output folder is this state's (True), or may become so (False: the
-    marker is to be written before the first file); refused before anything is written.
-
-    A folder that holds no digest output may be claimed. One that holds output and names
-    another state, or none, is refused unless ``adopt``: then every file in it stays
-    (issue ids present are never reused). A folder from before folders were claimed,
-    whose issues are all this state's, is claimed quietly."""
-    assert writer.owner is not None
-    owner = writer.recorded_owner()
-    if owner == writer.owner:
-        return True
-    if adopt:
-        if writer.holds_output():
-            log.warning(
-                "adopting %s: every file in it stays; new issues never reuse its ids", writer.root
-            )
-        return False
-    if owner is not None:
-        raise OwnershipError(
-            f"the output folder {writer.root} belongs to another digest state "
-            f"(site {owner.site!r}, state id {owner.state_id}); this one is "
-            f"{store.location} (site {writer.owner.site!r}, state id {writer.owner.state_id})",
-            _ANOTHER_OWNER,
-        )
-    if writer.holds_output():
-        present = writer.issue_ids_present()
-        known = {issue.id for issue in store.issues()}
-        if not known or not present <= known:
-            raise OwnershipError(
-                f"the output folder {writer.root} holds digest output that this state "
-                f"({store.location}) did not publish",
-                _NOT_PUBLISHED_HERE,
-            )
-        log.info("claiming %s: its issues are all this state's", writer.root)
-    return False
-
-
-_ANOTHER_OWNER = (
-    "point --state (or the config's state) at the state that owns it, or use another "
-    "output folder; --adopt-output takes it over on purpose, keeping every file in it"
-)
-_NOT_PUBLISHED_HERE = (
-    "point --state (or the config's state) at the state that published it; if that state "
-    "is lost, 'digest run --adopt-output --mark-seen' takes the folder over keeping every "
-    "file in it, and takes the inbox in as seen"
-)
-
-
-def check_output_for_a_new_state(config: Config, location: str) -> None:
-    """``check_output`` for a state that does not exist yet, before it is created: a run
-    that a folder holding digest output refuses creates no state file, lock or site."""
-    writer = OutputWriter(config.output)
-    owner = writer.recorded_owner()
-    this = f"a new state at {location} (not created)"
-    if owner is not None:
-        raise OwnershipError(
-            f"the output folder {writer.root} belongs to another digest state "
-            f"(site {owner.site!r}, state id {owner.state_id}); this one is {this}",
-            _ANOTHER_OWNER,
-        )
-    if writer.holds_output():
-        raise OwnershipError(
-            f"the output folder {writer.root} holds digest output that this state "
-            f"({this}) did not publish",
-            _NOT_PUBLISHED_HERE,
-        )
-
-
-def claim_output(store: Store, writer: OutputWriter) -> None:
-    """Record in the folder (and the state) that this state publishes there."""
-    writer.claim(replace=writer.recorded_owner() is not None)
-    store.set_setting("output", str(writer.root))
-
-
 # The files of an issue, each rendered on its own from the state (in this process, or in a
 # helper: a large issue's page and Markdown render on two cores at once).
 Part = Literal["page", "markdown", "email"]
@@ -173,6 +100,10 @@ class Publisher:
     site: Site
     claimed: bool = False  # the folder's marker names this state
     superseded: list[str] = field(default_factory=list)  # an older search index's files
+    # The papers of the issue being staged, as views, read once for its Markdown, page and
+    # email (each part of each paper computed once); only an issue of at most
+    # REUSED_PAPERS, and only one at a time, so memory stays that of one such issue.
+    _views: tuple[int, list[PaperView]] | None = field(default=None, repr=False)
 
     @classmethod
     def for_config(cls, config: Config, store: Store, writer: OutputWriter) -> Publisher:
@@ -200,6 +131,7 @@ class Publisher:
             self.stage_issue(issue, older[0] if older else None, self.store.next_issue(issue))
         if link_neighbours:
             self.stage_neighbour_pages(staged)
+        self._views = None
         self.stage_site(changed_years={issue.date.year for issue in staged})
         self.writer.settle()  # every file whole on disk before the state records them
 
@@ -261,8 +193,28 @@ class Publisher:
                 self.writer.write(f"issues/{issue.id}.eml", email)
 
     def papers(self, issue: Issue) -> Iterator[PaperView]:
-        """The issue's papers in page order, streamed from the state, as views."""
-        return views(self.store.issue_papers(issue.seq, PaperView), self.site)
+        """The issue's papers in page order, as views: streamed from the state, or, for an
+        issue small enough, read once and reused by each of its files."""
+        if issue.paper_count > REUSED_PAPERS:
+            return views(self.store.issue_papers(issue.seq, PaperView), self.site)
+        if self._views is None or self._views[0] != issue.seq:
+            read = list(views(self.store.issue_papers(issue.seq, PaperView), self.site))
+            self._views = (issue.seq, read)
+        return iter(self._views[1])
+
+    def _heads(self, issue: Issue, per_section: int) -> Iterator[PaperView]:
+        """The first ``per_section`` papers of each section, in page order (the state's
+        ``issue_papers(per_section=)``, from the papers already read when they were)."""
+        if self._views is None or self._views[0] != issue.seq:
+            heads = self.store.issue_papers(issue.seq, PaperView, per_section=per_section)
+            yield from views(heads, self.site)
+            return
+        counted: dict[str | None, int] = {}
+        for paper in self._views[1]:
+            seen = counted.get(paper.section, 0)
+            if seen < per_section:
+                counted[paper.section] = seen + 1
+                yield paper
 
     def editorial(self, issue: Issue) -> Editorial:
         """The editor's note of an issue, as the state keeps it, with its picks matched."""
@@ -288,10 +240,7 @@ class Publisher:
         from digest.publish import message
 
         email = self.config.email
-        heads = self.store.issue_papers(
-            issue.seq, PaperView, per_section=message.papers_to_show(email)
-        )
-        papers = list(views(heads, self.site))
+        papers = list(self._heads(issue, message.papers_to_show(email)))
         return message.build_message(context or self.context(issue), email, papers, recipients)
 
     def stage_site(self, *, changed_years: set[int] | None = None) -> None:

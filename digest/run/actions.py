@@ -10,7 +10,8 @@ from digest.config.settings import Config
 from digest.deliver import delivery, notify
 from digest.errors import ConfigError, NoteNotRebuilt, NotFound
 from digest.publish.notes import NotesFolder, parse
-from digest.publish.publisher import Publisher, check_output, writer_for
+from digest.publish.ownership import check_output
+from digest.publish.publisher import Publisher, writer_for
 from digest.store import Store, open_store
 from digest.store.copy import CopyReport, copy_state
 

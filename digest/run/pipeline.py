@@ -43,12 +43,8 @@ from digest.model import Issue, Problem, RunResult, Severity
 from digest.publish import notes, render_pool
 from digest.publish.folder import check_complete
 from digest.publish.output import OutputWriter
-from digest.publish.publisher import (
-    Publisher,
-    check_output,
-    check_output_for_a_new_state,
-    writer_for,
-)
+from digest.publish.ownership import check_output, check_output_for_a_new_state
+from digest.publish.publisher import Publisher, writer_for
 from digest.report import RunReport
 from digest.run import announce, preview
 from digest.run.context import Mode, RunContext, RunOptions
