@@ -340,9 +340,10 @@ def _misfit(paper: Paper, page_header: bool) -> str | None:
         return f"{title!r} is a heading, list item or label, not a title"
     if _NOT_PROSE.match(paper.abstract):
         return f"under {title!r}, a list or heading, not an abstract"
-    words = len(paper.abstract.split())
-    if not page_header and words < ABSTRACT_WORDS:
-        return f"under {title!r}, a paragraph of {words} word(s), not an abstract"
+    if not page_header:  # words counted only where they decide (every paper of a file)
+        words = len(paper.abstract.split())
+        if words < ABSTRACT_WORDS:
+            return f"under {title!r}, a paragraph of {words} word(s), not an abstract"
     return None
 
 

@@ -16,12 +16,12 @@ import re
 from digest.dates import MONTHS_WRITTEN as MONTHS
 from digest.dates import resolve_year
 from digest.intake.decoding import (
-    BIDI_CONTROLS,
     BYTE_ORDER_MARKS,
     CONTROL_CHARS,
     clean_text,
     close_bidi,
     decode,
+    has_bidi_controls,
     utf8_is_clean,
 )
 from digest.intake.hf_json import looks_like_json, parse_json, peek_json_date
@@ -143,7 +143,7 @@ class _FileReader:
     def read(self, text: str, known_clean: bool = False) -> DigestFile:
         # One C-speed search of the whole file tells whether any title or abstract may
         # hold a bidirectional control to close; most files hold none.
-        self.has_bidi = BIDI_CONTROLS.search(text) is not None
+        self.has_bidi = has_bidi_controls(text)
         cleaned = text if known_clean else clean_text(text)
         if len(cleaned) != len(text):
             removed = len(text) - len(cleaned)
