@@ -16,6 +16,7 @@ own temporary files, left by a run that was killed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from typing import BinaryIO, NoReturn
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
 from digest.publish import compress
+from digest.publish.listing import FolderListing, list_folder
 from digest.publish.staged import (
     Staged,
     Unwritten,
@@ -90,6 +92,14 @@ class OutputWriter:
         self._finishing: list[Staged] = []
         # Temp files carry their owner's tag, so a run removes only its own state's.
         self.temp_prefix = TEMP_PREFIX + (owner.state_id[:8] + "-" if owner else "")
+        self._listing: FolderListing | None = None  # what the folder holds, listed once
+
+    def listing(self) -> FolderListing:
+        """The folder as it is before this writer changes it: one walk answers every
+        question a run asks of it (listed again after the writer has written)."""
+        if self._listing is None:
+            self._listing = list_folder(self.root, self.temp_prefix)
+        return self._listing
 
     # -- whose folder ---------------------------------------------------------------------
 
@@ -116,42 +126,32 @@ class OutputWriter:
 
     def issue_ids_present(self) -> set[str]:
         """Issue ids that have a file in ``issues/``: never given to another issue."""
-        try:
-            names = os.listdir(self.root / "issues")
-        except (FileNotFoundError, NotADirectoryError):
-            return set()
+        names = self.listing().issue_names
         ids = {match[1] for name in names if (match := _ISSUE_FILE.fullmatch(name))}
         return ids | {name for name in names if _ISSUE_ID.fullmatch(name) and self._holds(name)}
 
     def _holds(self, issue_id: str) -> bool:
         """Whether ``issues/<id>/`` (a paged issue's later pages) holds a file: a folder
         that a killed or refused run left empty, or with only temp files, names no issue."""
-        try:
-            names = os.listdir(self.root / "issues" / issue_id)
-        except OSError:
-            return True  # a folder (or link) there that cannot be read: never reused
+        names = self.listing().issue_folders.get(issue_id)
+        if names is None:
+            return True  # not a folder, or one (or a link) that cannot be read: never reused
         return any(not name.startswith(TEMP_PREFIX) for name in names)
 
     def later_pages_present(self, issue_id: str) -> set[int]:
         """The numbers of a paged issue's later pages here (``issues/<id>/<n>.html``)."""
-        try:
-            names = os.listdir(self.root / "issues" / issue_id)
-        except OSError:
-            return set()
+        names = self.listing().issue_folders.get(issue_id) or frozenset()
         return {int(name[:-5]) for name in names if _LATER_PAGE.fullmatch(name)}
 
     def issue_pages_present(self) -> set[str]:
         """Issue ids whose web page (``issues/<id>.html``) is here."""
-        try:
-            names = os.listdir(self.root / "issues")
-        except (FileNotFoundError, NotADirectoryError):
-            return set()
-        return {name[:-5] for name in names if name.endswith(".html")}
+        return {name[:-5] for name in self.listing().issue_names if name.endswith(".html")}
 
     def claim(self, *, replace: bool = False) -> None:
         """Record this writer's owner in the folder. The marker is created only if there
         is none (``replace``: over another's, to adopt the folder), so of two states that
         claim one new folder at the same moment, one wins and the other is refused."""
+        self._listing = None
         assert self.owner is not None
         record = {
             "state_id": self.owner.state_id,
@@ -230,6 +230,7 @@ class OutputWriter:
         with its precompressed siblings (see ``compress``), written from the same batches.
         Each file's compressing and finishing go on on the helper thread while the next
         one renders: ``settle`` (and ``commit``) wait for them."""
+        self._listing = None
         opened: list[Staged] = []
         current: Path | None = None
         try:
@@ -303,6 +304,7 @@ class OutputWriter:
 
     def commit(self) -> None:
         """Rename every staged file over its target, then make the renames durable."""
+        self._listing = None
         self.settle()
         for temp_name, target in self.staged:
             try:
@@ -329,6 +331,7 @@ class OutputWriter:
             raise
 
     def discard(self) -> None:
+        self._listing = None
         if self._finishing:
             self._fail([])
         for temp_name, _target in self.staged:
@@ -350,6 +353,7 @@ class OutputWriter:
         """Remove files this state wrote under ``under/`` that a newer version of them
         replaced (the search index's), with their siblings; after the commit, never
         before. Returns how many were there."""
+        self._listing = None
         removed = 0
         for relative in relatives:
             if not relative.startswith(under + "/"):
@@ -368,11 +372,11 @@ class OutputWriter:
         """Temp files a killed run of this owner left behind (and nothing else)."""
         if not self.root.is_dir() or self.owner is None:
             return 0
+        listing = self.listing()
         removed = 0
-        for folder, _dirs, files in os.walk(self.root):
-            for name in files:
-                if name.startswith(self.temp_prefix):
-                    with contextlib.suppress(OSError):
-                        os.unlink(os.path.join(folder, name))
-                        removed += 1
+        for path in listing.temp_files:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                removed += 1
+        self._listing = dataclasses.replace(listing, temp_files=())
         return removed
