@@ -13,6 +13,8 @@ per measurement (``--sqlite-only`` leaves it out):
   (an issue per week of its digests), beside the same two floors;
 * incremental run: one new 100-paper file against stores of 10k, 100k and 1M papers
   whose inbox still holds every old file;
+* daemon: the daemon's run per slot, warm (modules, templates, the PostgreSQL driver
+  loaded), one new 100-paper file per slot against the 10k store (``slot.py``);
 * render: the issue pages, email and feeds for issues of 100 and 1,000 new papers;
 * start-up: ``digest --help`` and ``digest status`` beside ``python -c pass``;
 * with ``--peer pelican``, a peer: Pelican 4.12 (in its own virtual environment) and
@@ -41,7 +43,7 @@ from typing import Any
 from benchmarks.harness import CACHE, RESULTS, ROOT, compile_package
 from benchmarks.table import table
 
-STEPS = ("cold", "backfill", "incremental", "render", "startup")
+STEPS = ("cold", "backfill", "incremental", "daemon", "render", "startup")
 PEERS = ("pelican",)  # --peer: another tool run on the same papers (benchmarks/peer.py)
 
 
@@ -68,6 +70,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks import measure
     from benchmarks.backends import Postgres, Sqlite
+    from benchmarks.slot import daemon_slots
 
     started = time.perf_counter()
     CACHE.mkdir(exist_ok=True)
@@ -97,6 +100,7 @@ def main() -> None:
             "cold": ("cold_import", measure.cold_import),
             "backfill": ("backfill", measure.backfill),
             "incremental": ("incremental", measure.incremental),
+            "daemon": ("daemon", daemon_slots),
             "render": ("render", measure.render),
             "startup": ("startup", measure.startup),
         }

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 COLD_TARGET = 1.3  # PostgreSQL's cold import within 1.3x SQLite's
-INCREMENTAL_TARGET = 0.15  # PostgreSQL's incremental run within +0.15 s of SQLite's
+# PostgreSQL's scheduled run within SQLite's plus the driver's import plus this (issue 24)
+INCREMENTAL_MARGIN = 0.05
+SLOT_TARGET = 1.2  # the daemon's run per slot on PostgreSQL within 1.2x SQLite's
 MEMORY_TARGET = 1.2  # PostgreSQL's peak memory within 1.2x SQLite's
 # Issue 16's, on each backend (seconds, times the I/O floor, MB; for the full corpora)
 BACKFILL_TARGETS = (3.0, 6.0, 300.0)  # backfill: under 3 s, <= 6x its I/O floor, < 300 MB
@@ -153,7 +155,7 @@ def _backfill(backfill: dict, names: list[str]) -> list[str]:
     return lines
 
 
-def _incremental(rows: list[dict], names: list[str]) -> list[str]:
+def _incremental(rows: list[dict], names: list[str], driver: float | None = None) -> list[str]:
     wide = (10, 9, 9, 9, 4, 8, 8, 11, 7)
     lines = [
         "incremental run: one new 100-paper file; the inbox keeps every old file, the output "
@@ -190,16 +192,24 @@ def _incremental(rows: list[dict], names: list[str]) -> list[str]:
                 f"(fastest runs: {last['fastest_seconds'] / first['fastest_seconds']:.2f}x)"
             )
     if "postgres" in names:
+        # Issue 24: within SQLite's time plus the driver's import (measured in the same
+        # run, by start-up) plus INCREMENTAL_MARGIN; without start-up, not judged.
+        allowed = None if driver is None else driver + INCREMENTAL_MARGIN
         parts = [
-            f"{row['store_papers']:,}: {row['postgres_minus_sqlite_seconds']:+.3f} s "
-            f"({_met(row['postgres_minus_sqlite_seconds'] <= INCREMENTAL_TARGET)}), memory "
-            f"{row['postgres_vs_sqlite_peak_rss']:.2f}x "
+            f"{row['store_papers']:,}: {row['postgres_minus_sqlite_seconds']:+.3f} s"
+            + ("" if allowed is None
+               else f" ({_met(row['postgres_minus_sqlite_seconds'] <= allowed)})")
+            + f", memory {row['postgres_vs_sqlite_peak_rss']:.2f}x "
             f"({_met(row['postgres_vs_sqlite_peak_rss'] <= MEMORY_TARGET)})"
             for row in rows
-        ]
+        ]  # fmt: skip
+        target = (
+            "not judged: start-up (the driver's import) not measured" if allowed is None
+            else f"target <= +{allowed:.3f} s: the driver's import {driver:.3f} s "
+            f"+ {INCREMENTAL_MARGIN}"
+        )  # fmt: skip
         lines.append(
-            f"  postgres-sqlite (target <= +{INCREMENTAL_TARGET} s, memory <= "
-            f"{MEMORY_TARGET}x): " + "; ".join(parts)
+            f"  postgres-sqlite ({target}; memory <= {MEMORY_TARGET}x): " + "; ".join(parts)
         )
     papers, seconds, growth = SCHEDULED_TARGETS
     large = [row for row in rows if row["store_papers"] == papers]
@@ -214,6 +224,20 @@ def _incremental(rows: list[dict], names: list[str]) -> list[str]:
             + _under(large_run["seconds"], seconds, "s", digits=3) + ", "
             + _times(ratio, growth, "the 10,000 run's", digits=2)
         )  # fmt: skip
+    return lines
+
+
+def _daemon(slots: dict, names: list[str]) -> list[str]:
+    lines = [
+        f"daemon, per slot (warm: modules, templates and the driver loaded; one new 100-paper "
+        f"file per slot, store of {slots['store_papers']:,} papers; median of "
+        f"{len(slots['slots'][names[0]])} slots)"
+    ]
+    for name in names:
+        cell = slots[name]
+        lines.append(f"  {name:<9}{cell['seconds']:.3f} s (range {_range(cell['range'])})")
+    if "postgres_vs_sqlite" in slots:
+        lines.append("  postgres/sqlite: " + _ratio(slots["postgres_vs_sqlite"], SLOT_TARGET, ""))
     return lines
 
 
@@ -310,15 +334,18 @@ def table(results: dict[str, Any]) -> str:
         ("cold_import", _cold),
         ("backfill", _backfill),
         ("incremental", _incremental),
+        ("daemon", _daemon),
         ("render", _render),
         ("startup", _startup),
         ("peer", _peer),
     ]
+    driver = results["startup"]["psycopg_import_seconds"] if "startup" in results else None
     for key, function in sections:
-        if key in results:
+        if key == "incremental" and key in results:
+            lines += ["", *_incremental(results[key], names, driver)]
+        elif key in results:
             lines += ["", *function(results[key], names)]
-        if key == "incremental" and "incremental" in results and "startup" in results:
-            driver = results["startup"]["psycopg_import_seconds"]
+        if key == "incremental" and "incremental" in results and driver is not None:
             lines.append(
                 "  for scale: the PostgreSQL driver's import alone ('import psycopg' less "
                 f"'python -c pass', see start-up): {driver:.3f} s"

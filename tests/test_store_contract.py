@@ -223,6 +223,18 @@ def test_rank_issue_orders_by_section_bytes_then_upvotes_then_digest_order(store
         ("Zeta", 1), ("_x", 1), ("alpha", 2), ("Ärger", 1), ("Aaa", 1))  # fmt: skip
 
 
+def test_the_first_papers_of_an_issue_are_its_first_in_page_order(store: Store):
+    """A feed lists the first feed_max papers of each issue: read at once, the same
+    papers in the same order as the whole issue's first, and never more."""
+    seq = publish(store, SECTIONED)
+    whole = titles(store.issue_papers(seq))
+    assert titles(store.issue_papers(seq, first=3)) == whole[:3]
+    assert titles(store.issue_papers(seq, first=100)) == whole
+    assert titles(store.issue_papers(seq, first=0)) == []
+    heads = titles(store.issue_papers(seq, per_section=1))
+    assert titles(store.issue_papers(seq, per_section=1, first=2)) == heads[:2]
+
+
 def test_issue_papers_stream_a_large_issue_in_page_order(store: Store):
     count = 5000
     seq = publish(

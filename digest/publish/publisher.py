@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -198,7 +197,8 @@ class Publisher:
         if issue.paper_count > REUSED_PAPERS:
             return views(self.store.issue_papers(issue.seq, PaperView), self.site)
         if self._views is None or self._views[0] != issue.seq:
-            read = list(views(self.store.issue_papers(issue.seq, PaperView), self.site))
+            papers = self.store.issue_papers(issue.seq, PaperView, first=issue.paper_count)
+            read = list(views(papers, self.site))
             self._views = (issue.seq, read)
         return iter(self._views[1])
 
@@ -276,7 +276,7 @@ class Publisher:
         recent = [
             IssueFeedEntry(
                 issue,
-                list(islice(store.issue_papers(issue.seq), self.config.feed_max)),
+                list(store.issue_papers(issue.seq, first=self.config.feed_max)),
                 issue.paper_count,
                 self.editorial(issue),
             )

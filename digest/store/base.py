@@ -223,11 +223,18 @@ class Store(ABC):
 
     @abstractmethod
     def issue_papers(
-        self, issue_seq: int, kind: type[Paper] = Paper, *, per_section: int | None = None
+        self,
+        issue_seq: int,
+        kind: type[Paper] = Paper,
+        *,
+        per_section: int | None = None,
+        first: int | None = None,
     ) -> Iterator[Paper]:
         """The papers of one issue in page order, streamed (an issue can be huge), as
         ``kind`` (a kind of Paper: the publisher asks for its views, made as they are read);
-        with ``per_section``, only the first that many of each section (an email's)."""
+        with ``per_section``, only the first that many of each section (an email's); with
+        ``first``, only the first that many (read at once: one round trip to a server,
+        where a stream of unknown length fetches in growing batches)."""
 
     @abstractmethod
     def newest_papers(

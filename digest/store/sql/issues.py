@@ -39,7 +39,12 @@ class IssueQueries(SqlBase):
         )
 
     def issue_papers(
-        self, issue_seq: int, kind: type[Paper] = Paper, *, per_section: int | None = None
+        self,
+        issue_seq: int,
+        kind: type[Paper] = Paper,
+        *,
+        per_section: int | None = None,
+        first: int | None = None,
     ) -> Iterator[Paper]:
         if per_section is None:
             sql, params = "", [issue_seq]
@@ -51,11 +56,12 @@ class IssueQueries(SqlBase):
                 "WHERE nth <= ?)"
             )
             params = [issue_seq, issue_seq, per_section]
-        for row in self._stream(
-            f"SELECT {PAPER_COLUMNS} FROM {PAPERS_IN_ORDER} "
-            f"WHERE o.issue_seq = ?{sql} ORDER BY o.position",
-            params,
-        ):
+        query = f"SELECT {PAPER_COLUMNS} FROM {PAPERS_IN_ORDER} WHERE o.issue_seq = ?{sql} "
+        if first is None:
+            rows = self._stream(query + "ORDER BY o.position", params)
+        else:
+            rows = self._execute(query + "ORDER BY o.position LIMIT ?", [*params, first])
+        for row in rows:
             yield paper_from_row(row, kind)
 
     def issue_papers_with_keys(self, issue_seq: int, keys: Iterable[str]) -> list[Paper]:
