@@ -185,6 +185,24 @@ def test_seen_again_updates_upvotes_and_records_sightings(store: Store):
     assert store.counts().papers == 2
 
 
+def test_seen_again_keeps_the_largest_count_and_a_missing_count_keeps_the_stored(
+    store: Store,
+):
+    """PostgreSQL updates a file's papers in one statement: the same counts as one
+    update per paper in order (several counts for a paper: the largest; none: kept)."""
+    seq = publish(store, [(paper("A", upvotes=2), place("S")), (paper("B", upvotes=4), place("S"))])
+    later = NOW + dt.timedelta(days=1)
+    store.update_seen([(2, None), (1, 9), (1, 3)], later)
+    store.update_seen([], later)
+    assert {p.title: p.upvotes for p in store.issue_papers(seq)} == {"A": 9, "B": 4}
+    store.update_seen([(2, 0)], later)
+    assert {p.title: p.upvotes for p in store.issue_papers(seq)} == {"A": 9, "B": 0}
+    file_id = store.record_file("h", "f.txt", DAY, later, 2, 0)
+    store.add_sightings([], file_id)
+    store.add_sightings([(2, None, None), (1, DAY, 3)], file_id)
+    assert store.counts().papers == 2
+
+
 def test_cut_abstracts_are_completed(store: Store):
     store.add_papers([(paper("Cut", abstract_cut=True), place("S")), (paper("Whole"), place("S"))],
                      1, NOW)  # fmt: skip

@@ -174,13 +174,30 @@ class PaperQueries(SqlBase):
     def add_sightings(
         self, sightings: Sequence[tuple[int, dt.date | None, int | None]], file_id: int
     ) -> None:
-        rows = sorted(
-            {
-                paper_id: (paper_id, file_id, day_text(day), upvotes)
-                for paper_id, day, upvotes in sightings
-            }.values()
-        )
+        rows = sighting_rows(sightings, file_id)
         self._insert_rows("sightings", ("paper_id", "file_id", "digest_date", "upvotes"), rows)
+
+
+def sighting_rows(
+    sightings: Sequence[tuple[int, dt.date | None, int | None]], file_id: int
+) -> list[tuple[int, int, str | None, int | None]]:
+    """One row per paper (the last listing of it in the file wins), in id order."""
+    return sorted(
+        {
+            paper_id: (paper_id, file_id, day_text(day), upvotes)
+            for paper_id, day, upvotes in sightings
+        }.values()
+    )
+
+
+def latest_upvotes(seen_again: Sequence[tuple[int, int | None]]) -> dict[int, int | None]:
+    """Per paper seen again, the upvotes ``update_seen`` leaves it (of several counts for
+    one paper, applied in order, the largest; none: the stored count stays)."""
+    latest: dict[int, int | None] = {}
+    for paper_id, upvotes in sorted(seen_again, key=lambda item: item[0]):
+        before = latest.get(paper_id)
+        latest[paper_id] = upvotes if before is None or (upvotes or 0) > before else before
+    return latest
 
 
 _PAPER_INSERT_COLUMNS = (
