@@ -139,6 +139,16 @@ def test_the_inbox_is_remembered_and_forgotten(store: Store):
     assert store.remembered_inbox_paths() == {"b.txt"}
 
 
+def test_an_import_remembers_its_files_at_once_the_last_of_a_path_winning(store: Store):
+    store.remember_inbox_file("a.txt", 1, 1, "old")
+    store.remember_inbox_files(
+        [("a.txt", 2, 2, "h1"), ("c.txt", 3, 3, "h3"), ("a.txt", 4, 4, "h4")]
+    )
+    store.remember_inbox_files([])
+    assert store.inbox_fingerprints() == {("a.txt", 4, 4), ("c.txt", 3, 3)}
+    assert store.remembered_inbox_files(["a.txt"])["a.txt"].hash == "h4"
+
+
 def test_files_hashes_and_rejections(store: Store):
     assert store.record_file("h1", "one.txt", DAY, NOW, 5, 1) == 1
     assert store.record_file("h2", "two.txt", None, NOW, 0, 0) == 2

@@ -65,6 +65,9 @@ class Intake:
     scan: InboxScan = field(default_factory=InboxScan)  # the scan being taken in
     remembered: set[str] = field(default_factory=set)  # paths remembered in this run
     unsure: set[str] = field(default_factory=set)  # of which read too soon to trust
+    # (path, size, mtime_ns, hash) to remember, stored at the end of the intake in one
+    # statement (nothing reads them before): one round trip less per file on a server
+    to_remember: list[tuple[str, int, int, str]] = field(default_factory=list)
 
     def take_all(
         self, scan: InboxScan, max_size: int, workers: int | None, progress: Progress | None
@@ -94,6 +97,8 @@ class Intake:
         if self.backfill is not None:
             self.backfill.finish()
         report.files_copied.sort()
+        self.store.remember_inbox_files(self.to_remember)
+        self.to_remember.clear()
         unsure = (scan.unsure - self.remembered - set(scan.forgotten)) | self.unsure
         if unsure != scan.unsure:
             self.store.set_unsure_inbox_paths(unsure)
@@ -211,7 +216,7 @@ class Intake:
         """Remember a path by its size and time, to skip it unread; one read too soon
         after it changed is hashed again by the next scan (an edit within the timestamp
         granularity keeps both)."""
-        self.store.remember_inbox_file(path, size, mtime_ns, file_hash)
+        self.to_remember.append((path, size, mtime_ns, file_hash))
         self.remembered.add(path)
         if not self.scan.trusted(mtime_ns):
             self.unsure.add(path)

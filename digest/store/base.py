@@ -105,10 +105,13 @@ class Store(ABC):
     @abstractmethod
     def remembered_inbox_files(self, paths: Iterable[str]) -> dict[str, KnownFile]: ...
 
+    def remember_inbox_file(self, path: str, size: int, mtime_ns: int, content_hash: str) -> None:
+        self.remember_inbox_files([(path, size, mtime_ns, content_hash)])
+
     @abstractmethod
-    def remember_inbox_file(
-        self, path: str, size: int, mtime_ns: int, content_hash: str
-    ) -> None: ...
+    def remember_inbox_files(self, files: Iterable[tuple[str, int, int, str]]) -> None:
+        """Remember paths by (path, size, mtime_ns, hash), in order (a path given twice:
+        the last); one statement for many, as an import remembers its files at its end."""
 
     @abstractmethod
     def unsure_inbox_paths(self) -> set[str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import digest.store.postgres.ddl as ddl
 from digest.config.settings import SITE_NAME, PostgresState
-from digest.dates import moment_text
+from digest.dates import day_text, moment_text
 from digest.errors import ConfigError, DigestError
 from digest.store.copy import TABLES
 from digest.store.postgres.connection import pgsql, psycopg, shown_location
@@ -176,6 +176,34 @@ class PostgresStore(PgSchema, PgLocks):
                 "FROM unnest(?::bigint[], ?::bigint[]) AS v(id, upvotes) WHERE papers.id = v.id",
                 (moment_text(now), list(latest), list(latest.values())),
             )
+
+    def record_file(
+        self,
+        content_hash: str,
+        name: str,
+        digest_date: dt.date | None,
+        taken_at: dt.datetime,
+        paper_count: int,
+        problem_count: int,
+    ) -> int:
+        """The file recorded and its rejection forgotten in one statement (two in the
+        shared SQL: SQLite has no DELETE in a WITH)."""
+        self._drew_ids = True
+        file_id = self._scalar(
+            "WITH forgotten AS (DELETE FROM rejections WHERE hash = ?) "
+            "INSERT INTO files (hash, name, digest_date, taken_at, paper_count, problem_count) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                content_hash,
+                content_hash,
+                name,
+                day_text(digest_date),
+                moment_text(taken_at),
+                paper_count,
+                problem_count,
+            ),
+        )
+        return int(file_id)
 
     def add_sightings(
         self, sightings: Sequence[tuple[int, dt.date | None, int | None]], file_id: int

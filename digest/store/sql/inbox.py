@@ -39,12 +39,12 @@ class InboxQueries(SqlBase):
         )
         return {row[0]: KnownFile(*row[1:]) for row in rows}
 
-    def remember_inbox_file(self, path: str, size: int, mtime_ns: int, content_hash: str) -> None:
-        self._execute(
+    def remember_inbox_files(self, files: Iterable[tuple[str, int, int, str]]) -> None:
+        self._executemany(
             "INSERT INTO inbox_files (path, size, mtime_ns, hash) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
             "mtime_ns = excluded.mtime_ns, hash = excluded.hash",
-            (path, size, mtime_ns, content_hash),
+            list(files),
         )
 
     def unsure_inbox_paths(self) -> set[str]:
