@@ -185,6 +185,22 @@ def test_papers_get_ids_in_order_and_are_known_by_key(store: Store):
     assert store.known_papers(["three", *many]) == {"three": KnownPaper(3, False)}
 
 
+def test_a_file_lookup_says_whether_it_was_taken_in_else_which_papers_are_known(
+    store: Store,
+):
+    store.add_papers(
+        [(paper("One", abstract_cut=True), place("S")), (paper("Two"), None)], None, NOW
+    )
+    assert store.file_lookup("h", ["one", "three", "two"]) == (
+        False,
+        {"one": KnownPaper(1, True), "two": KnownPaper(2, False)},
+    )
+    assert store.file_lookup("h", []) == (False, {})
+    store.record_file("h", "f.txt", DAY, NOW, 2, 0)
+    assert store.file_lookup("h", ["one"]) == (True, {})
+    assert store.file_lookup("other", ["two"]) == (False, {"two": KnownPaper(2, False)})
+
+
 def test_seen_again_updates_upvotes_and_records_sightings(store: Store):
     seq = publish(store, [(paper("A", upvotes=2), place("S")), (paper("B"), place("S"))])
     later = NOW + dt.timedelta(days=1)

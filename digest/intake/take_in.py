@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -113,7 +113,11 @@ class Intake:
         # A file is known by the hash of what was parsed (the scan hashes only paths it
         # has seen before), and may be a copy of one already taken in, earlier or in this
         # run. What was parsed is what is recorded, even if the file changed since.
-        if self.store.taken_hashes([parsed_hash]):
+        unique: dict[str, Paper] = {}  # a paper listed twice counts once, the first winning
+        for paper in loaded.papers:
+            unique.setdefault(paper.key, paper)
+        taken, known = self.store.file_lookup(parsed_hash, unique)
+        if taken:
             self.report.files_copied.append(shown)
             self._remember_candidate(candidate, parsed_hash)
             return
@@ -125,10 +129,16 @@ class Intake:
             return
         self.report.files_read.append(shown)
         self.report.papers_parsed += len(loaded.papers)
-        self._record(candidate, loaded, parsed_hash)
+        self._record(candidate, loaded, parsed_hash, self._split(unique, known))
         self._remember_candidate(candidate, parsed_hash)
 
-    def _record(self, candidate: Candidate, loaded: DigestFile, file_hash: str) -> None:
+    def _record(
+        self,
+        candidate: Candidate,
+        loaded: DigestFile,
+        file_hash: str,
+        split: tuple[list[Paper], list[tuple[KnownPaper, Paper]]],
+    ) -> None:
         store, report = self.store, self.report
         issue_seq, today, now, seen_again = self.issue_seq, self.today, self.now, self.seen_again
         period = None
@@ -136,7 +146,7 @@ class Intake:
             period = self.backfill.enter(loaded.digest_date, candidate.path.name)
             issue_seq, today, seen_again = period.seq, period.last_date, period.seen_again
             now = moment(loaded.digest_date or period.last_date, self.now)
-        new, again = self._split(loaded.papers)
+        new, again = split
         shown: list[tuple[Paper, Placement]] = []
         hidden: list[tuple[Paper, Placement]] = []
         for paper in new:
@@ -177,14 +187,12 @@ class Intake:
         if report.dry_run:
             report.new.extend(p for p, _ in shown)
 
-    def _split(self, papers: Iterable[Paper]) -> tuple[list[Paper], list[tuple[KnownPaper, Paper]]]:
-        """(new papers, (what is known, listing) of those seen before). A paper listed
-        twice in one file counts once, the first listing winning; papers new earlier in
-        this run are in the store by now, so they count as seen."""
-        unique: dict[str, Paper] = {}
-        for paper in papers:
-            unique.setdefault(paper.key, paper)
-        known = self.store.known_papers(unique)
+    @staticmethod
+    def _split(
+        unique: dict[str, Paper], known: dict[str, KnownPaper]
+    ) -> tuple[list[Paper], list[tuple[KnownPaper, Paper]]]:
+        """(new papers, (what is known, listing) of those seen before); papers new earlier
+        in this run are in the store by now, so they count as seen."""
         new = [paper for key, paper in unique.items() if key not in known]
         return new, [(known[key], unique[key]) for key in known]
 

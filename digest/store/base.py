@@ -170,6 +170,15 @@ class Store(ABC):
     @abstractmethod
     def known_papers(self, keys: Iterable[str]) -> dict[str, KnownPaper]: ...
 
+    def file_lookup(
+        self, content_hash: str, keys: Iterable[str]
+    ) -> tuple[bool, dict[str, KnownPaper]]:
+        """What the intake asks of each file: whether one of this hash was taken in, and
+        if not, which of its papers are known (a server answers both in one round trip)."""
+        if self.taken_hashes([content_hash]):
+            return True, {}
+        return False, self.known_papers(keys)
+
     @abstractmethod
     def cut_abstracts(self, ids: Iterable[int]) -> list[CutAbstract]: ...
 

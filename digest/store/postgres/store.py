@@ -26,6 +26,7 @@ from digest.store.copy import TABLES
 from digest.store.postgres.connection import pgsql, psycopg, shown_location
 from digest.store.postgres.locks import PgLocks
 from digest.store.postgres.schema import PgSchema
+from digest.store.records import KnownPaper
 from digest.store.sql.hooks import Row
 from digest.store.sql.papers import latest_upvotes, sighting_rows
 
@@ -176,6 +177,26 @@ class PostgresStore(PgSchema, PgLocks):
                 "FROM unnest(?::bigint[], ?::bigint[]) AS v(id, upvotes) WHERE papers.id = v.id",
                 (moment_text(now), list(latest), list(latest.values())),
             )
+
+    def file_lookup(
+        self, content_hash: str, keys: Iterable[str]
+    ) -> tuple[bool, dict[str, KnownPaper]]:
+        """Both questions pipelined: one round trip per file, where two took a millisecond
+        of an import's time each (the server shares the cores with the parsing)."""
+        wanted = list(keys)
+        self._close_abandoned()
+        try:
+            with self.conn.pipeline():
+                taken = self.conn.execute("SELECT 1 FROM files WHERE hash = %s", (content_hash,))
+                known = wanted and self.conn.execute(
+                    "SELECT key, id, abstract_cut FROM papers WHERE key = ANY(%s)", (wanted,)
+                )
+            if taken.fetchone() is not None:
+                return True, {}
+            rows = known.fetchall() if known else []
+            return False, {key: KnownPaper(paper_id, bool(cut)) for key, paper_id, cut in rows}
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
 
     def record_file(
         self,
