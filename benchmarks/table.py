@@ -330,20 +330,18 @@ def table(results: dict[str, Any]) -> str:
             f"synchronous_commit {pg['synchronous_commit']}, full_page_writes "
             f"{pg['full_page_writes']}, shared_buffers {pg['shared_buffers']}"
         )
+    driver = results["startup"]["psycopg_import_seconds"] if "startup" in results else None
     sections: list[tuple[str, Callable[[Any, list[str]], list[str]]]] = [
         ("cold_import", _cold),
         ("backfill", _backfill),
-        ("incremental", _incremental),
+        ("incremental", lambda rows, names: _incremental(rows, names, driver)),
         ("daemon", _daemon),
         ("render", _render),
         ("startup", _startup),
         ("peer", _peer),
     ]
-    driver = results["startup"]["psycopg_import_seconds"] if "startup" in results else None
     for key, function in sections:
-        if key == "incremental" and key in results:
-            lines += ["", *_incremental(results[key], names, driver)]
-        elif key in results:
+        if key in results:
             lines += ["", *function(results[key], names)]
         if key == "incremental" and "incremental" in results and driver is not None:
             lines.append(

@@ -20,7 +20,7 @@ from typing import Any
 
 import digest.store.postgres.ddl as ddl
 from digest.config.settings import SITE_NAME, PostgresState
-from digest.dates import day_text, moment_text
+from digest.dates import moment_text
 from digest.errors import ConfigError, DigestError
 from digest.store.copy import TABLES
 from digest.store.postgres.connection import pgsql, psycopg, shown_location
@@ -28,6 +28,7 @@ from digest.store.postgres.locks import PgLocks
 from digest.store.postgres.schema import PgSchema
 from digest.store.records import KnownPaper
 from digest.store.sql.hooks import Row
+from digest.store.sql.inbox import FILE_INSERT, file_values
 from digest.store.sql.papers import latest_upvotes, sighting_rows
 
 FIRST_BATCH, STREAM_BATCH = 64, 2000  # rows a stream fetches first, and at most at a time
@@ -188,12 +189,16 @@ class PostgresStore(PgSchema, PgLocks):
         try:
             with self.conn.pipeline():
                 taken = self.conn.execute("SELECT 1 FROM files WHERE hash = %s", (content_hash,))
-                known = wanted and self.conn.execute(
-                    "SELECT key, id, abstract_cut FROM papers WHERE key = ANY(%s)", (wanted,)
+                known = (
+                    self.conn.execute(
+                        "SELECT key, id, abstract_cut FROM papers WHERE key = ANY(%s)", (wanted,)
+                    )
+                    if wanted
+                    else None
                 )
             if taken.fetchone() is not None:
                 return True, {}
-            rows = known.fetchall() if known else []
+            rows = known.fetchall() if known is not None else []
             return False, {key: KnownPaper(paper_id, bool(cut)) for key, paper_id, cut in rows}
         except psycopg.Error as exc:
             raise self._error(exc) from exc
@@ -210,19 +215,10 @@ class PostgresStore(PgSchema, PgLocks):
         """The file recorded and its rejection forgotten in one statement (two in the
         shared SQL: SQLite has no DELETE in a WITH)."""
         self._drew_ids = True
+        values = file_values(content_hash, name, digest_date, taken_at, paper_count, problem_count)
         file_id = self._scalar(
-            "WITH forgotten AS (DELETE FROM rejections WHERE hash = ?) "
-            "INSERT INTO files (hash, name, digest_date, taken_at, paper_count, problem_count) "
-            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                content_hash,
-                content_hash,
-                name,
-                day_text(digest_date),
-                moment_text(taken_at),
-                paper_count,
-                problem_count,
-            ),
+            "WITH forgotten AS (DELETE FROM rejections WHERE hash = ?) " + FILE_INSERT,
+            (content_hash, *values),
         )
         return int(file_id)
 

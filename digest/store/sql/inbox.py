@@ -15,6 +15,31 @@ from digest.store.sql.hooks import SqlBase
 UNSURE_SETTING = "inbox_unsure"
 
 
+FILE_INSERT = (
+    "INSERT INTO files (hash, name, digest_date, taken_at, paper_count, problem_count) "
+    "VALUES (?, ?, ?, ?, ?, ?) RETURNING id"
+)
+
+
+def file_values(
+    content_hash: str,
+    name: str,
+    digest_date: dt.date | None,
+    taken_at: dt.datetime,
+    paper_count: int,
+    problem_count: int,
+) -> tuple[str, str, str | None, str, int, int]:
+    """``FILE_INSERT``'s parameters (a server's store adds to the statement)."""
+    return (
+        content_hash,
+        name,
+        day_text(digest_date),
+        moment_text(taken_at),
+        paper_count,
+        problem_count,
+    )
+
+
 class InboxQueries(SqlBase):
     def inbox_fingerprints(self, *, taken: bool = False) -> set[tuple[str, int, int]]:
         where = " WHERE hash IN (SELECT hash FROM files)" if taken else ""
@@ -80,18 +105,8 @@ class InboxQueries(SqlBase):
         paper_count: int,
         problem_count: int,
     ) -> int:
-        file_id = self._scalar(
-            "INSERT INTO files (hash, name, digest_date, taken_at, paper_count, problem_count) "
-            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                content_hash,
-                name,
-                day_text(digest_date),
-                moment_text(taken_at),
-                paper_count,
-                problem_count,
-            ),
-        )
+        values = file_values(content_hash, name, digest_date, taken_at, paper_count, problem_count)
+        file_id = self._scalar(FILE_INSERT, values)
         self._execute("DELETE FROM rejections WHERE hash = ?", (content_hash,))
         return int(file_id)
 
