@@ -44,8 +44,9 @@ def paper_uuid(key: str) -> str:
 
 
 def paper_anchor(key: str) -> str:
-    """Where a paper is on its issue's page: ``p-`` and twelve hex digits of its id."""
-    return "p-" + paper_uuid(key).replace("-", "")[:12]
+    """Where a paper is on its issue's page: ``p-`` and the first twelve hex digits of its
+    id (bytes the UUID's version and variant bits leave as hashed)."""
+    return "p-" + hashlib.sha1(_NAMESPACE_BYTES + key.encode("utf-8")).hexdigest()[:12]
 
 
 class Severity(enum.StrEnum):
@@ -309,6 +310,10 @@ class Site:
     def paper_url(self, paper: Paper) -> str:
         """The paper in its issue (our page): feeds and emails link here."""
         return f"{self.url}{self.paper_path(paper)}"
+
+    def placed_url(self, issue_id: str, page: int, key: str) -> str:
+        """``paper_url`` from what a list of titles reads of a paper (its key and page)."""
+        return f"{self.url}{self.issue_page_path(issue_id, page)}#{paper_anchor(key)}"
 
     def section_path(self, issue: Issue, start: int, section_slug: str) -> str:
         """Where a section of an issue begins (``start``: its first paper's place)."""

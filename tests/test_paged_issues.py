@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -168,6 +169,25 @@ def test_every_link_to_a_paper_goes_to_the_page_that_shows_it(large):
             page, fragment = linked_page(out, SITE_URL, link)
             if fragment:
                 assert f'id="{fragment}"' in page, (name, link)
+
+
+def test_an_issues_feed_entry_template_of_ones_own_gets_every_paper_whole(large, tmp_path):
+    """Ours lists an issue's papers past the first fifty by title alone, read as such; a
+    user's ``issue_feed_entry.html`` (here: ours as it was before) still gets every paper
+    whole, and gives the same feed byte for byte."""
+    own = tmp_path / "own"
+    own.mkdir()
+    shutil.copyfile(ROOT / "tests" / "data" / "issue-feed-entry-before-titles.html",
+                    own / "issue_feed_entry.html")  # fmt: skip
+    (tmp_path / "inbox").mkdir()
+    for source in (large / "inbox").iterdir():
+        shutil.copyfile(source, tmp_path / "inbox" / source.name)
+    done = publish(configure(tmp_path, f'templates = "{own}"\n'))
+    assert done.returncode == 0, done.stderr
+    ours = (large / "out" / "issues.xml").read_bytes()
+    assert (tmp_path / "out" / "issues.xml").read_bytes() == ours
+    entry = feedparser.parse(ours).entries[0].content[0].value
+    assert entry.count("<h3>") == 50 and entry.count("<li>") == 300, "by title past fifty"
 
 
 def test_one_page_per_issue_on_request(tmp_path):

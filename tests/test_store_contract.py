@@ -279,6 +279,24 @@ def test_the_first_papers_of_an_issue_are_its_first_in_page_order(store: Store):
     assert titles(store.issue_papers(seq, per_section=1, first=2)) == heads[:2]
 
 
+def test_an_issues_titles_are_its_papers_from_a_place_on_with_their_pages(store: Store):
+    """The issues feed lists most of an issue's papers by title alone: the same papers,
+    in the same order, on the same pages as read whole."""
+    with store.transaction():
+        issue_id, seq = store.next_issue_id(DAY)
+        store.add_papers([(paper(f"Paper {n:02d}", upvotes=n % 3), None) for n in range(12)],
+                         seq, NOW)  # fmt: skip
+        store.rank_issue(seq, True)
+        store.add_issue(issue_id, seq, DAY, NOW, 12, papers_per_page=5)
+    whole = list(store.issue_papers(seq))
+    listed = store.issue_titles(seq, skip=4, first=6)
+    assert [(t.key, t.title, t.page) for t in listed] == [
+        (p.key, p.title, p.page) for p in whole[4:10]]  # fmt: skip
+    assert [t.page for t in listed] == [1, 2, 2, 2, 2, 2]
+    assert [t.title for t in store.issue_titles(seq, skip=10, first=100)] == titles(whole[10:])
+    assert store.issue_titles(seq, skip=12, first=5) == []
+
+
 def test_issue_papers_stream_a_large_issue_in_page_order(store: Store):
     count = 5000
     seq = publish(

@@ -177,6 +177,8 @@ def build_issues_feed(templates: Templates, site: Site, issues: list[IssueFeedEn
             site=site,
             issue=issue,
             papers=item.papers,
+            titles=item.titles,
+            shown=item.shown,
             total=item.total,
             editorial=item.editorial,
             abstracts=ISSUE_FEED_PAPERS,

@@ -23,7 +23,14 @@ from digest.faults import pause_point
 from digest.model import INDEX_ISSUES, Issue, Site
 from digest.publish.output import OutputWriter, Owner
 from digest.publish.ownership import claim_output
-from digest.publish.records import NO_EDITORIAL, Editorial, IssueContext, IssueFeedEntry, Rising
+from digest.publish.records import (
+    NO_EDITORIAL,
+    Editorial,
+    IssueContext,
+    IssueFeedEntry,
+    Rising,
+    TitleLink,
+)
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -273,20 +280,35 @@ class Publisher:
             built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
             for name, content in built.items():
                 writer.write(name, content)
-        recent = [
-            IssueFeedEntry(
-                issue,
-                list(store.issue_papers(issue.seq, first=self.config.feed_max)),
-                issue.paper_count,
-                self.editorial(issue),
-            )
-            for issue in issues[:ISSUES_IN_FEED]
-        ]
+        recent = [self._issue_feed_entry(issue) for issue in issues[:ISSUES_IN_FEED]]
         writer.write(feeds.ISSUES_NAME, feeds.build_issues_feed(templates, site, recent))
         if self.config.search:
             from digest.publish import search
 
             self.superseded = search.stage(store, site, templates, writer)
+
+    def _issue_feed_entry(self, issue: Issue) -> IssueFeedEntry:
+        """An issue as the issues feed shows it: up to ``feed_max`` of its papers, the first
+        ISSUE_FEED_PAPERS whole, the rest by title. Ours reads those by title and place
+        alone (ten issues of a thousand papers are the most a scheduled run reads); a
+        user's ``issue_feed_entry.html`` gets them all whole as well, as it always did."""
+        from digest.publish.feeds import ISSUE_FEED_PAPERS
+
+        most, site, store = self.config.feed_max, self.site, self.store
+        if self.templates.has_own("issue_feed_entry.html"):
+            papers = list(store.issue_papers(issue.seq, first=most))
+            titles = [TitleLink(p.title, site.paper_url(p)) for p in papers[ISSUE_FEED_PAPERS:]]
+            shown = len(papers)
+        else:
+            papers = list(store.issue_papers(issue.seq, first=min(most, ISSUE_FEED_PAPERS)))
+            titles = []
+            if len(papers) == ISSUE_FEED_PAPERS < most:
+                rest = store.issue_titles(issue.seq, skip=len(papers), first=most - len(papers))
+                place = site.placed_url
+                titles = [TitleLink(t.title, place(issue.id, t.page, t.key)) for t in rest]
+            shown = len(papers) + len(titles)
+        editorial = self.editorial(issue)
+        return IssueFeedEntry(issue, papers, issue.paper_count, editorial, titles, shown)
 
     def mark_site_pending(self) -> None:
         """The site's pages and feeds are to be written again: set in the transaction that

@@ -8,7 +8,7 @@ so that every renderer can name them without importing the state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from digest.model import Issue, IssueSummary, Paper, Site
 
@@ -75,11 +75,20 @@ class IssueContext:
     newer: Issue | None = None  # the issue after it, if any: its page links there too
 
 
+class TitleLink(NamedTuple):
+    """A paper in a list of titles: what it is called, where it is."""
+
+    title: str
+    url: str
+
+
 @dataclass(frozen=True, slots=True)
 class IssueFeedEntry:
     """An issue in the issues feed: its first papers, how many it has, the editor's note."""
 
     issue: Issue
-    papers: list[Paper]
+    papers: list[Paper]  # those shown whole (ours: the first ISSUE_FEED_PAPERS)
     total: int
     editorial: Editorial = NO_EDITORIAL
+    titles: list[TitleLink] = field(default_factory=list)  # those listed by title
+    shown: int = 0  # how many of its papers the entry names

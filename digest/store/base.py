@@ -31,6 +31,7 @@ from digest.store.records import (
     KnownFile,
     KnownPaper,
     LockKind,
+    PaperTitle,
     PingRecord,
     RunRecord,
 )
@@ -259,6 +260,11 @@ class Store(ABC):
     ) -> list[Paper]:
         """What the feeds carry: the newest issue whole (up to ``whole_newest`` papers),
         then older issues' papers, until ``limit``; each issue's ranked across sections."""
+
+    @abstractmethod
+    def issue_titles(self, issue_seq: int, *, skip: int, first: int) -> list[PaperTitle]:
+        """Of an issue's papers in page order, the ``first`` after the first ``skip``, by
+        title and place alone (the issues feed lists up to a thousand per issue so)."""
 
     @abstractmethod
     def issue_papers_with_keys(self, issue_seq: int, keys: Iterable[str]) -> list[Paper]:

@@ -27,6 +27,15 @@ class KnownPaper(NamedTuple):
     abstract_cut: bool  # its listing ended mid-abstract
 
 
+class PaperTitle(NamedTuple):
+    """A published paper as a list of titles needs it: what it is called and where its
+    issue shows it (a tenth of reading it whole, for lists of thousands)."""
+
+    key: str
+    title: str
+    page: int  # the page of its issue that shows it
+
+
 @dataclass(frozen=True, slots=True)
 class CutAbstract:
     """A paper whose abstract was cut off, as stored (to be completed by a later listing)."""

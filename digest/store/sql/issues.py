@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from digest.dates import moment_text
-from digest.model import Issue, IssueSummary, IssueYear, Paper
+from digest.model import Issue, IssueSummary, IssueYear, Paper, page_of
+from digest.store.records import PaperTitle
 from digest.store.sql.hooks import SqlBase
 from digest.store.sql.rows import (
     ISSUE_COLUMNS,
@@ -63,6 +64,17 @@ class IssueQueries(SqlBase):
             rows = self._execute(query + "ORDER BY o.position LIMIT ?", [*params, first])
         for row in rows:
             yield paper_from_row(row, kind)
+
+    def issue_titles(self, issue_seq: int, *, skip: int, first: int) -> list[PaperTitle]:
+        rows = self._execute(
+            "SELECT p.key, p.title, o.position, i.papers_per_page "
+            f"FROM {PAPERS_IN_ORDER} WHERE o.issue_seq = ? AND o.position >= ? "
+            "ORDER BY o.position LIMIT ?",
+            (issue_seq, skip, first),
+        )
+        return [
+            PaperTitle(key, title, page_of(place, per_page)) for key, title, place, per_page in rows
+        ]
 
     def issue_papers_with_keys(self, issue_seq: int, keys: Iterable[str]) -> list[Paper]:
         rows = self._with_keys(
