@@ -114,3 +114,56 @@ def test_periods_close_in_order_and_skip_ones_without_papers():
     ]
     assert moment(dt.date(2026, 11, 4), clock) == dt.datetime(2026, 11, 4, 8, tzinfo=dt.UTC)
     assert moment(dt.date(2026, 12, 4), clock) == clock, "never later than the run"
+
+
+def _walked_listing(root: Path, temp_prefix: str) -> tuple:
+    """What an output folder holds, by ``os.walk`` (as the run listed it before the
+    walk read each folder once): the reference the listing must agree with."""
+    issues = root / "issues"
+    names: set[str] = set()
+    folders: dict[str, frozenset[str] | None] = {}
+    temps: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        temps.extend(os.path.join(folder, name) for name in files if name.startswith(temp_prefix))
+        if folder == str(issues):
+            names.update(dirs, files)
+            for name in dirs:
+                if os.path.islink(os.path.join(folder, name)):
+                    folders[name] = frozenset(os.listdir(os.path.join(folder, name)))
+        elif os.path.dirname(folder) == str(issues):
+            folders[os.path.basename(folder)] = frozenset([*dirs, *files])
+    return frozenset(names), folders, sorted(temps)
+
+
+def test_the_output_folder_is_listed_as_os_walk_lists_it(tmp_path):
+    """Every kind of entry a folder of issues can hold: pages, a paged issue's folder (a
+    leaf, read by listdir), one holding a folder of its own (walked), a link to a
+    folder elsewhere (listed, not walked), a broken link, temp files at every depth."""
+    from digest.publish.listing import list_folder
+
+    prefix = ".digest-tmp-"
+    root = tmp_path / "out"
+    issues = root / "issues"
+    (issues / "2026-11-24").mkdir(parents=True)
+    (issues / "2026-11-24.html").write_text("page")
+    for name in ("2.html", "3.html", prefix + "a"):
+        (issues / "2026-11-24" / name).write_text("x")
+    (issues / "2026-11-17" / "odd" / "deeper").mkdir(parents=True)
+    (issues / "2026-11-17" / "2.html").write_text("x")
+    (issues / "2026-11-17" / "odd" / (prefix + "b")).write_text("x")
+    (issues / "2026-11-17" / "odd" / "deeper" / (prefix + "c")).write_text("x")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "2.html").write_text("x")
+    (elsewhere / (prefix + "not-walked")).write_text("x")
+    (issues / "2026-11-10").symlink_to(elsewhere)
+    (issues / "2026-11-03.html").symlink_to(tmp_path / "missing")
+    (root / "archive").mkdir()
+    (root / "archive" / (prefix + "d")).write_text("x")
+    (root / (prefix + "e")).write_text("x")
+    listed = list_folder(root, prefix)
+    names, folders, temps = _walked_listing(root, prefix)
+    assert listed.issue_names == names
+    assert dict(listed.issue_folders) == folders
+    assert sorted(listed.temp_files) == temps
+    assert len(temps) == 5 and folders["2026-11-17"] == {"2.html", "odd"}

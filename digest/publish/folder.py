@@ -65,7 +65,7 @@ def folder_state(store: Store, writer: OutputWriter) -> FolderState:
 
 
 def _later_pages_here(writer: OutputWriter, issue: Issue) -> bool:
-    return set(range(2, issue.page_count + 1)) <= writer.later_pages_present(issue.id)
+    return writer.has_later_pages(issue.id, issue.page_count)
 
 
 def check_complete(store: Store, writer: OutputWriter, *, adopt: bool = False) -> None:

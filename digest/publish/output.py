@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -58,7 +59,6 @@ DIGEST_NAMES = frozenset(
 )
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ISSUE_FILE = re.compile(r"(\d{4}-\d{2}-\d{2}(?:-\d+)?)\.(?:md|html|eml)")
-_LATER_PAGE = re.compile(r"[1-9]\d*\.html")
 _ISSUE_ID = re.compile(r"\d{4}-\d{2}-\d{2}(?:-\d+)?")  # issues/<id>/: a paged issue's pages
 
 
@@ -68,6 +68,11 @@ class Owner:
 
     state_id: str
     site: str
+
+
+@functools.lru_cache(maxsize=64)
+def _later_page_names(page_count: int) -> frozenset[str]:
+    return frozenset(f"{page}.html" for page in range(2, page_count + 1))
 
 
 class OutputWriter:
@@ -138,10 +143,11 @@ class OutputWriter:
             return True  # not a folder, or one (or a link) that cannot be read: never reused
         return any(not name.startswith(TEMP_PREFIX) for name in names)
 
-    def later_pages_present(self, issue_id: str) -> set[int]:
-        """The numbers of a paged issue's later pages here (``issues/<id>/<n>.html``)."""
+    def has_later_pages(self, issue_id: str, page_count: int) -> bool:
+        """Whether every later page of a paged issue is here (``issues/<id>/<n>.html``,
+        2 to ``page_count``): asked of every published issue before each run."""
         names = self.listing().issue_folders.get(issue_id) or frozenset()
-        return {int(name[:-5]) for name in names if _LATER_PAGE.fullmatch(name)}
+        return _later_page_names(page_count) <= names
 
     def issue_pages_present(self) -> set[str]:
         """Issue ids whose web page (``issues/<id>.html``) is here."""
