@@ -206,6 +206,34 @@ def test_help_imports_no_heavy_module():
     assert process.stdout.strip().endswith("[]")
 
 
+def test_a_scheduled_run_imports_only_what_it_uses(tmp_path):
+    """A cron run that publishes an issue (no preview, no note, nothing to send or post,
+    SQLite) loads no module only other runs need: a module's import is paid every run."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / PLAIN.name).write_bytes(PLAIN.read_bytes())
+    args = ["run", "--inbox", str(inbox), "--out", str(tmp_path / "out"),
+            "--state", str(tmp_path / "state.db"), "--settle", "0", "--json"]  # fmt: skip
+    assert digest_process(*args, "--now", NOW).returncode == 0
+    (inbox / WITH_META.name).write_bytes(WITH_META.read_bytes())
+    code = (
+        "import sys, json\nfrom digest.cli import main as cli\n"
+        f"try:\n    cli.main({[*args, '--now', '2026-11-25T08:00:00Z']!r})\n"
+        "except SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(set(sys.modules))), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert json.loads(done.stdout)["new_papers"] > 0, done.stdout
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    unused = {
+        "smtplib", "apprise", "psycopg", "apscheduler", "aiosmtpd", "digest.deliver.smtp",
+        "digest.store.postgres", "digest.run.preview", "digest.run.schedule", "uuid",
+        "html.parser", "subprocess", "digest.publish.note_text", "urllib.request",
+        "http.client", "ssl", "digest.fetch.fetcher",
+    }  # fmt: skip
+    assert sorted(unused & loaded) == []
+
+
 def _help_without_site(columns: str) -> subprocess.CompletedProcess[str]:
     """``digest --help`` as a clean install runs it: no site-packages, so no editable
     finder (which imports pathlib itself) on the path; the work tree from the cwd."""

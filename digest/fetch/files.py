@@ -14,13 +14,13 @@ import contextlib
 import fcntl
 import os
 import re
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 from digest.errors import LockBusy, OutputError
 from digest.faults import pause_point
+from digest.host import host_name
 
 LOCK_NAME = ".digest-fetch.lock"
 POLL_SECONDS = 0.05
@@ -118,7 +118,7 @@ class FetchLock:
                 time.sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
         since = time.strftime("%Y-%m-%d %H:%M:%S %z")
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+        os.write(fd, f"pid {os.getpid()} on {host_name()} since {since}\n".encode())
         self._fd = fd
         return self
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import pickle
-import subprocess
 import sys
 from collections.abc import Generator, Sequence
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from digest.helpers import helper_command, helper_env
 from digest.intake.loader import load_file
 from digest.model import DigestFile
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger("digest")
 
@@ -64,6 +65,9 @@ def load_files(
 
 
 def _start(items: Sequence[Item], max_size: int) -> subprocess.Popen | None:
+    import pickle
+    import subprocess  # only when a helper is worth starting
+
     if not sys.executable:  # an embedded interpreter cannot start another
         return None
     try:
@@ -84,6 +88,8 @@ def _start(items: Sequence[Item], max_size: int) -> subprocess.Popen | None:
 
 
 def _receive(process: subprocess.Popen) -> Loaded | None:
+    import pickle
+
     assert process.stdout is not None
     try:
         return pickle.load(process.stdout)
@@ -102,6 +108,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _serve(source: BinaryIO, sink: BinaryIO) -> None:
+    import pickle
+
     items, max_size = pickle.load(source)
     for item in items:
         pickle.dump(_load(item, max_size), sink, protocol=pickle.HIGHEST_PROTOCOL)

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import pickle
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from digest.config.settings import Config, helper_processes
 from digest.errors import DigestError, InternalError
@@ -30,6 +28,9 @@ from digest.helpers import helper_command, helper_env
 from digest.model import Issue
 from digest.publish.publisher import PARTS, Part, Publisher, writer_for
 from digest.store import open_store
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger("digest")
 
@@ -121,6 +122,9 @@ def render(config: Config, publisher: Publisher, issues: list[Issue]) -> list[Pa
 
 
 def _start(config: Config, jobs: list[Job]) -> subprocess.Popen[bytes]:
+    import pickle
+    import subprocess  # only when an issue is worth the helpers
+
     process = subprocess.Popen(
         helper_command("digest.publish.render_pool"),
         env=helper_env(),
@@ -135,6 +139,8 @@ def _start(config: Config, jobs: list[Job]) -> subprocess.Popen[bytes]:
 
 
 def _result(process: subprocess.Popen[bytes]) -> list[Path]:
+    import pickle
+
     assert process.stdout is not None
     try:
         answer = pickle.load(process.stdout)
@@ -159,6 +165,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _serve(source: BinaryIO, sink: BinaryIO) -> None:
+    import pickle
+
     config, jobs = pickle.load(source)
     try:
         with open_store(config, create=False) as store:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from digest.errors import (
     TemplateProblem,
 )
 from digest.faults import pause_point
+from digest.host import host_name
 from digest.intake import inbox
 from digest.intake.inbox import InboxScan, scan_inbox
 from digest.intake.take_in import Intake
@@ -46,7 +46,7 @@ from digest.publish.output import OutputWriter
 from digest.publish.ownership import check_output, check_output_for_a_new_state
 from digest.publish.publisher import Publisher, writer_for
 from digest.report import RunReport
-from digest.run import announce, preview
+from digest.run import announce
 from digest.run.context import Mode, RunContext, RunOptions
 from digest.run.record import backfill_for, record_new_issues, take_notes
 from digest.store import Store, memory_store, open_store
@@ -62,6 +62,8 @@ def run(config: Config, options: RunOptions | None = None) -> RunReport:
     if options.mode is Mode.DRY_RUN:
         inbox.check_folder(config.inbox)
         if options.preview is not None:
+            from digest.run import preview  # a rehearsal's: not a scheduled run's
+
             preview.check_folder(options.preview, config.output)
         with _state(config, options) as store, store.lock("run", options.wait):
             return _rehearse(RunContext(config, store, options, RunReport(), deadline))
@@ -113,6 +115,8 @@ def _rehearse(context: RunContext) -> RunReport:
             if found is not None:
                 notes.parse(found[0], str(found[1]))
             if options.preview is not None:
+                from digest.run import preview
+
                 context.report.preview = preview.write_preview(context, intake, issue_id, seq)
     return context.report
 
@@ -128,7 +132,7 @@ def _publish_run(context: RunContext) -> RunReport:
     if options.adopt_output and not claimed:
         publisher.claim()
     report.first_run = store.last_run() is None
-    run_id = store.start_run(options.now, socket.gethostname(), os.getpid())
+    run_id = store.start_run(options.now, host_name(), os.getpid())
     try:
         report.finished = [issue.id for issue in _finish_pending(publisher)]  # recover
         notes.finish(store, context.notes)

@@ -22,7 +22,6 @@ import datetime as dt
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 import zoneinfo
@@ -31,6 +30,7 @@ from typing import Any
 
 from digest.config.settings import Config, ScheduleConfig
 from digest.errors import ConfigError, DigestError, LockBusy, Unavailable
+from digest.host import host_name
 from digest.store.records import Heartbeat
 
 log = logging.getLogger("digest")
@@ -316,7 +316,7 @@ class Daemon:
     def _heartbeat(self, store: Any) -> None:
         """Say in the state that the daemon is alive: ``digest check`` raises the alarm
         when the last heartbeat is older than two slots."""
-        beat = Heartbeat(dt.datetime.now(dt.UTC), os.getpid(), socket.gethostname())
+        beat = Heartbeat(dt.datetime.now(dt.UTC), os.getpid(), host_name())
         try:
             store.record_heartbeat(beat)
         except Unavailable as exc:

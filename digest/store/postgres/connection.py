@@ -7,13 +7,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 from collections.abc import Sequence
 from typing import Any
 
 from digest.config import conninfo
 from digest.config.settings import PostgresState
 from digest.errors import ConfigError, DigestError, StateError, Unavailable
+from digest.host import host_name
 from digest.store.sql import SqlStore
 
 try:
@@ -53,7 +53,7 @@ class PgSession(SqlStore):
 
     def _connect(self) -> psycopg.Connection:
         """Autocommit outside transactions; the site's schema first on the search path."""
-        me = f"digest pid {os.getpid()} on {socket.gethostname()}"[:63]  # the lock messages show it
+        me = f"digest pid {os.getpid()} on {host_name()}"[:63]  # the lock messages show it
         options: dict[str, Any] = {"autocommit": True, "application_name": me}
         try:
             given = conninfo_to_dict(self.state.dsn)

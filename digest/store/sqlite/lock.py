@@ -11,11 +11,11 @@ import fcntl
 import logging
 import os
 import re
-import socket
 import time
 from pathlib import Path
 
 from digest.errors import LockBusy, StateError
+from digest.host import host_name
 from digest.store.records import POLL_SECONDS
 
 log = logging.getLogger("digest.store.sqlite")
@@ -71,7 +71,7 @@ class RunLock:
         since = time.strftime("%Y-%m-%d %H:%M:%S %z")
         try:
             os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+            os.write(fd, f"pid {os.getpid()} on {host_name()} since {since}\n".encode())
         except OSError:  # a full disk: the lock is held all the same, its holder unnamed
             pass
         self._fd = fd

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,6 +138,8 @@ class SqliteStore(SqlStore):
         site = self.setting("site")
         if state_id is None or site is None:
             with self.transaction():
+                import uuid  # once per state: not in every run
+
                 state_id = self.setting("state_id") or str(uuid.uuid4())
                 site = self.setting("site") or self.site
                 self.set_setting("state_id", state_id)
