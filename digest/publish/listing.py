@@ -49,8 +49,8 @@ def list_folder(root: Path, temp_prefix: str) -> FolderListing:
             leaves = [entry for entry in walked if _holds_no_folder(entry)]
             for entry in leaves:
                 names = folders[entry.name] = _names(entry.path)
-                temps.extend(os.path.join(entry.path, name)
-                             for name in names or () if name.startswith(temp_prefix))  # fmt: skip
+                left_behind = [name for name in names or () if name.startswith(temp_prefix)]
+                temps.extend(os.path.join(entry.path, name) for name in left_behind)
             left = {entry.name for entry in leaves}
             walk_into = [name for name in walk_into if name not in left]
         elif os.path.dirname(folder) == issues:
