@@ -284,22 +284,24 @@ class Publisher:
             built = feeds.build_feeds(templates, site, papers, issues[0].published_at, section)
             for name, content in built.items():
                 writer.write(name, content)
-        recent = [self._issue_feed_entry(issue) for issue in issues[:ISSUES_IN_FEED]]
+        whole = templates.has_own("issue_feed_entry.html")  # a user's: every paper whole
+        recent = [self._issue_feed_entry(issue, whole) for issue in issues[:ISSUES_IN_FEED]]
         writer.write(feeds.ISSUES_NAME, feeds.build_issues_feed(templates, site, recent))
         if self.config.search:
             from digest.publish import search
 
             self.superseded = search.stage(store, site, templates, writer)
 
-    def _issue_feed_entry(self, issue: Issue) -> IssueFeedEntry:
+    def _issue_feed_entry(self, issue: Issue, whole: bool) -> IssueFeedEntry:
         """An issue as the issues feed shows it: up to ``feed_max`` of its papers, the first
         ISSUE_FEED_PAPERS whole, the rest by title. Ours reads those by title and place
         alone (ten issues of a thousand papers are the most a scheduled run reads); a
-        user's ``issue_feed_entry.html`` gets them all whole as well, as it always did."""
+        user's ``issue_feed_entry.html`` (``whole``) gets them all whole as well, as it
+        always did."""
         from digest.publish.feeds import ISSUE_FEED_PAPERS
 
         most, site, store = self.config.feed_max, self.site, self.store
-        if self.templates.has_own("issue_feed_entry.html"):
+        if whole:
             papers = list(store.issue_papers(issue.seq, first=most))
             titles = [TitleLink(p.title, site.paper_url(p)) for p in papers[ISSUE_FEED_PAPERS:]]
             shown = len(papers)
