@@ -195,3 +195,64 @@ def settle_disk() -> None:
 
 def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
+
+
+def parse_floor(inbox: Path) -> float:
+    """Seconds digest's own reader takes to parse every file of the inbox in one process,
+    storing nothing: the CPU an import must spend on parsing, however it is split
+    between processes (page cache warm)."""
+    import datetime as dt
+
+    from digest.intake.loader import load_file
+
+    started = time.perf_counter()
+    for path in sorted(inbox.glob("*.txt")):
+        load_file(str(path), dt.date.max, 1 << 30, name=str(path), follow=False)
+    return time.perf_counter() - started
+
+
+def store_floor(state_db: Path, where: Path) -> float:
+    """Seconds SQLite itself takes to durably store what an import left in its papers and
+    sightings tables: the same rows inserted into a fresh file of the same schema, page
+    size, cache and journal as digest's state (WAL, synchronous FULL), in one transaction
+    of two ``executemany`` calls, then closed (its checkpoint included). No Python work
+    per row beyond the driver's: the floor of the store's part of an import."""
+    import sqlite3
+
+    source = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True)
+    tables = ("papers", "sightings")
+    try:
+        schema = [
+            sql
+            for (sql,) in source.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name IN (?, ?) AND sql IS NOT NULL "
+                "ORDER BY type = 'index', rowid",
+                tables,
+            )
+        ]
+        rows = {table: source.execute(f"SELECT * FROM {table}").fetchall() for table in tables}
+        page_size = source.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        source.close()
+    folder = Path(tempfile.mkdtemp(prefix="store-floor-", dir=where))
+    try:
+        db = sqlite3.connect(folder / "floor.db", isolation_level=None)
+        db.execute(f"PRAGMA page_size = {page_size}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA cache_size = -16384")
+        for sql in schema:
+            db.execute(sql)
+        settle_disk()
+        started = time.perf_counter()
+        db.execute("BEGIN IMMEDIATE")
+        for table in tables:
+            if rows[table]:
+                marks = ", ".join("?" * len(rows[table][0]))
+                db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
+        db.execute("COMMIT")
+        db.close()
+        return time.perf_counter() - started
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.sync()

@@ -22,9 +22,11 @@ from benchmarks.harness import (
     digest_run,
     make_corpus,
     median,
+    parse_floor,
     read_and_split_floor,
     scheduled_floor,
     settle_disk,
+    store_floor,
     timed_process,
     write_floor,
 )
@@ -51,9 +53,12 @@ def _measurement(backend: Any, scratch: Path) -> Iterator[tuple[State, Path]]:
 # -- cold import ------------------------------------------------------------------------
 
 
-def _import(backend: Any, inbox: Path, scratch: Path, *extra: str, memory: bool = False) -> dict:
+def _import(
+    backend: Any, inbox: Path, scratch: Path, *extra: str, memory: bool = False, parts: bool = False
+) -> dict:
     """One import into a fresh state: time, peak memory, the bytes it left; with
-    ``memory``, then a rebuild of its issue (peak memory of rendering it alone)."""
+    ``memory``, then a rebuild of its issue (peak memory of rendering it alone); with
+    ``parts``, the floor of the store's part (SQLite: its rows stored by SQLite alone)."""
     with _measurement(backend, scratch) as (state, work):
         settle_disk()
         seconds, peak, report = digest_run(inbox, work / "out", state.arg, *extra, env=state.env)
@@ -66,6 +71,8 @@ def _import(backend: Any, inbox: Path, scratch: Path, *extra: str, memory: bool 
                 digest_cmd("rebuild", "--state", state.arg, "--out", str(work / "out")), state.env
             )[:2]
             done["stream"] = stream_check(backend, state)
+        if parts and backend.name == "sqlite":
+            done["store_floor"] = min(store_floor(Path(state.arg), scratch) for _ in range(3))
     return done
 
 
@@ -129,14 +136,19 @@ def cold_import(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
             floors.setdefault((backend.name, "publish"), []).append(write_floor(sizes, scratch))
     for mode, extra in (("one_process", ("--workers", "0")), ("mark_seen", ("--mark-seen",))):
         for backend in _order(backends, repeats):
-            other[backend.name][mode] = _import(backend, inbox, scratch, *extra)
+            other[backend.name][mode] = _import(
+                backend, inbox, scratch, *extra, parts=mode == "mark_seen"
+            )
+    parsing: list[float] = []
     for number in range(repeats):
         split.append(read_and_split_floor(inbox)[0])
+        parsing.append(parse_floor(inbox))
         for backend in _order(backends, number):
             sizes = other[backend.name]["mark_seen"]["sizes"]
             floors.setdefault((backend.name, "mark_seen"), []).append(write_floor(sizes, scratch))
     split_floor = median(split)
     result = _import_header(runs[names[0]][0]["report"], split)
+    result["parse_floor_seconds"] = median(parsing)
     for name in names:
         seconds = median(run["seconds"] for run in runs[name])
         write = min(floors[(name, "publish")])
@@ -164,6 +176,7 @@ def cold_import(backends: Sequence[Any], quick: bool, scratch: Path) -> dict:
             "mark_seen_io_floor_seconds": split_floor + seen_write,
             "mark_seen_times_floor": seen["seconds"] / split_floor,
             "mark_seen_times_io_floor": seen["seconds"] / (split_floor + seen_write),
+            "mark_seen_store_floor_seconds": seen.get("store_floor"),
             "render_issue_seconds": rebuild_seconds,
             "render_issue_peak_rss_mb": rebuild_peak / MB,
             "stream": first["stream"],

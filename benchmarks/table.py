@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,20 @@ def _cold(cold: dict, names: list[str]) -> list[str]:
             f"{row['mark_seen_io_floor_seconds']:.2f} s, "
             f"{row['mark_seen_bytes_written'] / 2**20:.0f} MB), "
             f"peak {row['mark_seen_peak_rss_mb']:.0f} MB"
+        )
+    parse = cold.get("parse_floor_seconds")
+    for name in names:
+        store = cold[name].get("mark_seen_store_floor_seconds")
+        if parse is None or store is None:
+            continue
+        # The main process stores while helpers parse: the run can take no less than the
+        # storing alone, nor less than both parts' CPU spread over every core.
+        cores = os.cpu_count() or 1
+        least = max(store, (parse + store) / cores)
+        lines.append(
+            f"  {name:<9}--mark-seen's parts alone: parsing {parse:.2f} s (one process), "
+            f"SQLite storing its rows {store:.2f} s; on {cores} cores at least {least:.2f} s "
+            f"= {least / cold[name]['mark_seen_io_floor_seconds']:.1f}x its I/O floor"
         )
     for name in names:
         row = cold[name]
