@@ -183,6 +183,26 @@ def test_unwritable_output_fails_and_the_next_run_publishes_the_same_papers(site
     assert report["new_papers"] == 80
 
 
+def test_a_rename_that_fails_half_way_leaves_no_feed_naming_a_missing_issue(site, run_cli):
+    """The issue's files go in place before the index and feeds that link to them:
+    should a rename fail (or the run be killed) after the state recorded the issue, no
+    reader's feed names a page that is not there, and the next run finishes it."""
+    site.drop(PLAIN)
+    assert run_cli("run", "--config", site.config, "--now", "2026-11-24T08:00:00Z").code == 0
+    site.drop(PLAIN_2)
+    blocker = site.out / "issues" / "2026-12-01.html.br"  # where the page's sibling goes
+    (blocker / "x").mkdir(parents=True)
+    result = run_cli("run", "--config", site.config, "--now", "2026-12-01T08:00:00Z")
+    assert result.code == 3 and "could not all be written" in result.err, result.err
+    assert not (site.out / "issues" / "2026-12-01.html").exists()
+    for name in ("index.html", "atom.xml", "rss.xml", "feed.json", "issues.xml"):
+        assert "2026-12-01" not in (site.out / name).read_text(encoding="utf-8"), name
+    shutil.rmtree(blocker)
+    assert run_cli("run", "--config", site.config, "--now", "2026-12-02T08:00:00Z").code == 0
+    assert (site.out / "issues" / "2026-12-01.html").exists()
+    assert "2026-12-01" in (site.out / "atom.xml").read_text(encoding="utf-8")
+
+
 def test_state_from_a_newer_digest_is_refused_and_left_alone(site, run_cli):
     site.state.parent.mkdir(parents=True)
     with sqlite3.connect(site.state) as db:

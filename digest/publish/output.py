@@ -309,10 +309,15 @@ class OutputWriter:
         return temp_name, target, os.fdopen(fd, "wb")
 
     def commit(self) -> None:
-        """Rename every staged file over its target, then make the renames durable."""
+        """Rename every staged file over its target, then make the renames durable. The
+        issues' files go first, whatever order they were staged in (the site is staged
+        first, for speed): should a rename fail or the run be killed half way, no index
+        or feed names a page that is not there yet."""
         self._listing = None
         self.settle()
-        for temp_name, target in self.staged:
+        issues = os.path.join(self.root, "issues", "")
+        in_order = sorted(self.staged, key=lambda staged: not str(staged[1]).startswith(issues))
+        for temp_name, target in in_order:
             try:
                 os.replace(temp_name, target)
             except OSError as exc:

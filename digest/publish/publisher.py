@@ -133,7 +133,8 @@ class Publisher:
         The site first: its feeds are a run's largest files, compressed on the helper
         thread while the issue renders (staged last, they kept a scheduled run waiting
         50 ms for the compressing). Everything is rendered from the recorded state, so
-        the order changes no byte."""
+        the order changes no byte; the writer still puts the issues' files in place
+        before the site's that link to them."""
         staged = list(issues)
         self.claim()
         self.stage_site(changed_years={issue.date.year for issue in staged})
