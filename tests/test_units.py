@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -123,16 +124,31 @@ def _walked_listing(root: Path, temp_prefix: str) -> tuple:
     names: set[str] = set()
     folders: dict[str, frozenset[str] | None] = {}
     temps: list[str] = []
+    files_in: dict[str, frozenset[str]] = {}
+
+    def regular(folder: str, names: list[str]) -> frozenset[str]:
+        return frozenset(
+            n for n in names if stat.S_ISREG(os.lstat(os.path.join(folder, n)).st_mode)
+        )
+
     for folder, dirs, files in os.walk(root):
-        temps.extend(os.path.join(folder, name) for name in files if name.startswith(temp_prefix))
+        temps.extend(
+            os.path.join(folder, name)
+            for name in regular(folder, files)
+            if name.startswith(temp_prefix)
+        )
         if folder == str(issues):
             names.update(dirs, files)
+            files_in[""] = regular(folder, files)
             for name in dirs:
                 if os.path.islink(os.path.join(folder, name)):
-                    folders[name] = frozenset(os.listdir(os.path.join(folder, name)))
+                    linked = os.path.join(folder, name)
+                    folders[name] = frozenset(os.listdir(linked))
+                    files_in[name] = regular(linked, os.listdir(linked))
         elif os.path.dirname(folder) == str(issues):
             folders[os.path.basename(folder)] = frozenset([*dirs, *files])
-    return frozenset(names), folders, sorted(temps)
+            files_in[os.path.basename(folder)] = regular(folder, files)
+    return frozenset(names), folders, sorted(temps), files_in
 
 
 def test_the_output_folder_is_listed_as_os_walk_lists_it(tmp_path):
@@ -161,9 +177,21 @@ def test_the_output_folder_is_listed_as_os_walk_lists_it(tmp_path):
     (root / "archive").mkdir()
     (root / "archive" / (prefix + "d")).write_text("x")
     (root / (prefix + "e")).write_text("x")
+    # Not pages, not temp files: a folder, a FIFO and links where files would be
+    (issues / "2026-11-24" / "4.html").mkdir()
+    os.mkfifo(issues / "2026-11-24" / "5.html")
+    (issues / "2026-11-24" / (prefix + "link")).symlink_to(elsewhere)
+    (issues / "2026-11-17" / (prefix + "link")).symlink_to(elsewhere / "2.html")
+    os.mkfifo(root / (prefix + "fifo"))
+    (issues / "2026-10-27.html").mkdir()
     listed = list_folder(root, prefix)
-    names, folders, temps = _walked_listing(root, prefix)
+    names, folders, temps, files_in = _walked_listing(root, prefix)
     assert listed.issue_names == names
     assert dict(listed.issue_folders) == folders
     assert sorted(listed.temp_files) == temps
-    assert len(temps) == 5 and folders["2026-11-17"] == {"2.html", "odd"}
+    assert listed.issue_files == files_in.pop("")
+    assert dict(listed.issue_folder_files) == files_in
+    assert len(temps) == 5 and folders["2026-11-17"] == {"2.html", "odd", prefix + "link"}
+    assert listed.issue_folder_files["2026-11-24"] == {"2.html", "3.html", prefix + "a"}
+    assert "2026-10-27.html" not in listed.issue_files
+    assert "2026-11-03.html" not in listed.issue_files  # a broken link

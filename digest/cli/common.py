@@ -26,12 +26,13 @@ def load_config(args: argparse.Namespace) -> Config:
     from pathlib import Path
 
     from digest.config import loading, settings
+    from digest.paths import resolved
 
     cfg = loading.load(args.config)
     state = args.state and settings.state_location(args.state, Path.cwd())
     return cfg.with_overrides(
-        inbox=getattr(args, "inbox", None) and args.inbox.resolve(),
-        output=args.out and args.out.resolve(),
+        inbox=getattr(args, "inbox", None) and resolved(args.inbox, "--inbox"),
+        output=args.out and resolved(args.out, "--out"),
         state=state,
         workers=getattr(args, "workers", None),
         settle=getattr(args, "settle", None),

@@ -97,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from digest.backfill import Period
     from digest.cli.text import Progress, print_next_steps, print_run
+    from digest.paths import resolved
     from digest.run import pipeline
     from digest.run.context import Mode, RunOptions
 
@@ -124,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         backfill=Period(args.backfill) if args.backfill else None,
         progress=Progress() if sys.stderr.isatty() and not args.json else None,
         year=args.year,
-        preview=args.preview and args.preview.resolve(),
+        preview=args.preview and resolved(args.preview, "--preview"),
     )
     report = pipeline.run(cfg, options)
     if args.json:

@@ -54,6 +54,7 @@ from digest.config.values import (
 from digest.errors import ConfigError
 from digest.links import PAPER_SEARCH
 from digest.model import Security
+from digest.paths import resolved
 from digest.text import HEADER_UNSAFE
 
 TOP_LEVEL_KEYS = (
@@ -208,7 +209,7 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
         if key in _TOP_STRINGS:
             values[key] = expect(value, str, key)
         elif key in _TOP_PATHS:
-            values[key] = (base / os.path.expanduser(expect(value, str, key))).resolve()
+            values[key] = resolved(base / os.path.expanduser(expect(value, str, key)), key)
         elif key == "state":
             values[key] = state_location(expect(value, str, key), base)
         elif key == "language":
@@ -258,7 +259,8 @@ def from_mapping(data: dict[str, Any], base: Path, source: Path | None = None) -
                 f"known keys: {', '.join(TOP_LEVEL_KEYS)}",
             )
     for key in ("inbox", "output", "state", "notes"):
-        values.setdefault(key, (base / getattr(Config, key)).resolve())
+        if key not in values:
+            values[key] = resolved(base / getattr(Config, key), key)
     check_url(values.get("url", Config.url))
     check_section_slugs(values.get("sections", ()), values.get("other_section", "Other"))
     return Config(**values)

@@ -25,6 +25,7 @@ from digest.config.sections import (
 from digest.errors import ConfigError
 from digest.links import PAPER_SEARCH
 from digest.model import PAPERS_PER_PAGE, Security
+from digest.paths import resolved
 from digest.text import one_line
 
 DEFAULT_CONFIG_NAME = "digest.toml"
@@ -156,7 +157,7 @@ def state_location(text: str, base: Path) -> StateLocation:
     (relative to ``base``). A PostgreSQL state is judged as libpq will read it: one that
     holds a secret in any spelling, or cannot be read, is refused, never shown."""
     if not (conninfo.is_url(text) or conninfo.looks_like_keywords(text)):
-        return (base / os.path.expanduser(text)).resolve()
+        return resolved(base / os.path.expanduser(text), "the state")
     what = "URL" if conninfo.is_url(text) else "connection string"
     try:
         secrets = conninfo.secrets_in(text)

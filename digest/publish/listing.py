@@ -8,7 +8,9 @@ issue's folder twice and then walked the whole tree: one walk answers all three.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +22,23 @@ class FolderListing:
     # issues/<name>/ -> the names in it; None for a folder that could not be read
     issue_folders: Mapping[str, frozenset[str] | None]
     temp_files: tuple[str, ...]  # paths of temp files with the writer's prefix, anywhere
+    # Of those names, the regular files: what a page must be to count as there (a folder,
+    # a FIFO or a link, even to a page, is no page the writer made)
+    issue_files: frozenset[str]
+    issue_folder_files: Mapping[str, frozenset[str]]
 
 
 def list_folder(root: Path, temp_prefix: str) -> FolderListing:
     """One walk of ``root`` (links not followed, as the writer never writes through one).
     Each folder is read once by ``scandir``, whose entries say what they are (no stat
     per entry, as ``os.walk`` and ``islink`` make); an issue's folder of later pages,
-    which holds no folder, by the cheaper ``listdir``."""
+    which holds no folder, is not walked into. A temp file is a regular file with the
+    writer's prefix: the writer makes no other kind, so no other is ever removed."""
     issues = str(root / "issues")
     issue_names: set[str] = set()
+    issue_files: frozenset[str] = frozenset()
     folders: dict[str, frozenset[str] | None] = {}
+    folder_files: dict[str, frozenset[str]] = {}
     temps: list[str] = []
     pending = [str(root)]
     while pending:
@@ -39,24 +48,27 @@ def list_folder(root: Path, temp_prefix: str) -> FolderListing:
             if os.path.dirname(folder) == issues:
                 folders[os.path.basename(folder)] = None
             continue
-        walked, linked, files = read
-        temps.extend(os.path.join(folder, name) for name in files if name.startswith(temp_prefix))
+        walked, linked, files, regular = read
+        temps.extend(os.path.join(folder, name) for name in regular if name.startswith(temp_prefix))
         walk_into = [entry.name for entry in walked]
         if folder == issues:
             issue_names.update(walk_into, linked, files)
+            issue_files = frozenset(regular)
             for name in linked:  # not walked into: listed apart, as before
-                folders[name] = _names(os.path.join(folder, name))
+                folders[name], folder_files[name] = _leaf(os.path.join(folder, name), None)
             leaves = [entry for entry in walked if _holds_no_folder(entry)]
             for entry in leaves:
-                names = folders[entry.name] = _names(entry.path)
-                left_behind = [name for name in names or () if name.startswith(temp_prefix)]
-                temps.extend(os.path.join(entry.path, name) for name in left_behind)
+                folders[entry.name], folder_files[entry.name] = _leaf(
+                    entry.path, temps, temp_prefix
+                )
             left = {entry.name for entry in leaves}
             walk_into = [name for name in walk_into if name not in left]
         elif os.path.dirname(folder) == issues:
-            folders[os.path.basename(folder)] = frozenset([*walk_into, *linked, *files])
+            name = os.path.basename(folder)
+            folders[name] = frozenset([*walk_into, *linked, *files])
+            folder_files[name] = frozenset(regular)
         pending.extend(os.path.join(folder, name) for name in reversed(walk_into))
-    return FolderListing(frozenset(issue_names), folders, tuple(temps))
+    return FolderListing(frozenset(issue_names), folders, tuple(temps), issue_files, folder_files)
 
 
 def _holds_no_folder(entry: os.DirEntry[str]) -> bool:
@@ -68,29 +80,41 @@ def _holds_no_folder(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _names(folder: str) -> frozenset[str] | None:
+def _leaf(
+    folder: str, temps: list[str] | None, temp_prefix: str = ""
+) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """The names in a folder not walked into, and which of them are regular files; with
+    ``temps``, the temp files among them added to it."""
     try:
-        return frozenset(os.listdir(folder))
+        with os.scandir(folder) as listed:
+            entries = list(listed)
+        regular = [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
     except OSError:
-        return None
+        return None, frozenset()
+    if temps is not None:
+        temps.extend(os.path.join(folder, name) for name in regular if name.startswith(temp_prefix))
+    return frozenset(entry.name for entry in entries), frozenset(regular)
 
 
-def _read_folder(folder: str) -> tuple[list[os.DirEntry[str]], list[str], list[str]] | None:
-    """A folder's entries: folders to walk into, links to folders, everything else. Each
-    entry's kind is the one ``scandir`` read with its name (a comprehension each, not a
-    Python step per entry)."""
+def _read_folder(
+    folder: str,
+) -> tuple[list[os.DirEntry[str]], list[str], list[str], list[str]] | None:
+    """A folder's entries: folders to walk into, links to folders, everything else, and
+    the regular files of that. Each entry's kind is the one ``scandir`` read with its
+    name (a comprehension each, not a Python step per entry)."""
     try:
         with os.scandir(folder) as listed:
             entries = list(listed)
         walked = [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
         links = [entry for entry in entries if entry.is_symlink()]
+        regular = [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
     except OSError:
         return None
     linked = [entry.name for entry in links if _leads_to_folder(entry)]
     if not walked and not linked:
-        return walked, linked, [entry.name for entry in entries]
+        return walked, linked, [entry.name for entry in entries], regular
     folders = {*(entry.name for entry in walked), *linked}
-    return walked, linked, [entry.name for entry in entries if entry.name not in folders]
+    return walked, linked, [entry.name for entry in entries if entry.name not in folders], regular
 
 
 def _leads_to_folder(entry: os.DirEntry[str]) -> bool:
@@ -99,3 +123,23 @@ def _leads_to_folder(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir()
     except OSError:
         return False
+
+
+def read_regular_file(path: Path | str, limit: int = -1) -> bytes:
+    """The bytes of a file in the output folder (up to ``limit``), read only if it is a
+    regular file: never through a link, whose target may be outside the folder, nor
+    from a FIFO or a device, whose open or read would wait for ever. Those raise
+    OSError, as a missing file does: to the writer, no file of its own is there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW's word for a link
+            raise OSError(errno.ELOOP, "a symbolic link, not followed", str(path)) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit)
+    finally:
+        os.close(fd)

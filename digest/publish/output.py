@@ -30,7 +30,7 @@ from typing import BinaryIO, NoReturn
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
 from digest.publish import compress
-from digest.publish.listing import FolderListing, list_folder
+from digest.publish.listing import FolderListing, list_folder, read_regular_file
 from digest.publish.staged import (
     Staged,
     Unwritten,
@@ -86,7 +86,7 @@ class OutputWriter:
     def __init__(
         self, root: Path, owner: Owner | None = None, *, precompress: bool = False
     ) -> None:
-        self.root = root.resolve()
+        self.root = Path(os.path.realpath(root))  # a loop: its writes fail as output errors
         self.owner = owner
         self.precompress = precompress  # a .gz and a .br beside each page and feed
         self.written: list[Path] = []
@@ -110,7 +110,7 @@ class OutputWriter:
 
     def recorded_owner(self) -> Owner | None:
         try:
-            data = json.loads((self.root / OWNER_FILE).read_text(encoding="utf-8"))
+            data = json.loads(read_regular_file(self.root / OWNER_FILE).decode("utf-8"))
             return Owner(str(data["state_id"]), str(data["site"]))
         except (FileNotFoundError, NotADirectoryError):
             return None
@@ -145,13 +145,14 @@ class OutputWriter:
 
     def has_later_pages(self, issue_id: str, page_count: int) -> bool:
         """Whether every later page of a paged issue is here (``issues/<id>/<n>.html``,
-        2 to ``page_count``): asked of every published issue before each run."""
-        names = self.listing().issue_folders.get(issue_id) or frozenset()
-        return _later_page_names(page_count) <= names
+        2 to ``page_count``), each a file (not a folder or a link): asked of every
+        published issue before each run."""
+        files = self.listing().issue_folder_files.get(issue_id) or frozenset()
+        return _later_page_names(page_count) <= files
 
     def issue_pages_present(self) -> set[str]:
-        """Issue ids whose web page (``issues/<id>.html``) is here."""
-        return {name[:-5] for name in self.listing().issue_names if name.endswith(".html")}
+        """Issue ids whose web page (``issues/<id>.html``) is here, as a file."""
+        return {name[:-5] for name in self.listing().issue_files if name.endswith(".html")}
 
     def claim(self, *, replace: bool = False) -> None:
         """Record this writer's owner in the folder. The marker is created only if there
@@ -223,11 +224,10 @@ class OutputWriter:
         data = b"".join(encoded(relative, content))
         target = self.path_for(relative)
         try:
-            with open(target, "rb") as existing:
-                if existing.read(len(data) + 1) == data:
-                    return False
+            if read_regular_file(target, len(data) + 1) == data:
+                return False
         except OSError:
-            pass  # not there (or unreadable): written
+            pass  # not there, unreadable, or no file of ours (a FIFO, a link): written
         self.write(relative, data)
         return True
 

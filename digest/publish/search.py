@@ -30,6 +30,7 @@ from digest.dates import long_date
 from digest.errors import ConfigError
 from digest.model import Issue, Paper, Site
 from digest.publish import pagefind_service
+from digest.publish.listing import read_regular_file
 from digest.publish.output import OutputWriter
 from digest.publish.safety import SEARCH_PAGE, SEARCH_SCRIPT
 from digest.publish.templates import Templates
@@ -122,7 +123,7 @@ def _bundle_files(folder: Path) -> list[str]:
 def read_manifest(writer: OutputWriter) -> tuple[set[str], set[str]]:
     """The files this state's last index wrote, and those it still had to remove."""
     try:
-        data = json.loads(writer.path_for(MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(read_regular_file(writer.path_for(MANIFEST)).decode("utf-8"))
     except (OSError, ValueError):
         return set(), set()
     if not isinstance(data, dict) or writer.owner is None:
@@ -172,6 +173,6 @@ def stage(store: Store, site: Site, templates: Templates, writer: OutputWriter) 
 
 def _same(target: Path, data: bytes) -> bool:
     try:
-        return target.stat().st_size == len(data) and target.read_bytes() == data
+        return read_regular_file(target, len(data) + 1) == data
     except OSError:
         return False

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from digest.errors import ConfigError
 from digest.intake.take_in import Intake
+from digest.paths import resolved
 from digest.publish.output import OutputWriter
 from digest.publish.publisher import Publisher, site_for
 from digest.publish.templates import templates_for
@@ -18,7 +19,7 @@ from digest.run.record import record_new_issues, take_notes
 
 def check_folder(preview: Path, output: Path) -> None:
     """The preview goes beside the site, never into it (its index would not know it)."""
-    preview, output = preview.resolve(), output.resolve()
+    preview, output = resolved(preview, "--preview"), resolved(output, "the output")
     if preview == output or output in preview.parents or preview in output.parents:
         raise ConfigError(
             f"--preview {preview} is the output folder, or holds it, or is inside it",
