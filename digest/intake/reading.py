@@ -52,7 +52,7 @@ def read_regular(path: str, limit: int, *, follow: bool = True) -> bytes:
     except OSError as exc:
         if not follow and os.path.islink(path):
             raise Unreadable(
-                "became a symbolic link after the inbox was listed; not read"
+                "a symbolic link (one put there after the folder was listed); not followed"
             ) from None
         raise Unreadable(f"cannot read: {exc.strerror}") from None
     mode = os.fstat(fd).st_mode

@@ -8,9 +8,7 @@ issue's folder twice and then walked the whole tree: one walk answers all three.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,23 +121,3 @@ def _leads_to_folder(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir()
     except OSError:
         return False
-
-
-def read_regular_file(path: Path | str, limit: int = -1) -> bytes:
-    """The bytes of a file in the output folder (up to ``limit``), read only if it is a
-    regular file: never through a link, whose target may be outside the folder, nor
-    from a FIFO or a device, whose open or read would wait for ever. Those raise
-    OSError, as a missing file does: to the writer, no file of its own is there."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:  # O_NOFOLLOW's word for a link
-            raise OSError(errno.ELOOP, "a symbolic link, not followed", str(path)) from None
-        raise
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(limit)
-    finally:
-        os.close(fd)

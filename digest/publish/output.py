@@ -29,8 +29,9 @@ from typing import BinaryIO, NoReturn
 
 from digest.errors import OutputError, OwnershipError
 from digest.faults import pause_point
+from digest.intake.reading import Unreadable, read_regular
 from digest.publish import compress
-from digest.publish.listing import FolderListing, list_folder, read_regular_file
+from digest.publish.listing import FolderListing, list_folder
 from digest.publish.staged import (
     Staged,
     Unwritten,
@@ -109,12 +110,13 @@ class OutputWriter:
     # -- whose folder ---------------------------------------------------------------------
 
     def recorded_owner(self) -> Owner | None:
-        try:
-            data = json.loads(read_regular_file(self.root / OWNER_FILE).decode("utf-8"))
-            return Owner(str(data["state_id"]), str(data["site"]))
-        except (FileNotFoundError, NotADirectoryError):
+        marker = self.root / OWNER_FILE
+        if not os.path.lexists(marker):
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        try:  # as a regular file only: never through a link, never from a FIFO
+            data = json.loads(read_regular(str(marker), 1 << 16, follow=False).decode("utf-8"))
+            return Owner(str(data["state_id"]), str(data["site"]))
+        except (Unreadable, ValueError, KeyError, TypeError) as exc:
             raise OwnershipError(
                 f"cannot read {self.root / OWNER_FILE}: {exc}",
                 "it records which digest state publishes here; restore it, or adopt the "
@@ -223,10 +225,10 @@ class OutputWriter:
         is. Returns whether it was staged."""
         data = b"".join(encoded(relative, content))
         target = self.path_for(relative)
-        try:
-            if read_regular_file(target, len(data) + 1) == data:
+        try:  # as a regular file only: a FIFO there would wait for ever, a link lead out
+            if read_regular(str(target), len(data) + 1, follow=False) == data:
                 return False
-        except OSError:
+        except Unreadable:
             pass  # not there, unreadable, or no file of ours (a FIFO, a link): written
         self.write(relative, data)
         return True

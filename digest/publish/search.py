@@ -28,9 +28,9 @@ from typing import Any
 
 from digest.dates import long_date
 from digest.errors import ConfigError
+from digest.intake.reading import DEFAULT_MAX_FILE_SIZE, Unreadable, read_regular
 from digest.model import Issue, Paper, Site
 from digest.publish import pagefind_service
-from digest.publish.listing import read_regular_file
 from digest.publish.output import OutputWriter
 from digest.publish.safety import SEARCH_PAGE, SEARCH_SCRIPT
 from digest.publish.templates import Templates
@@ -123,8 +123,9 @@ def _bundle_files(folder: Path) -> list[str]:
 def read_manifest(writer: OutputWriter) -> tuple[set[str], set[str]]:
     """The files this state's last index wrote, and those it still had to remove."""
     try:
-        data = json.loads(read_regular_file(writer.path_for(MANIFEST)).decode("utf-8"))
-    except (OSError, ValueError):
+        manifest = str(writer.path_for(MANIFEST))
+        data = json.loads(read_regular(manifest, DEFAULT_MAX_FILE_SIZE, follow=False).decode())
+    except (Unreadable, ValueError):
         return set(), set()
     if not isinstance(data, dict) or writer.owner is None:
         return set(), set()
@@ -173,6 +174,6 @@ def stage(store: Store, site: Site, templates: Templates, writer: OutputWriter) 
 
 def _same(target: Path, data: bytes) -> bool:
     try:
-        return read_regular_file(target, len(data) + 1) == data
-    except OSError:
+        return read_regular(str(target), len(data) + 1, follow=False) == data
+    except Unreadable:
         return False
