@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import logging
 import os
 import queue
 import re
@@ -233,6 +234,30 @@ def test_stop_during_a_run_publishes_nothing(site):
         assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
         assert db.execute("SELECT result FROM runs").fetchall() == [("failed",)]
     assert not (site.out / "issues").exists()
+
+
+def test_a_fetch_that_crashes_still_lets_the_run_publish(site, monkeypatch, caplog):
+    """A bug in the fetch (any exception, not only digest's own errors: a lone
+    surrogate once raised UnicodeEncodeError there) is logged, and what the inbox holds
+    is published: a failed fetch never stops the run."""
+    from digest.config import loading as config_module
+    from digest.fetch import fetcher
+
+    site.config.write_text(
+        site.config.read_text() + '\n[fetch]\nsource = "http://127.0.0.1:9/api/daily_papers"\n'
+    )
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise UnicodeEncodeError("utf-8", "\ud83d", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr(fetcher, "fetch_listings", crash)  # a bug cannot be had on cue
+    site.drop(PLAIN)
+    daemon = schedule.Daemon(config_module.load(site.config))
+    with caplog.at_level(logging.INFO, logger="digest"):
+        daemon.run_once()
+    assert "fetch failed unexpectedly" in caplog.text
+    assert "published issue" in caplog.text, caplog.text
+    assert list((site.out / "issues").glob("*.html"))
 
 
 def test_status_shows_the_schedule_and_next_run_in_the_zone(site):

@@ -156,6 +156,37 @@ def test_a_shorter_answer_never_replaces_the_file(server, inbox):
     assert day_file(inbox).read_bytes() == before
 
 
+def test_a_file_larger_than_the_answers_cap_is_read_whole_and_kept(server, inbox):
+    """The inbox keeps a day indented, larger than the compact answer it came as: read
+    only up to fetch.max_bytes, it looked like no listing, and any answer replaced it."""
+    compact = len(json.dumps(listings()["2025-11-05"]).encode())
+    cap = compact + 1000
+    fetch(server, inbox, max_bytes=cap)
+    before = day_file(inbox).read_bytes()
+    assert len(before) > cap  # the case: the file itself is over the cap
+    server.listings["2025-11-05"] = listings()["2025-11-05"][:1]
+    report = fetch(server, inbox, now=EARLY + dt.timedelta(hours=1), max_bytes=cap)
+    assert [(r.outcome, r.papers, r.inbox_papers) for r in report.days] == [(Outcome.KEPT, 1, 8)]
+    assert day_file(inbox).read_bytes() == before
+
+
+def test_a_lone_surrogate_in_the_answer_is_kept_as_the_api_escaped_it(server, inbox):
+    """Half of a UTF-16 pair (a backend's string cut mid-emoji) is valid JSON and no
+    UTF-8: the day is written, the escape as sent, and the intake reads the file."""
+    from digest.intake.loader import load_file
+
+    half = b"\\ud83d"  # the six characters of the JSON escape
+    body = json.dumps(listings()["2025-11-05"]).encode()
+    server.script = [Reply(200, body.replace(b'"title": "', b'"title": "' + half, 1))]
+    report = fetch(server, inbox)
+    assert report.exit_code == 0 and report.days[0].outcome is Outcome.WRITTEN
+    written = day_file(inbox).read_bytes()
+    assert b'"title": "' + half in written and written.decode("utf-8")
+    loaded, _ = load_file(str(day_file(inbox)), dt.date.max, 1 << 20, name=day_file(inbox).name)
+    assert len(loaded.papers) == 8 and not loaded.rejected
+    assert all("\ud83d" not in paper.title for paper in loaded.papers)
+
+
 def test_a_day_fetched_twice_writes_nothing_twice(server, inbox):
     fetch(server, inbox)
     first = day_file(inbox).stat()
@@ -260,6 +291,33 @@ def test_429_after_the_retries_is_temporary_and_the_next_fetch_does_not_ask_soon
     assert later.exit_code == 0 and day_file(inbox).exists()
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Retry-After": "99999999999999999999"}, {"RateLimit": '"api";r=0;t=99999999999999'}],
+    ids=["retry-after", "ratelimit"],
+)
+def test_a_server_that_asks_to_wait_for_ever_is_waited_for_a_day(server, inbox, headers):
+    server.script = [Reply(429, b"", headers)]
+    report = fetch(server, inbox)
+    assert report.exit_code == 75 and len(server.requests()) == 1
+    not_before = read_ledger(inbox).last_attempt.not_before
+    a_day = dt.timedelta(days=1)
+    assert EARLY + a_day <= not_before <= EARLY + a_day * 1.1  # the jitter: later, not sooner
+    later = fetch(server, inbox, now=EARLY + a_day * 1.1 + dt.timedelta(seconds=1))
+    assert later.exit_code == 0 and day_file(inbox).exists()
+
+
+def test_a_body_shorter_than_its_content_length_is_cut_off_and_retried(server, inbox):
+    body = listing_bytes(fixture("list-2025-11-05.json"))
+    cut = Reply(200, body[:1000], {"Content-Length": str(len(body))}, content_length=False)
+    server.script = [cut]
+    report = fetch(server, inbox)
+    assert report.days[0].outcome is Outcome.WRITTEN and len(server.requests()) == 2
+    server.script = [cut] * 3
+    failed = fetch(server, inbox, Selection.one_day(DAY + dt.timedelta(days=1)))
+    assert failed.exit_code == 75 and "cut off after 1,000 bytes" in failed.failure.reason
+
+
 def test_5xx_is_retried_then_reported_as_temporary(server, inbox):
     server.script = [Reply(500, b"oops")]
     assert fetch(server, inbox).days[0].outcome is Outcome.WRITTEN
@@ -345,6 +403,7 @@ def test_a_body_over_the_cap_is_not_a_listing(server, inbox, declared):
         (b"[]", "text/html", "an HTML page"),  # the server's word for what it sent
         (b'[{"paper": {"title": "No id"}}]', "application/json", "item 1 is not a paper"),
         (b"[NaN]", "application/json", "not valid JSON"),
+        (b"[" * 3000 + b"]" * 3000, "application/json", "nested too deeply"),
     ],
 )
 def test_an_answer_that_is_not_a_listing_replaces_nothing(server, inbox, body, kind, why):

@@ -339,17 +339,24 @@ class Client:
             raise self._too_large(f"{int(declared):,} bytes")
         chunks: list[bytes] = []
         size = 0
-        while size <= cap:
-            if self._clock() >= ends:
-                raise TimeoutError  # bytes kept coming, each in time: the whole was too slow
-            sock.settimeout(self._left(ends, timeout))
-            chunk = response.read1(min(_READ_SIZE, cap + 1 - size))  # at most cap + 1 in all
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        try:
+            while size <= cap:
+                if self._clock() >= ends:
+                    raise TimeoutError  # bytes kept coming, each in time: too slow in all
+                sock.settimeout(self._left(ends, timeout))
+                chunk = response.read1(min(_READ_SIZE, cap + 1 - size))  # cap + 1 in all
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except http.client.IncompleteRead as exc:  # a chunked answer cut off: all it sent
+            raise http.client.IncompleteRead(b"".join(chunks) + exc.partial) from None
         if size > cap and listing:
             raise self._too_large(f"more than {cap:,} bytes")
+        if size <= cap and declared.isdigit() and size < int(declared):
+            # read1 ends quietly where the connection did: fewer bytes than promised is
+            # an answer cut off (retried, then temporary), not a listing to judge
+            raise http.client.IncompleteRead(b"".join(chunks), int(declared) - size)
         return b"".join(chunks)[:cap]
 
     def _too_large(self, size: str) -> NotAListing:

@@ -14,6 +14,7 @@ day again writes nothing.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,8 @@ def parse_items(data: bytes) -> list[tuple[str, Item]] | str:
         return "not UTF-8 text"
     except ValueError as exc:
         return f"not valid JSON ({str(exc).split(':')[0]})"
+    except RecursionError:
+        return "JSON nested too deeply to read"
     if not isinstance(value, list):
         return f"JSON, but {type(value).__name__ if value is not None else 'null'}, not a list"
     pairs = []
@@ -88,8 +91,19 @@ def read_page(body: bytes, content_type: str, where: str) -> list[tuple[str, Ite
     return found
 
 
+# Half of a UTF-16 pair, as an answer cut mid-emoji carries it ("\ud83d"): JSON can say
+# it, UTF-8 cannot hold it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def listing_bytes(items: Iterable[Item]) -> bytes:
-    return (json.dumps(list(items), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    """The items as the inbox keeps them. A lone surrogate stays the JSON escape the API
+    sent (the intake reads it, and removes it with a warning), so the file says what
+    the answer said and never fails to be written."""
+    text = json.dumps(list(items), ensure_ascii=False, indent=1) + "\n"
+    if _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub(lambda half: f"\\u{ord(half[0]):04x}", text)
+    return text.encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +119,26 @@ class InboxCopy:
         return content_hash(self.data) if self.data is not None else None
 
 
+# A day's file is its answers (each at most fetch.max_bytes) as listing_bytes indents
+# them: about three times the bytes of a compact answer, more for a day of pages.
+COPY_SIZE_FACTOR = 16
+
+
 def read_inbox_copy(path: Path, max_bytes: int) -> InboxCopy:
+    """The day's file as the inbox holds it, read whole: a copy cut at some limit would
+    read as no listing, and any answer could then replace it, however few its papers.
+    One larger than fetch would write is not its to replace."""
     if path.is_symlink():
         return InboxCopy(None, None, "a symbolic link")
     if not path.exists():
         return InboxCopy(None, None)
+    limit = COPY_SIZE_FACTOR * max_bytes
     try:
-        data = read_regular(str(path), max_bytes + 1, follow=False)
+        data = read_regular(str(path), limit + 1, follow=False)
     except Unreadable as exc:
         return InboxCopy(None, None, str(exc))
+    if len(data) > limit:
+        return InboxCopy(None, None, f"larger than fetch writes (over {limit:,} bytes)")
     found = parse_items(data)
     papers = None if isinstance(found, str) else len({ident for ident, _ in found})
     return InboxCopy(data, papers)

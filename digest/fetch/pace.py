@@ -28,6 +28,9 @@ from digest.errors import FetchUnavailable
 # The longest the server may make a fetch wait in one go: one of the Hub's fixed windows.
 # Asked for longer, the fetch stops (exit 75) and the ledger remembers until when.
 MAX_SERVER_WAIT = 300.0
+# The longest wait a server's word can make digest remember: asked for more (a header or
+# a clock gone wrong says a year, or 10^20 seconds), a fetch waits a day, not for ever.
+LONGEST_SERVER_WAIT = 86_400.0
 # A reset time above this is a Unix time (GitHub-style), not seconds from now.
 _EPOCH_THRESHOLD = 1e9
 
@@ -105,7 +108,7 @@ def _number(text: str) -> float | None:
 
 
 def _seconds_from(value: float, wall: float) -> float:
-    return max(0.0, value - wall) if value > _EPOCH_THRESHOLD else value
+    return min(max(0.0, value - wall) if value > _EPOCH_THRESHOLD else value, LONGEST_SERVER_WAIT)
 
 
 def rate_budget(headers: Message, wall: float) -> tuple[int, float] | None:
@@ -147,7 +150,7 @@ def retry_after(headers: Message, wall: float) -> float | None:
         return None
     seconds = _number(value)
     if seconds is not None:
-        return seconds
+        return min(seconds, LONGEST_SERVER_WAIT)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -159,7 +162,7 @@ def retry_after(headers: Message, wall: float) -> float | None:
             reference = email.utils.parsedate_to_datetime(with_date)
     if when.tzinfo is None or reference.tzinfo is None:
         return None
-    return max(0.0, (when - reference).total_seconds())
+    return min(max(0.0, (when - reference).total_seconds()), LONGEST_SERVER_WAIT)
 
 
 def server_wait(headers: Message, wall: float) -> float | None:

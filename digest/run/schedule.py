@@ -187,6 +187,9 @@ class Daemon:
         except DigestError as exc:
             log.error("fetch failed: %s", str(exc).replace("\n", " "))
             return
+        except Exception:  # a bug in the fetch: still never the run's end
+            log.exception("fetch failed unexpectedly (a bug in digest); publishing the inbox")
+            return
         for warning in report.warnings:
             log.warning("fetch: %s", warning)
         if report.failure is not None:
