@@ -91,7 +91,10 @@ def _leaf(
         return None, frozenset()
     if temps is not None:
         temps.extend(os.path.join(folder, name) for name in regular if name.startswith(temp_prefix))
-    return frozenset(entry.name for entry in entries), frozenset(regular)
+    files = frozenset(regular)
+    if len(regular) == len(entries):  # as a folder of pages is: one set for both
+        return files, files
+    return frozenset(entry.name for entry in entries), files
 
 
 def _read_folder(
