@@ -156,6 +156,24 @@ def test_a_shorter_answer_never_replaces_the_file(server, inbox):
     assert day_file(inbox).read_bytes() == before
 
 
+def test_a_paper_once_in_the_file_stays_when_the_answer_changes(server, inbox):
+    """An answer that drops some of the file's papers and lists new ones (as many, or
+    fewer) is written with the dropped ones after its own: a fetch never loses a paper
+    that no run took in yet, nor the new ones."""
+    day = listings()["2025-11-05"]
+    server.listings["2025-11-05"] = day[:4]
+    fetch(server, inbox)
+    for answer, hours, papers in ((day[2:6], 1, 6), (day[6:8], 2, 8)):  # as many, then fewer
+        server.listings["2025-11-05"] = answer
+        report = fetch(server, inbox, now=EARLY + dt.timedelta(hours=hours))
+        assert [(r.outcome, r.papers) for r in report.days] == [(Outcome.WRITTEN, papers)]
+    expected = [*day[6:8], *day[2:6], *day[:2]]  # the last answer, then what it lacked
+    assert day_file(inbox).read_bytes() == listing_bytes(expected)
+    again = fetch(server, inbox, now=EARLY + dt.timedelta(hours=3))  # the same answer
+    assert [(r.outcome, r.papers, r.inbox_papers) for r in again.days] == [(Outcome.KEPT, 2, 8)]
+    assert day_file(inbox).read_bytes() == listing_bytes(expected)
+
+
 def test_a_file_larger_than_the_answers_cap_is_read_whole_and_kept(server, inbox):
     """The inbox keeps a day indented, larger than the compact answer it came as: read
     only up to fetch.max_bytes, it looked like no listing, and any answer replaced it."""

@@ -230,7 +230,7 @@ def _fetch_day(
         inbox,
         day,
         name,
-        list(items.values()),
+        items,
         existing,
         answered,
         single_page=pages == 1,
@@ -243,7 +243,7 @@ def _keep_or_write(
     inbox: Path,
     day: dt.date,
     name: str,
-    items: list[Item],
+    answer: dict[str, Item],
     existing: InboxCopy,
     answered: Validators,
     *,
@@ -251,13 +251,19 @@ def _keep_or_write(
     now: dt.datetime,
     final: bool,
 ) -> tuple[DayResult, DayRecord]:
-    """The merged answer against the inbox's file: keep the file, or replace it."""
-    count = len(items)
+    """The merged answer against the inbox's file: keep the file, or replace it. A paper
+    once in the file stays in it, so a fetch never loses one that no run took in yet:
+    an answer with no paper new to the file (a partial one) leaves the file as it is;
+    one with new papers that lacks some of the file's is written with those after its
+    own, in the file's order."""
+    count = len(answer)
     had = existing.papers
-    if had is not None and count < had:
-        # Fewer papers than the inbox has: a partial answer, never a replacement.
+    gone = {ident: item for ident, item in existing.items if ident not in answer}
+    if gone and answer.keys() <= {ident for ident, _ in existing.items}:
         result = DayResult(day, Outcome.KEPT, count, had, name, final)
-        return result, DayRecord(day, now, had, name, existing.hash, None, None, final)
+        return result, DayRecord(day, now, had or 0, name, existing.hash, None, None, final)
+    items = [*answer.values(), *gone.values()]
+    count = len(items)
     if count == 0:
         kept = name if existing.data is not None else None
         return (

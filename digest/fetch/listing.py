@@ -113,6 +113,7 @@ class InboxCopy:
     data: bytes | None  # None: no such file
     papers: int | None  # distinct papers, None when it is not a listing (or is missing)
     refused: str | None = None  # not a regular file (a link, a folder): never replaced
+    items: tuple[tuple[str, Item], ...] = ()  # its (id, item) pairs, each paper once
 
     @property
     def hash(self) -> str | None:
@@ -140,5 +141,8 @@ def read_inbox_copy(path: Path, max_bytes: int) -> InboxCopy:
     if len(data) > limit:
         return InboxCopy(None, None, f"larger than fetch writes (over {limit:,} bytes)")
     found = parse_items(data)
-    papers = None if isinstance(found, str) else len({ident for ident, _ in found})
-    return InboxCopy(data, papers)
+    if isinstance(found, str):
+        return InboxCopy(data, None)
+    unique = dict(reversed(found))  # the first listing of a paper wins, in the file's order
+    pairs = tuple((ident, unique[ident]) for ident in dict.fromkeys(i for i, _ in found))
+    return InboxCopy(data, len(pairs), items=pairs)

@@ -14,9 +14,9 @@ from digest.text import plural
 
 
 class Outcome(enum.StrEnum):
-    WRITTEN = "written"  # a new file, or one that changed (as many papers or more)
+    WRITTEN = "written"  # a new file, or one that changed (the file's papers all kept)
     UNCHANGED = "unchanged"  # 304, or the same bytes as the inbox's file
-    KEPT = "kept"  # the answer listed fewer papers than the inbox's file, which stays
+    KEPT = "kept"  # the answer listed no paper new to the inbox's file, and lacked some
     EMPTY = "empty"  # nothing listed that day: no file, remembered as such
     FINAL = "final"  # not asked for: final already
 
