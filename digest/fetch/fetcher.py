@@ -258,8 +258,9 @@ def _keep_or_write(
     own, in the file's order."""
     count = len(answer)
     had = existing.papers
-    gone = {ident: item for ident, item in existing.items if ident not in answer}
-    if gone and answer.keys() <= {ident for ident, _ in existing.items}:
+    inbox_items = existing.items or {}
+    gone = {ident: item for ident, item in inbox_items.items() if ident not in answer}
+    if gone and answer.keys() <= inbox_items.keys():
         result = DayResult(day, Outcome.KEPT, count, had, name, final)
         return result, DayRecord(day, now, had or 0, name, existing.hash, None, None, final)
     items = [*answer.values(), *gone.values()]

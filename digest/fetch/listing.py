@@ -101,8 +101,7 @@ def listing_bytes(items: Iterable[Item]) -> bytes:
     sent (the intake reads it, and removes it with a warning), so the file says what
     the answer said and never fails to be written."""
     text = json.dumps(list(items), ensure_ascii=False, indent=1) + "\n"
-    if _LONE_SURROGATE.search(text):
-        text = _LONE_SURROGATE.sub(lambda half: f"\\u{ord(half[0]):04x}", text)
+    text = _LONE_SURROGATE.sub(lambda half: f"\\u{ord(half[0]):04x}", text)
     return text.encode("utf-8")
 
 
@@ -111,9 +110,14 @@ class InboxCopy:
     """What the inbox already holds for a day."""
 
     data: bytes | None  # None: no such file
-    papers: int | None  # distinct papers, None when it is not a listing (or is missing)
+    # Its papers by id, each once, in the file's order; None when it is no listing (or
+    # is missing)
+    items: dict[str, Item] | None
     refused: str | None = None  # not a regular file (a link, a folder): never replaced
-    items: tuple[tuple[str, Item], ...] = ()  # its (id, item) pairs, each paper once
+
+    @property
+    def papers(self) -> int | None:
+        return len(self.items) if self.items is not None else None
 
     @property
     def hash(self) -> str | None:
@@ -143,6 +147,7 @@ def read_inbox_copy(path: Path, max_bytes: int) -> InboxCopy:
     found = parse_items(data)
     if isinstance(found, str):
         return InboxCopy(data, None)
-    unique = dict(reversed(found))  # the first listing of a paper wins, in the file's order
-    pairs = tuple((ident, unique[ident]) for ident in dict.fromkeys(i for i, _ in found))
-    return InboxCopy(data, len(pairs), items=pairs)
+    items: dict[str, Item] = {}
+    for ident, item in found:
+        items.setdefault(ident, item)  # a paper listed twice: the first listing wins
+    return InboxCopy(data, items)
