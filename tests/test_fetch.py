@@ -132,6 +132,41 @@ def test_a_quiet_day_writes_no_file_and_is_remembered(server, inbox):
     assert read_ledger(inbox).last_attempt.nothing_new
 
 
+def test_an_empty_answer_makes_a_day_final_only_once_a_later_one_agrees(server, inbox):
+    # The API answering [] by mistake for a day with papers, when the day could be final:
+    # one answer cannot tell that from a weekend, and a final day is never asked again.
+    listed = server.listings.pop("2025-11-05")
+    glitch = fetch(server, inbox, now=LATE)
+    assert [(r.outcome, r.final) for r in glitch.days] == [(Outcome.EMPTY, False)]
+    assert glitch.days[0].confirm_from == LATE + dt.timedelta(hours=12)
+    assert read_ledger(inbox).days[DAY].empty_since == LATE
+    server.listings["2025-11-05"] = listed
+    later = fetch(server, inbox, Selection.catch_up(), now=LATE + dt.timedelta(hours=1))
+    assert [r.outcome for r in later.days if r.day == DAY] == [Outcome.WRITTEN]
+    assert len(json.loads(day_file(inbox).read_text())) == 8
+    assert read_ledger(inbox).days[DAY].final
+
+
+def test_a_day_that_stays_empty_is_final_after_two_answers_12_hours_apart(server, inbox):
+    quiet, late = dt.date(2025, 11, 8), dt.datetime(2025, 11, 10, 12, tzinfo=dt.UTC)
+    for hours, final in ((0, False), (6, False), (12, True)):
+        report = fetch(server, inbox, Selection.one_day(quiet), late + dt.timedelta(hours=hours))
+        assert [(r.outcome, r.final) for r in report.days] == [(Outcome.EMPTY, final)]
+        assert read_ledger(inbox).days[quiet].empty_since == late  # the first, kept
+    assert len(server.requests("2025-11-08")) == 3
+    skipped = fetch(server, inbox, Selection.one_day(quiet), late + dt.timedelta(days=3))
+    assert [r.outcome for r in skipped.days] == [Outcome.FINAL]
+    assert len(server.requests("2025-11-08")) == 3
+
+
+def test_a_day_made_final_by_a_clock_that_ran_ahead_is_asked_for_again(server, inbox):
+    ahead = fetch(server, inbox, now=LATE + dt.timedelta(days=30))
+    assert ahead.days[0].final
+    report = fetch(server, inbox, now=EARLY)  # the clock put right
+    assert report.days[0].outcome is not Outcome.FINAL
+    assert len(server.requests("2025-11-05")) == 2
+
+
 def test_a_day_that_grows_is_written_again(server, inbox):
     full = listings()["2025-11-05"]
     server.listings["2025-11-05"] = full[:3]
@@ -581,6 +616,14 @@ def test_exit_codes_and_one_line_messages(server, tmp_path):
         errors = [line for line in process.stderr.splitlines() if line.startswith("digest: error:")]
         assert len(errors) == 1 and why in errors[0], process.stderr
         assert "fetched 0 days" in process.stdout
+
+
+def test_the_cli_says_when_an_empty_day_is_asked_for_again(server, tmp_path):
+    config = write_config(tmp_path, server)
+    quiet = digest_process("fetch", "--config", config, "--date", "2025-11-08")
+    assert quiet.returncode == 0, quiet.stderr
+    (line,) = [line for line in quiet.stdout.splitlines() if line.startswith("2025-11-08")]
+    assert "empty" in line and "to confirm)" in line and "asked again from 20" in line
 
 
 def test_kill_9_at_random_moments_never_leaves_a_partial_file(server, tmp_path):

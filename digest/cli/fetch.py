@@ -25,7 +25,8 @@ def add_parser(commands: Commands) -> None:
         description="Write the listing of each day into the inbox, one file per day "
         "(hf-YYYY-MM-DD.json), whole or not at all. By default: the days since the last one "
         "fetched, up to today (UTC), and every earlier day not final yet. A day is final "
-        "once fetched 36 hours after it ended (UTC) and is never fetched again. A shorter "
+        "once fetched 36 hours after it ended (UTC) (a day that lists nothing: once two such "
+        "fetches 12 hours apart agree) and is never fetched again. A shorter "
         "answer, or one that is not a listing, never replaces a file. HF_TOKEN, if set in "
         "the environment, is sent as a bearer token.",
     )
@@ -56,6 +57,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from digest.config.fetch import FetchConfig
+    from digest.dates import moment_text
     from digest.fetch.days import Selection
     from digest.fetch.fetcher import fetch_listings
 
@@ -83,6 +85,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
                 line += f" (the inbox's file has {result.inbox_papers:,}: kept)"
             if result.final and result.outcome.value != "final":
                 line += "  (final now)"
+            elif result.confirm_from is not None:
+                line += f"  (asked again from {moment_text(result.confirm_from)} to confirm)"
             print(one_line(line))
         print(one_line(report.one_line()))
     if report.failure:

@@ -10,6 +10,12 @@ D has ended everywhere on Earth (UTC-12 ends it at D+1 12:00 UTC) and a further 
 passed for late additions. A final day is never fetched again (unless forced); upvotes
 still change after that, but the set of papers no longer does. A day not final yet is
 fetched again by every fetch until one fetch makes it final.
+
+A day that lists nothing is a weekend, or the API answering ``[]`` by mistake: one answer
+cannot tell them apart, and a day made final by a mistaken one would never be asked for
+again. So an empty day is final only once two answers that list nothing, both from when
+it could be final and EMPTY_CONFIRMED_AFTER apart, agree (a weekend day costs one more
+request).
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from dataclasses import dataclass
 from digest.errors import ConfigError
 
 FINAL_AFTER = dt.timedelta(hours=36)
+EMPTY_CONFIRMED_AFTER = dt.timedelta(hours=12)
 FINAL_RULE = (
-    "a day is final once fetched at or after its end (UTC) + 36 h, i.e. from D+2 12:00 UTC; "
+    "a day is final once fetched at or after its end (UTC) + 36 h, i.e. from D+2 12:00 UTC "
+    "(a day that lists nothing: once two such fetches 12 h apart both found it empty); "
     "a final day is never fetched again"
 )
 
@@ -87,6 +95,19 @@ def final_from(day: dt.date) -> dt.datetime:
 
 def is_final(day: dt.date, fetched_at: dt.datetime) -> bool:
     return fetched_at >= final_from(day)
+
+
+def empty_final(
+    day: dt.date, now: dt.datetime, empty_since: dt.datetime | None
+) -> tuple[bool, dt.datetime | None]:
+    """Whether an answer at ``now`` that lists nothing makes ``day`` final, and since when
+    answers that could make it final have listed nothing (``empty_since``: the earlier
+    one's, kept in the ledger; one "after" now, from a clock that ran ahead, counts for
+    nothing)."""
+    if not is_final(day, now):
+        return False, None
+    since = empty_since if empty_since is not None and empty_since <= now else now
+    return now - since >= EMPTY_CONFIRMED_AFTER, since
 
 
 def _span(first: dt.date, last: dt.date) -> list[dt.date]:

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from digest.config.fetch import FetchConfig
 from digest.dates import moment_text
 from digest.errors import FetchUnavailable, NotAListing, OutputError
-from digest.fetch.days import Plan, Selection, is_final, plan
+from digest.fetch.days import EMPTY_CONFIRMED_AFTER, Plan, Selection, empty_final, is_final, plan
 from digest.fetch.files import FetchLock, remove_stale_temp_files, write_atomically
 from digest.fetch.http import Client, Validators, shown_url, token_from
 from digest.fetch.ledger import Attempt, DayRecord, Failure, Ledger, read_ledger, write_ledger
@@ -76,7 +76,7 @@ def fetch_listings(
             selection,
             now,
             fetched=ledger.days,
-            final=ledger.final_days,
+            final=ledger.final_at(now),
             days_back=config.days_back,
         )
         warnings = [ledger.warning] if ledger.warning else []
@@ -236,6 +236,7 @@ def _fetch_day(
         single_page=pages == 1,
         now=now,
         final=final,
+        record=record,
     )
 
 
@@ -250,12 +251,14 @@ def _keep_or_write(
     single_page: bool,
     now: dt.datetime,
     final: bool,
+    record: DayRecord | None,
 ) -> tuple[DayResult, DayRecord]:
     """The merged answer against the inbox's file: keep the file, or replace it. A paper
     once in the file stays in it, so a fetch never loses one that no run took in yet:
     an answer with no paper new to the file (a partial one) leaves the file as it is;
     one with new papers that lacks some of the file's is written with those after its
-    own, in the file's order."""
+    own, in the file's order. An answer that lists nothing makes the day final only when
+    an earlier one agreed (``days.empty_final``)."""
     count = len(answer)
     had = existing.papers
     inbox_items = existing.items or {}
@@ -267,9 +270,12 @@ def _keep_or_write(
     count = len(items)
     if count == 0:
         kept = name if existing.data is not None else None
+        earlier = record.empty_since if record is not None and record.papers == 0 else None
+        final, since = empty_final(day, now, earlier)
+        confirm = since + EMPTY_CONFIRMED_AFTER if since is not None and not final else None
         return (
-            DayResult(day, Outcome.EMPTY, 0, had, kept, final),
-            DayRecord(day, now, 0, None, None, None, None, final),
+            DayResult(day, Outcome.EMPTY, 0, had, kept, final, confirm_from=confirm),
+            DayRecord(day, now, 0, None, None, None, None, final, since),
         )
     data = listing_bytes(items)
     validators = answered if single_page else Validators()

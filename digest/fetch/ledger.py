@@ -46,6 +46,9 @@ class DayRecord:
     etag: str | None
     last_modified: str | None
     final: bool
+    # An empty day that could be final: when the first answer then listed nothing. It is
+    # final only once another answer, EMPTY_CONFIRMED_AFTER later, lists nothing too.
+    empty_since: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,12 @@ class Ledger:
     def final_days(self) -> set[dt.date]:
         return {day for day, record in self.days.items() if record.final}
 
+    def final_at(self, now: dt.datetime) -> set[dt.date]:
+        """The days final as of ``now``: a day made final by a fetch "later" than now was
+        fetched by a clock that ran ahead (it may have asked for days that had not begun),
+        so it is asked for again."""
+        return {day for day in self.final_days if self.days[day].fetched_at <= now}
+
 
 def _moment(value: Any) -> dt.datetime | None:
     return None if value is None else parse_moment(_text(value))
@@ -118,6 +127,7 @@ def _day_record(day: str, data: dict[str, Any]) -> DayRecord:
         _optional_text(data.get("etag")),
         _optional_text(data.get("last_modified")),
         data["final"],
+        _moment(data.get("empty_since")),
     )
 
 
@@ -195,6 +205,7 @@ def _record_json(record: DayRecord) -> dict[str, Any]:
         "etag": record.etag,
         "last_modified": record.last_modified,
         "final": record.final,
+        **({"empty_since": moment_text(record.empty_since)} if record.empty_since else {}),
     }
 
 

@@ -30,6 +30,8 @@ class DayResult:
     file: str | None  # the day's file in the inbox, if there is one
     final: bool  # after this fetch
     requests: int = 0
+    # An empty day that could be final, not yet confirmed: from when a fetch confirms it.
+    confirm_from: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class FetchReport:
                     "file": r.file,
                     "final": r.final,
                     "requests": r.requests,
+                    "confirm_from": moment_text(r.confirm_from) if r.confirm_from else None,
                 }
                 for r in self.days
             ],
