@@ -10,6 +10,7 @@ client's pace by what the server saw, without sleeping itself.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import http.server
 import json
@@ -74,6 +75,7 @@ class HfServer:
         self.validators = False
         self.ignore_p = False
         self.delay = 0.0  # seconds each answer waits before it is sent
+        self.clock: Any = None  # a datetime: the server's clock, for its Date header
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
         self.release = threading.Event()  # ends every stall and trickle
@@ -98,6 +100,11 @@ class HfServer:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                if server.clock is None:
+                    return super().date_time_string(timestamp)
+                return email.utils.format_datetime(server.clock, usegmt=True)
 
         self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True

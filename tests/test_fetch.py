@@ -139,12 +139,26 @@ def test_an_empty_answer_makes_a_day_final_only_once_a_later_one_agrees(server, 
     glitch = fetch(server, inbox, now=LATE)
     assert [(r.outcome, r.final) for r in glitch.days] == [(Outcome.EMPTY, False)]
     assert glitch.days[0].confirm_from == LATE + dt.timedelta(hours=12)
-    assert read_ledger(inbox).days[DAY].empty_since == LATE
+    assert read_ledger(inbox).days[DAY].doubt_since == LATE
     server.listings["2025-11-05"] = listed
-    later = fetch(server, inbox, Selection.catch_up(), now=LATE + dt.timedelta(hours=1))
+    later = fetch(server, inbox, Selection.catch_up(), now=LATE + dt.timedelta(hours=13))
     assert [r.outcome for r in later.days if r.day == DAY] == [Outcome.WRITTEN]
     assert len(json.loads(day_file(inbox).read_text())) == 8
     assert read_ledger(inbox).days[DAY].final
+
+
+def test_a_partial_or_empty_answer_never_makes_a_day_with_a_file_final(server, inbox):
+    listed = server.listings["2025-11-05"]
+    server.listings["2025-11-05"] = listed[:3]
+    fetch(server, inbox, now=EARLY)  # the day's first papers
+    for answer in ([], listed[:2]):  # each a glitch, at a time the day could be final
+        server.listings["2025-11-05"] = answer
+        report = fetch(server, inbox, now=LATE)
+        assert [(r.outcome, r.final) for r in report.days] == [(Outcome.KEPT, False)]
+    server.listings["2025-11-05"] = listed
+    report = fetch(server, inbox, now=LATE + dt.timedelta(hours=12))
+    assert [(r.outcome, r.final) for r in report.days] == [(Outcome.WRITTEN, True)]
+    assert len(json.loads(day_file(inbox).read_text())) == 8
 
 
 def test_a_day_that_stays_empty_is_final_after_two_answers_12_hours_apart(server, inbox):
@@ -152,11 +166,26 @@ def test_a_day_that_stays_empty_is_final_after_two_answers_12_hours_apart(server
     for hours, final in ((0, False), (6, False), (12, True)):
         report = fetch(server, inbox, Selection.one_day(quiet), late + dt.timedelta(hours=hours))
         assert [(r.outcome, r.final) for r in report.days] == [(Outcome.EMPTY, final)]
-        assert read_ledger(inbox).days[quiet].empty_since == late  # the first, kept
+        assert read_ledger(inbox).days[quiet].doubt_since == late  # the first, kept
     assert len(server.requests("2025-11-08")) == 3
     skipped = fetch(server, inbox, Selection.one_day(quiet), late + dt.timedelta(days=3))
     assert [r.outcome for r in skipped.days] == [Outcome.FINAL]
     assert len(server.requests("2025-11-08")) == 3
+
+
+def test_a_catch_up_leaves_a_day_in_doubt_until_an_answer_can_settle_it(server, inbox):
+    quiet, late = dt.date(2025, 11, 8), dt.datetime(2025, 11, 10, 12, tzinfo=dt.UTC)
+    fetch(server, inbox, Selection.one_day(quiet), late)
+    for hours in (1, 6, 11):  # a daemon fetching all day: no request for the day in doubt
+        report = fetch(server, inbox, Selection.catch_up(), late + dt.timedelta(hours=hours))
+        (waiting,) = [r for r in report.days if r.day == quiet]
+        assert waiting.outcome is Outcome.WAITING
+        assert waiting.confirm_from == late + dt.timedelta(hours=12)
+        assert "1 in doubt (asked again from 2025-11-11 00:00 UTC)" in report.one_line()
+    assert len(server.requests("2025-11-08")) == 1
+    settled = fetch(server, inbox, Selection.catch_up(), late + dt.timedelta(hours=12))
+    assert [(r.outcome, r.final) for r in settled.days if r.day == quiet] == [(Outcome.EMPTY, True)]
+    assert len(server.requests("2025-11-08")) == 2
 
 
 def test_a_day_made_final_by_a_clock_that_ran_ahead_is_asked_for_again(server, inbox):
@@ -165,6 +194,43 @@ def test_a_day_made_final_by_a_clock_that_ran_ahead_is_asked_for_again(server, i
     report = fetch(server, inbox, now=EARLY)  # the clock put right
     assert report.days[0].outcome is not Outcome.FINAL
     assert len(server.requests("2025-11-05")) == 2
+
+
+def test_a_clock_ahead_of_the_servers_makes_no_day_final(server, inbox):
+    server.clock = EARLY  # the server's Date says the day is not over; ours, a week later
+    report = fetch(server, inbox, now=LATE + dt.timedelta(days=7))
+    assert [(r.outcome, r.final) for r in report.days] == [(Outcome.WRITTEN, False)]
+    assert not read_ledger(inbox).days[DAY].final
+    server.clock = LATE
+    again = fetch(server, inbox, now=LATE + dt.timedelta(days=8))
+    assert again.days[0].final
+
+
+def test_days_an_older_digest_made_final_on_one_empty_answer_are_asked_again(server, inbox):
+    ledger = {
+        "version": 1,
+        "days": {
+            "2025-11-05": {"fetched_at": "2025-11-08T00:00:00Z", "papers": 0, "final": True},
+            "2025-11-08": {"fetched_at": "2025-11-11T00:00:00Z", "papers": 0, "final": True},
+        },
+    }
+    (inbox / LEDGER_NAME).write_text(json.dumps(ledger))
+    later = dt.datetime(2025, 11, 11, 6, tzinfo=dt.UTC)
+    report = fetch(server, inbox, Selection.catch_up(), later)
+    assert {r.day: r.outcome for r in report.days if r.day in (DAY, dt.date(2025, 11, 8))} == {
+        DAY: Outcome.WRITTEN,  # the papers an API glitch hid from the older digest
+        dt.date(2025, 11, 8): Outcome.EMPTY,  # a weekend: in doubt now, confirmed later
+    }
+
+
+@pytest.mark.parametrize("key", ["fetched_at", "doubt_since"])
+def test_a_ledger_moment_without_a_utc_offset_is_a_ledger_not_used(server, inbox, key):
+    record = {"fetched_at": "2025-11-08T00:00:00Z", "papers": 0, "final": False}
+    record[key] = "2025-11-08T00:00:00"
+    (inbox / LEDGER_NAME).write_text(json.dumps({"version": 1, "days": {"2025-11-05": record}}))
+    report = fetch(server, inbox, now=LATE)
+    assert report.exit_code == 0 and "cannot be used" in report.warnings[0]
+    assert "no UTC offset" in report.warnings[0]
 
 
 def test_a_day_that_grows_is_written_again(server, inbox):
@@ -623,7 +689,7 @@ def test_the_cli_says_when_an_empty_day_is_asked_for_again(server, tmp_path):
     quiet = digest_process("fetch", "--config", config, "--date", "2025-11-08")
     assert quiet.returncode == 0, quiet.stderr
     (line,) = [line for line in quiet.stdout.splitlines() if line.startswith("2025-11-08")]
-    assert "empty" in line and "to confirm)" in line and "asked again from 20" in line
+    assert "empty" in line and "(in doubt: asked again from 20" in line
 
 
 def test_kill_9_at_random_moments_never_leaves_a_partial_file(server, tmp_path):

@@ -327,6 +327,32 @@ def test_check_tells_a_failing_fetch_from_a_quiet_api(site, run_cli):
     assert shown["failure"] and shown["days"] == 1 and shown["last_success"]
 
 
+def test_check_trusts_no_fetch_ledger_day_recorded_after_now(site, run_cli):
+    """A clock that ran ahead wrote a day "fetched" next year: that is no answer (else a
+    fetch failing for days looks fresh), nor a final day; check warns of it."""
+    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(days=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    long_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    failure = {"day": None, "reason": "the API could not be reached", "exit_code": 75}
+    ledger = {
+        "version": 1,
+        "days": {
+            "2025-11-03": {"fetched_at": long_ago, "papers": 3, "file": None, "final": True},
+            "2025-11-04": {"fetched_at": ahead, "papers": 3, "file": None, "final": True},
+        },
+        "last_attempt": {"at": long_ago, "days": [], "failure": failure, "nothing_new": True},
+    }
+    (site.inbox / ".digest-fetch.json").write_text(json.dumps(ledger), encoding="utf-8")
+    site.config.write_text(
+        site.config.read_text(encoding="utf-8") + '[monitor]\nexpect_new_every = "1d"\n',
+        encoding="utf-8",
+    )
+    _, out = _check(site, site.config)
+    assert "CRITICAL: fetch: the last fetch" in out and "came 20.0 days ago" in out, out
+    assert "WARNING: fetch: 1 day of the fetch ledger recorded after now" in out, out
+    shown = json.loads(run_cli("status", "--config", site.config, "--json").out)["fetch"]
+    assert (shown["final"], shown["ahead"]) == (1, 1)
+
+
 def test_a_fetch_that_failed_once_is_not_an_alarm(site, run_cli):
     with HfServer({TODAY.isoformat(): listing(TODAY)}) as server:
         site.config.write_text(

@@ -25,8 +25,9 @@ def add_parser(commands: Commands) -> None:
         description="Write the listing of each day into the inbox, one file per day "
         "(hf-YYYY-MM-DD.json), whole or not at all. By default: the days since the last one "
         "fetched, up to today (UTC), and every earlier day not final yet. A day is final "
-        "once fetched 36 hours after it ended (UTC) (a day that lists nothing: once two such "
-        "fetches 12 hours apart agree) and is never fetched again. A shorter "
+        "once fetched 36 hours after it ended (UTC) (when the answer lists nothing, or lacks "
+        "papers of the inbox's file: once a second such answer 12 hours later agrees) and is "
+        "never fetched again. A shorter "
         "answer, or one that is not a listing, never replaces a file. HF_TOKEN, if set in "
         "the environment, is sent as a bearer token.",
     )
@@ -57,7 +58,6 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from digest.config.fetch import FetchConfig
-    from digest.dates import moment_text
     from digest.fetch.days import Selection
     from digest.fetch.fetcher import fetch_listings
 
@@ -86,7 +86,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             if result.final and result.outcome.value != "final":
                 line += "  (final now)"
             elif result.confirm_from is not None:
-                line += f"  (asked again from {moment_text(result.confirm_from)} to confirm)"
+                again = result.confirm_from.astimezone(dt.UTC)
+                line += f"  (in doubt: asked again from {again:%Y-%m-%d %H:%M} UTC)"
             print(one_line(line))
         print(one_line(report.one_line()))
     if report.failure:

@@ -11,11 +11,15 @@ passed for late additions. A final day is never fetched again (unless forced); u
 still change after that, but the set of papers no longer does. A day not final yet is
 fetched again by every fetch until one fetch makes it final.
 
-A day that lists nothing is a weekend, or the API answering ``[]`` by mistake: one answer
-cannot tell them apart, and a day made final by a mistaken one would never be asked for
-again. So an empty day is final only once two answers that list nothing, both from when
-it could be final and EMPTY_CONFIRMED_AFTER apart, agree (a weekend day costs one more
-request).
+**Doubtful answers.** An answer that lists nothing is a weekend, or the API answering
+``[]`` by mistake; one that lacks papers the inbox's file has is partial. One answer
+cannot tell a mistake from the truth, and a day made final by a mistaken one would never
+be asked for again. So an answer from when the day could be final that lists nothing, or
+lacks some of the file's papers, makes it final only once another such answer, at least
+CONFIRMED_AFTER after the first, agrees (any other answer makes it final at once); until
+then a catch-up does not ask for it (a weekend day costs one request more). Whether a day
+could be final is judged by the earlier of the local clock and the server's ``Date``, so a
+clock that runs ahead makes no day final early.
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ from dataclasses import dataclass
 from digest.errors import ConfigError
 
 FINAL_AFTER = dt.timedelta(hours=36)
-EMPTY_CONFIRMED_AFTER = dt.timedelta(hours=12)
+CONFIRMED_AFTER = dt.timedelta(hours=12)
 FINAL_RULE = (
     "a day is final once fetched at or after its end (UTC) + 36 h, i.e. from D+2 12:00 UTC "
-    "(a day that lists nothing: once two such fetches 12 h apart both found it empty); "
-    "a final day is never fetched again"
+    "(an answer then that lists nothing, or lacks papers the inbox's file has: once a second "
+    "such answer 12 h later agrees); a final day is never fetched again"
 )
 
 
@@ -81,6 +85,7 @@ class Plan:
     final: tuple[dt.date, ...]
     today: dt.date
     clamped: bool = False  # the range reached past today (UTC): it stops at today
+    waiting: tuple[dt.date, ...] = ()  # in doubt, left until an answer can settle it
 
 
 def utc_day(now: dt.datetime) -> dt.date:
@@ -97,17 +102,16 @@ def is_final(day: dt.date, fetched_at: dt.datetime) -> bool:
     return fetched_at >= final_from(day)
 
 
-def empty_final(
-    day: dt.date, now: dt.datetime, empty_since: dt.datetime | None
+def doubtful_final(
+    day: dt.date, now: dt.datetime, doubt_since: dt.datetime | None
 ) -> tuple[bool, dt.datetime | None]:
-    """Whether an answer at ``now`` that lists nothing makes ``day`` final, and since when
-    answers that could make it final have listed nothing (``empty_since``: the earlier
-    one's, kept in the ledger; one "after" now, from a clock that ran ahead, counts for
-    nothing)."""
+    """Whether a doubtful answer at ``now`` makes ``day`` final, and since when answers
+    that could make it final have been doubtful (``doubt_since``: the earlier one's, kept
+    in the ledger; one "after" now, from a clock that ran ahead, counts for nothing)."""
     if not is_final(day, now):
         return False, None
-    since = empty_since if empty_since is not None and empty_since <= now else now
-    return now - since >= EMPTY_CONFIRMED_AFTER, since
+    since = doubt_since if doubt_since is not None and doubt_since <= now else now
+    return now - since >= CONFIRMED_AFTER, since
 
 
 def _span(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -121,18 +125,20 @@ def plan(
     fetched: Iterable[dt.date],
     final: Iterable[dt.date],
     days_back: int,
+    waiting: Iterable[dt.date] = (),
 ) -> Plan:
     """The days to fetch for ``selection`` at ``now``, given the days fetched before and
     those of them that are final.
 
     The default catches up: from the day after the newest day fetched (or today minus
     ``days_back``, the first time) up to today, plus every earlier day fetched but not
-    final yet (forced: also the final days of the last ``days_back`` days). A day in the
-    future (UTC) is never fetched: asked for alone, it is an error; a range stops at
-    today."""
+    final yet (forced: also the final days of the last ``days_back`` days), but those
+    ``waiting`` for an answer that can settle a doubt. A day in the future (UTC) is never
+    fetched: asked for alone, it is an error; a range stops at today."""
     today = utc_day(now)
     fetched, final_days = set(fetched), set(final)
     clamped = False
+    waited: tuple[dt.date, ...] = ()
     if selection.ask is Ask.CATCH_UP:
         window_start = today - dt.timedelta(days=days_back)
         start = max(fetched) + dt.timedelta(days=1) if fetched else window_start
@@ -140,6 +146,9 @@ def plan(
         wanted |= {day for day in fetched if day <= today and day not in final_days}
         if selection.force:  # final days too, but only within the usual window
             wanted |= {day for day in fetched if window_start <= day <= today}
+        else:
+            waited = tuple(sorted(wanted & set(waiting)))
+            wanted -= set(waited)
     else:
         assert selection.first is not None
         if selection.first > today:
@@ -151,4 +160,4 @@ def plan(
         clamped = last > today
         wanted = set(_span(selection.first, min(last, today)))
     skipped = set() if selection.force else wanted & final_days
-    return Plan(tuple(sorted(wanted - skipped)), tuple(sorted(skipped)), today, clamped)
+    return Plan(tuple(sorted(wanted - skipped)), tuple(sorted(skipped)), today, clamped, waited)

@@ -26,7 +26,14 @@ from urllib.parse import urlencode
 from digest.config.fetch import FetchConfig
 from digest.dates import moment_text
 from digest.errors import FetchUnavailable, NotAListing, OutputError
-from digest.fetch.days import EMPTY_CONFIRMED_AFTER, Plan, Selection, empty_final, is_final, plan
+from digest.fetch.days import (
+    CONFIRMED_AFTER,
+    Plan,
+    Selection,
+    doubtful_final,
+    is_final,
+    plan,
+)
 from digest.fetch.files import FetchLock, remove_stale_temp_files, write_atomically
 from digest.fetch.http import Client, Validators, shown_url, token_from
 from digest.fetch.ledger import Attempt, DayRecord, Failure, Ledger, read_ledger, write_ledger
@@ -78,6 +85,7 @@ def fetch_listings(
             fetched=ledger.days,
             final=ledger.final_at(now),
             days_back=config.days_back,
+            waiting=ledger.waiting_at(now),
         )
         warnings = [ledger.warning] if ledger.warning else []
         if chosen.clamped:
@@ -85,6 +93,8 @@ def fetch_listings(
                 f"the days asked for reach past today ({chosen.today}, UTC): fetched up to today"
             )
         results = [_skipped(ledger.days[day]) for day in chosen.final]
+        waits = ledger.waiting_at(now)
+        results += [_waiting(ledger.days[day], waits[day]) for day in chosen.waiting]
         client = Client(config, token=token, clock=clock, sleep=sleep)
         failure, not_before, ledger = _fetch_days(
             client, config, inbox, chosen, ledger, now, results, force=selection.force
@@ -166,6 +176,11 @@ def _skipped(record: DayRecord) -> DayResult:
     return DayResult(record.day, Outcome.FINAL, record.papers, record.papers, record.file, True)
 
 
+def _waiting(record: DayRecord, until: dt.datetime) -> DayResult:
+    day, papers = record.day, record.papers
+    return DayResult(day, Outcome.WAITING, papers, papers, record.file, False, confirm_from=until)
+
+
 def _fetch_day(
     client: Client,
     config: FetchConfig,
@@ -183,7 +198,6 @@ def _fetch_day(
             f"{name} in the inbox is {existing.refused}; not replaced",
             "move it out of the inbox, or leave this day out",
         )
-    final = is_final(day, now)
     validators = None
     # Asked "only if changed" when the inbox's file is the one that answer gave, and the
     # day fit in one page (a 304 on page 0 says nothing of the pages after it).
@@ -203,9 +217,12 @@ def _fetch_day(
     while True:
         url = page_url(config.source, day, config.page_size, pages)
         answer = client.get(url, validators if pages == 0 else None)
-        if answer.status == 304:
+        if pages == 0:  # the day is judged by the earlier clock: ours, or the server's
+            at = min(now, answer.server_date) if answer.server_date else now
+        if answer.status == 304:  # the inbox's file, whole: no doubt
             assert record is not None
-            same = dataclasses.replace(record, fetched_at=now, final=final)
+            final = is_final(day, at)
+            same = dataclasses.replace(record, fetched_at=now, final=final, doubt_since=None)
             return DayResult(
                 day, Outcome.UNCHANGED, record.papers, record.papers, name, final
             ), same
@@ -235,7 +252,7 @@ def _fetch_day(
         answered,
         single_page=pages == 1,
         now=now,
-        final=final,
+        at=at,
         record=record,
     )
 
@@ -250,29 +267,34 @@ def _keep_or_write(
     *,
     single_page: bool,
     now: dt.datetime,
-    final: bool,
+    at: dt.datetime,
     record: DayRecord | None,
 ) -> tuple[DayResult, DayRecord]:
     """The merged answer against the inbox's file: keep the file, or replace it. A paper
     once in the file stays in it, so a fetch never loses one that no run took in yet:
     an answer with no paper new to the file (a partial one) leaves the file as it is;
     one with new papers that lacks some of the file's is written with those after its
-    own, in the file's order. An answer that lists nothing makes the day final only when
-    an earlier one agreed (``days.empty_final``)."""
+    own, in the file's order. An answer that lists nothing or lacks some of the file's
+    papers is doubtful: it makes the day final only once an earlier one agrees
+    (``days.doubtful_final``; ``at``: the moment the day is judged at)."""
     count = len(answer)
     had = existing.papers
     inbox_items = existing.items or {}
     gone = {ident: item for ident, item in inbox_items.items() if ident not in answer}
+    if not answer or gone:
+        earlier = record.doubt_since if record is not None else None
+        final, since = doubtful_final(day, at, earlier)
+    else:
+        final, since = is_final(day, at), None
+    confirm = since + CONFIRMED_AFTER if since is not None and not final else None
     if gone and answer.keys() <= inbox_items.keys():
-        result = DayResult(day, Outcome.KEPT, count, had, name, final)
-        return result, DayRecord(day, now, had or 0, name, existing.hash, None, None, final)
+        result = DayResult(day, Outcome.KEPT, count, had, name, final, confirm_from=confirm)
+        same = DayRecord(day, now, had or 0, name, existing.hash, None, None, final, since)
+        return result, same
     items = [*answer.values(), *gone.values()]
     count = len(items)
     if count == 0:
         kept = name if existing.data is not None else None
-        earlier = record.empty_since if record is not None and record.papers == 0 else None
-        final, since = empty_final(day, now, earlier)
-        confirm = since + EMPTY_CONFIRMED_AFTER if since is not None and not final else None
         return (
             DayResult(day, Outcome.EMPTY, 0, had, kept, final, confirm_from=confirm),
             DayRecord(day, now, 0, None, None, None, None, final, since),
@@ -280,9 +302,17 @@ def _keep_or_write(
     data = listing_bytes(items)
     validators = answered if single_page else Validators()
     record = DayRecord(
-        day, now, count, name, content_hash(data), validators.etag, validators.last_modified, final
+        day,
+        now,
+        count,
+        name,
+        content_hash(data),
+        validators.etag,
+        validators.last_modified,
+        final,
+        since,
     )
-    if existing.data == data:
-        return DayResult(day, Outcome.UNCHANGED, count, had, name, final), record
-    write_atomically(inbox, name, data, step="fetch-staged")
-    return DayResult(day, Outcome.WRITTEN, count, had, name, final), record
+    outcome = Outcome.UNCHANGED if existing.data == data else Outcome.WRITTEN
+    if outcome is Outcome.WRITTEN:
+        write_atomically(inbox, name, data, step="fetch-staged")
+    return DayResult(day, outcome, count, had, name, final, confirm_from=confirm), record

@@ -18,6 +18,7 @@ place for one GET.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.client
 import json
 import logging
@@ -34,7 +35,7 @@ from urllib.parse import urljoin, urlsplit
 
 from digest.config.fetch import TOKEN_ENV, FetchConfig
 from digest.errors import ConfigError, FetchUnavailable, NotAListing
-from digest.fetch.pace import Pacer, rate_budget, server_wait
+from digest.fetch.pace import Pacer, rate_budget, server_date, server_wait
 from digest.text import one_line
 
 log = logging.getLogger("digest")
@@ -67,6 +68,7 @@ class Answer:
     content_type: str
     validators: Validators
     url: str  # where it came from, after redirects
+    server_date: dt.datetime | None = None  # its Date header: the server's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,7 @@ class Client:
                         raw.headers.get("Content-Type", ""),
                         Validators(raw.headers.get("ETag"), raw.headers.get("Last-Modified")),
                         url,
+                        server_date(raw.headers),
                     )
                 reason = f"the API answered {raw.status} {one_line(raw.reason)}".rstrip()
                 if raw.status == 429:

@@ -46,9 +46,10 @@ class DayRecord:
     etag: str | None
     last_modified: str | None
     final: bool
-    # An empty day that could be final: when the first answer then listed nothing. It is
-    # final only once another answer, EMPTY_CONFIRMED_AFTER later, lists nothing too.
-    empty_since: dt.datetime | None = None
+    # A day that could be final, whose answer then listed nothing or lacked papers of the
+    # inbox's file (a weekend, a partial answer, or the API's mistake): when the first such
+    # answer came. Such a day is final only once another one, CONFIRMED_AFTER later, agrees.
+    doubt_since: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +92,40 @@ class Ledger:
         return {day for day, record in self.days.items() if record.final}
 
     def final_at(self, now: dt.datetime) -> set[dt.date]:
-        """The days final as of ``now``: a day made final by a fetch "later" than now was
-        fetched by a clock that ran ahead (it may have asked for days that had not begun),
-        so it is asked for again."""
-        return {day for day in self.final_days if self.days[day].fetched_at <= now}
+        """The days final as of ``now``, never asked for again. Not: a day made final by a
+        fetch "later" than now (a clock that ran ahead; it may have asked for days that had
+        not begun), nor one a digest before the rule of doubtful answers made final on one
+        answer that listed nothing (final, no papers, no doubt recorded): both are asked
+        for again."""
+        return {
+            day
+            for day, record in self.days.items()
+            if record.final
+            and record.fetched_at <= now
+            and (record.papers or record.doubt_since is not None)
+        }
+
+    def waiting_at(self, now: dt.datetime) -> dict[dt.date, dt.datetime]:
+        """Days in doubt that no answer before ``CONFIRMED_AFTER`` has passed can settle,
+        with the moment from which one can: a catch-up leaves them until then."""
+        from digest.fetch.days import CONFIRMED_AFTER
+
+        waiting = {}
+        for day, record in self.days.items():
+            since = record.doubt_since
+            if not record.final and since is not None and since <= now < since + CONFIRMED_AFTER:
+                waiting[day] = since + CONFIRMED_AFTER
+        return waiting
 
 
 def _moment(value: Any) -> dt.datetime | None:
-    return None if value is None else parse_moment(_text(value))
+    """A moment with its UTC offset (one without cannot be compared with the clock)."""
+    if value is None:
+        return None
+    moment = parse_moment(_text(value))
+    if moment.utcoffset() is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return moment
 
 
 def _text(value: Any) -> str:
@@ -127,7 +154,7 @@ def _day_record(day: str, data: dict[str, Any]) -> DayRecord:
         _optional_text(data.get("etag")),
         _optional_text(data.get("last_modified")),
         data["final"],
-        _moment(data.get("empty_since")),
+        _moment(data.get("doubt_since")),
     )
 
 
@@ -205,7 +232,7 @@ def _record_json(record: DayRecord) -> dict[str, Any]:
         "etag": record.etag,
         "last_modified": record.last_modified,
         "final": record.final,
-        **({"empty_since": moment_text(record.empty_since)} if record.empty_since else {}),
+        **({"doubt_since": moment_text(record.doubt_since)} if record.doubt_since else {}),
     }
 
 

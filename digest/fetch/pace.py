@@ -165,6 +165,18 @@ def retry_after(headers: Message, wall: float) -> float | None:
     return min(max(0.0, (when - reference).total_seconds()), LONGEST_SERVER_WAIT)
 
 
+def server_date(headers: Message) -> dt.datetime | None:
+    """The moment an answer's ``Date`` header gives (RFC 9110), if it can be read."""
+    value = headers.get("Date")
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def server_wait(headers: Message, wall: float) -> float | None:
     """How long a 429 asks us to wait: the longest of what its headers say, if any."""
     hints = [retry_after(headers, wall)]

@@ -19,6 +19,7 @@ class Outcome(enum.StrEnum):
     KEPT = "kept"  # the answer listed no paper new to the inbox's file, and lacked some
     EMPTY = "empty"  # nothing listed that day: no file, remembered as such
     FINAL = "final"  # not asked for: final already
+    WAITING = "waiting"  # not asked for: in doubt until confirm_from (digest.fetch.days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,8 @@ class DayResult:
     file: str | None  # the day's file in the inbox, if there is one
     final: bool  # after this fetch
     requests: int = 0
-    # An empty day that could be final, not yet confirmed: from when a fetch confirms it.
+    # A day in doubt (its answer listed nothing, or lacked papers of the inbox's file):
+    # from when an answer can settle it.
     confirm_from: dt.datetime | None = None
 
 
@@ -64,12 +66,17 @@ class FetchReport:
 
     def one_line(self) -> str:
         """The fetch in one line: a log line, a status line."""
-        asked = [o for o in Outcome if o is not Outcome.FINAL and self._with(o)]
+        left = (Outcome.FINAL, Outcome.WAITING)
+        asked = [o for o in Outcome if o not in left and self._with(o)]
         counts = ", ".join(f"{len(self._with(o))} {o.value}" for o in asked)
         line = f"fetched {plural(sum(len(self._with(o)) for o in asked), 'day')}"
         line += f" ({counts})" if counts else ""
         if self._with(Outcome.FINAL):
             line += f", {len(self._with(Outcome.FINAL))} final (not asked again)"
+        if self._with(Outcome.WAITING):
+            waiting = self._with(Outcome.WAITING)
+            first = min(r.confirm_from for r in waiting if r.confirm_from).astimezone(dt.UTC)
+            line += f", {len(waiting)} in doubt (asked again from {first:%Y-%m-%d %H:%M} UTC)"
         line += f", {plural(self.requests, 'request')}"
         if self.written:
             line += f"; wrote {', '.join(self.written)}"
@@ -102,6 +109,7 @@ class FetchReport:
             "kept": [r.day.isoformat() for r in self._with(Outcome.KEPT)],
             "empty": [r.day.isoformat() for r in self._with(Outcome.EMPTY)],
             "skipped_final": [r.day.isoformat() for r in self._with(Outcome.FINAL)],
+            "waiting": [r.day.isoformat() for r in self._with(Outcome.WAITING)],
             "nothing_new": self.nothing_new,
             "failure": None
             if failure is None

@@ -249,7 +249,7 @@ def _freshness(
     else:
         level = Level.OK
     quiet = ""
-    fetch = fetch_status(config)
+    fetch = fetch_status(config, now)
     if level and fetch is not None and fetch.last_attempt is not None:
         quiet = (
             "; fetching works: the API had nothing new"
@@ -276,6 +276,15 @@ def _fetching(config: Config, status: Status, now: dt.datetime, findings: list[F
         level = Level.WARNING if config.fetch is not None and config.fetch.enabled else Level.OK
         findings.append(Finding(level, "fetch", "the listing has never been fetched"))
         return
+    if fetch.ahead:
+        findings.append(
+            Finding(
+                Level.WARNING,
+                "fetch",
+                f"{plural(fetch.ahead, 'day')} of the fetch ledger recorded after now: fetched "
+                "by a clock that ran ahead; the next fetch asks for them again",
+            )
+        )
     when = f"{fetch.last_attempt:%Y-%m-%d %H:%M}"
     if fetch.failure is None:
         said = "the API had nothing new" if fetch.nothing_new else "new listings came in"

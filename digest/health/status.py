@@ -48,6 +48,7 @@ class FetchStatus:
     days: int  # days fetched so far
     final: int  # of which final (never asked again)
     not_before: dt.datetime | None = None  # the API asked for no request before then
+    ahead: int = 0  # days recorded at a time after now: by a clock that ran ahead
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class FetchStatus:
             "days": self.days,
             "final": self.final,
             "not_before": self.not_before and self.not_before.isoformat(),
+            "ahead": self.ahead,
         }
 
     def as_text(self) -> str:
@@ -82,8 +84,9 @@ class FetchStatus:
         return line + f"; {plural(self.days, 'day')} fetched, {self.final:,} final"
 
 
-def fetch_status(config: Config) -> FetchStatus | None:
-    """None when this inbox was never fetched into and the config asks for no fetching."""
+def fetch_status(config: Config, now: dt.datetime) -> FetchStatus | None:
+    """None when this inbox was never fetched into and the config asks for no fetching.
+    A day recorded after ``now`` (a clock that ran ahead) is no answer yet, nor final."""
     from digest.fetch.ledger import LEDGER_NAME, read_ledger
 
     if config.fetch is None and not (config.inbox / LEDGER_NAME).exists():
@@ -93,7 +96,7 @@ def fetch_status(config: Config) -> FetchStatus | None:
     except DigestError as exc:
         return FetchStatus(None, (), exc.message, False, None, 0, 0)
     attempt = ledger.last_attempt
-    answered = [record.fetched_at for record in ledger.days.values()]
+    answered = [r.fetched_at for r in ledger.days.values() if r.fetched_at <= now]
     failure = None
     if attempt is not None and attempt.failure is not None:
         where = f"{attempt.failure.day}: " if attempt.failure.day else ""
@@ -105,8 +108,9 @@ def fetch_status(config: Config) -> FetchStatus | None:
         bool(attempt and attempt.failure is None and attempt.nothing_new),
         max(answered) if answered else None,
         len(ledger.days),
-        len(ledger.final_days),
+        len(ledger.final_at(now)),
         attempt.not_before if attempt else None,
+        sum(record.fetched_at > now for record in ledger.days.values()),
     )
 
 
@@ -276,7 +280,7 @@ def collect(config: Config, now: dt.datetime | None = None) -> Status:
         "inbox": shown_name(str(config.inbox)),
         "output": shown_name(str(config.output)),
         "schedule": schedule.describe(config, now),
-        "fetch": fetch_status(config),
+        "fetch": fetch_status(config, now),
     }
     try:
         with open_store(config, create=False) as store:
