@@ -70,3 +70,14 @@ def mail_address(text: str) -> MailAddress:
     if not _DOMAIN.fullmatch(ascii_domain):
         raise AddressError(f"its domain {domain!r} is not a valid domain name")
     return MailAddress(name.strip(), local, ascii_domain)
+
+
+def mailbox(text: str) -> str:
+    """The mailbox an address names, as deliveries are kept and recipients counted:
+    ``Ann <A@Bücher.example>`` and ``a@xn--bcher-kva.example`` are one (the envelope, in
+    lower case: a copy to each form would reach one reader twice). Text that is no
+    address is kept as it is."""
+    try:
+        return mail_address(text).envelope.lower()
+    except AddressError:
+        return text

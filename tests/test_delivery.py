@@ -224,6 +224,30 @@ def test_international_addresses_go_out_as_servers_and_mail_clients_read_them(is
     assert "To: jörg@example.org".encode() in head.split(b"\r\n"), "UTF-8, no encoded word"
 
 
+def test_a_mailbox_written_another_way_later_is_not_mailed_again(issue, run_cli):
+    """The list as first written, then as edited: a name added, a domain's case changed,
+    a domain in IDNA. Each is the same mailbox, which has had the issue."""
+    site = issue
+    first = ["ann@example.org", "bob@Example.org", "reader@bücher.example"]
+    again = ["Ann <ann@example.org>", "bob@EXAMPLE.ORG", "reader@xn--bcher-kva.example"]
+    with MisbehavingServer() as server:
+        configure(site, server.port, to=json.dumps(first, ensure_ascii=False))
+        assert run_cli("send", "--config", site.config).code == 0
+        site.config.write_text(
+            site.config.read_text(encoding="utf-8").replace(
+                json.dumps(first, ensure_ascii=False), json.dumps(again)
+            ),
+            encoding="utf-8",
+        )
+        result = run_cli("send", "--config", site.config, "--json")
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["already_sent"] == again
+        sessions = server.sessions()
+    assert [rcpts for s in sessions for rcpts in s.rcpts] == [
+        ["ann@example.org", "bob@Example.org", "reader@xn--bcher-kva.example"]
+    ]
+
+
 def test_an_error_for_hundreds_of_recipients_stays_one_readable_line(issue, run_cli):
     site = issue
     everyone = [f"reader{n}@example.org" for n in range(500)]

@@ -430,3 +430,26 @@ def test_the_email_shares_its_budget_among_every_section(site, run_cli):
         assert f'<h2 class="section" id="{anchor}">' in page
     text = message.get_body(("plain",)).get_content()
     assert "In this issue:" in text and "more papers in Language:" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "domain"),
+    [
+        ("http://[::1]:8000/", "digest.invalid"),
+        ("https://papers.example.net:8443/x/", "papers.example.net"),
+    ],
+)
+def test_without_a_sender_the_site_url_names_the_domain(site, run_cli, url, domain):
+    """No sender: the email is from digest@ the site's host; an IPv6 literal is no domain
+    (it crashed every run: a Message-ID ending in '@[')."""
+    text = site.config.read_text(encoding="utf-8")
+    text = text.replace('sender = "Digest <digest@example.org>"\n', "")
+    site.config.write_text(
+        text.replace('url = "https://example.org/digest/"', f'url = "{url}"'), encoding="utf-8"
+    )
+    site.write("a.txt", digest_text("Nov 23", [("A paper", "Short.")]))
+    done = run_cli("run", "--config", site.config, "--now", NOW)
+    assert done.code == 0, done.err
+    message = read_eml(site)
+    assert message["From"].endswith(f"<digest@{domain}>")
+    assert message["Message-ID"].endswith(f"@{domain}>")

@@ -15,11 +15,11 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 
-from digest.addresses import FORM, AddressError, MailAddress, mail_address
+from digest.addresses import FORM, AddressError, MailAddress, mail_address, mailbox
 from digest.config.settings import Config
 from digest.deliver import smtp as client
 from digest.errors import ConfigError, DeliveryError, NotFound, PendingOutputs
@@ -28,7 +28,7 @@ from digest.model import DeliveryStatus
 from digest.publish.message import addressed, sender_domain
 from digest.publish.publisher import Publisher
 from digest.report import RefusedRecipient
-from digest.store import DeliveryUpdate
+from digest.store import Delivery, DeliveryUpdate
 
 log = logging.getLogger("digest")
 
@@ -69,6 +69,26 @@ def _recipients(config: Config, recipients: Sequence[str] | None) -> list[str]:
             raise ConfigError(f"digest refused the address {address!r}: {exc}", FORM) from None
         by_address.setdefault(envelope, address)
     return list(by_address.values())
+
+
+# Of two records of one mailbox (written two ways), the one that says more: a copy that
+# may have arrived over one that did not.
+_WEIGHT = {
+    DeliveryStatus.SENT: 4,
+    DeliveryStatus.IN_DOUBT: 3,
+    DeliveryStatus.CLAIMED: 3,
+    DeliveryStatus.REFUSED: 2,
+    DeliveryStatus.FAILED: 1,
+}
+
+
+def _by_mailbox(known: Mapping[str, Delivery]) -> dict[str, Delivery]:
+    found: dict[str, Delivery] = {}
+    for recipient, record in known.items():
+        key = mailbox(recipient)
+        if key not in found or _WEIGHT[record.status] > _WEIGHT[found[key].status]:
+            found[key] = record
+    return found
 
 
 def _sender(config: Config, publisher: Publisher) -> MailAddress:
@@ -139,16 +159,20 @@ def send_issue(
             "'digest run' (or 'digest rebuild') writes them; then send it",
         )
     wanted = _recipients(config, recipients)
-    known = store.deliveries(issue.id)
-    already = [a for a in wanted if a in known and known[a].status is DeliveryStatus.SENT]
-    doubtful = [
-        a
-        for a in wanted
-        if a in known and known[a].status in (DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT)
-    ]
+    # Kept by mailbox, whatever form an address is written in (one written another way
+    # before, in a state from before that, is found by its mailbox too).
+    box = {address: mailbox(address) for address in wanted}
+    known = _by_mailbox(store.deliveries(issue.id))
+
+    def stands(address: str, *statuses: DeliveryStatus) -> bool:
+        found = known.get(box[address])
+        return found is not None and found.status in statuses
+
+    already = [a for a in wanted if stands(a, DeliveryStatus.SENT)]
+    doubtful = [a for a in wanted if stands(a, DeliveryStatus.CLAIMED, DeliveryStatus.IN_DOUBT)]
     skip = set(already) | set(doubtful)
     if automatic:
-        skip |= {a for a in wanted if a in known and known[a].status is DeliveryStatus.REFUSED}
+        skip |= {a for a in wanted if stands(a, DeliveryStatus.REFUSED)}
     pending = wanted if force else [a for a in wanted if a not in skip]
     if not pending:
         return SendOutcome(issue.id, [], already, doubtful if not force else [])
@@ -156,7 +180,13 @@ def send_issue(
     message = publisher.email(issue, pending)
     del message["Date"]
     message["Date"] = format_datetime(now.astimezone(dt.UTC))  # when it is sent
-    claimed = store.claim_deliveries(issue.id, pending, message["Message-ID"], now, force=force)
+    written = {box[a]: a for a in pending}
+    claimed = [
+        written[claimed_box]
+        for claimed_box in store.claim_deliveries(
+            issue.id, list(written), message["Message-ID"], now, force=force
+        )
+    ]
     pause_point("sending")
     sender = _sender(config, publisher)
     # An address that is not ASCII before its @ goes out only over SMTPUTF8, in a message
@@ -173,9 +203,9 @@ def send_issue(
         store.settle_deliveries(
             issue.id,
             [
-                DeliveryUpdate(a, _SETTLED[settled[a].outcome], settled[a].reply)
+                DeliveryUpdate(box[a], _SETTLED[settled[a].outcome], settled[a].reply)
                 if a in settled
-                else DeliveryUpdate(a, DeliveryStatus.FAILED, str(exc))
+                else DeliveryUpdate(box[a], DeliveryStatus.FAILED, str(exc))
                 for a in claimed
             ],
             dt.datetime.now(dt.UTC),
@@ -187,7 +217,7 @@ def send_issue(
         ) from None
     updates = [
         DeliveryUpdate(
-            r.recipient,
+            box[r.recipient],
             _SETTLED[r.outcome],
             None if r.outcome is client.Outcome.ACCEPTED else r.reply,
         )

@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -246,8 +245,14 @@ def sender_domain(email: EmailConfig, site: Site) -> str:
     address = parseaddr(email.sender)[1]
     if "@" in address:
         return address.rsplit("@", 1)[1]
-    host = re.sub(r"^https?://", "", site.url).split("/")[0].split(":")[0]
-    return host or "digest.invalid"
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(site.url).hostname or ""
+    except ValueError:
+        host = ""
+    # An IPv6 literal ([::1]) is no domain a Message-ID or an address can end in.
+    return host if host and ":" not in host else "digest.invalid"
 
 
 def message_id(email: EmailConfig, site: Site, issue: Issue) -> str:
