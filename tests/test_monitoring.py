@@ -373,6 +373,37 @@ def test_a_post_whose_connection_drops_after_the_body_is_in_doubt(site, run_cli,
         assert "the connection failed after the post went out" in result.err
 
 
+@pytest.mark.parametrize("shape", ["201", "two targets"])
+def test_a_post_the_service_answered_2xx_is_never_posted_again(site, run_cli, monkeypatch, shape):
+    """A 2xx answer the plugin calls a failure (a status it does not expect; one target of
+    two taking it while the other fails) may have posted: in doubt, never repeated."""
+    with Receiver() as receiver:
+        port = receiver.port
+        if shape == "201":  # ntfy's plugin takes 200 alone; it posts to the server's root
+            receiver.replies["/"] = [201] * 5
+            url = f"ntfy://127.0.0.1:{port}/digest-topic"
+        else:
+            receiver.replies["/other"] = [500] * 5
+            url = f"json://127.0.0.1:{port}/hook/{SECRET}, json://127.0.0.1:{port}/other/x"
+        monkeypatch.setenv("TEST_CHAT_JSON", url)
+        add_config(site, '[[channels]]\nname = "team"\nurl_env = "TEST_CHAT_JSON"\n')
+        site.drop(PLAIN)
+        path = "/" if shape == "201" else "/hook"
+
+        def posts() -> int:
+            return len(
+                [r for r in receiver.requests if r.path == path or r.path.startswith("/hook")]
+            )
+
+        first = run_cli("run", "--config", site.config, "--now", NOW)
+        assert first.code == 4 and "may have been posted" in first.err, first.err
+        assert posts() == 1
+        later = run_cli("post", "--config", site.config)
+        assert later.code == 4 and posts() == 1, "never posted twice"
+        status = json.loads(run_cli("status", "--config", site.config, "--json").out)
+        assert status["latest_issue"]["in_doubt"] == ["chat channel team"]
+
+
 def test_a_channel_that_cannot_be_reached_is_retried(site, run_cli, monkeypatch):
     with Receiver() as receiver:
         port = receiver.port
