@@ -8,6 +8,7 @@ import email
 import email.policy
 import email.utils
 import json
+import re
 import signal
 
 import pytest
@@ -116,6 +117,30 @@ def test_a_refused_recipient_is_not_retried_by_every_later_run(site, run_cli):
         later = run_cli("run", "--config", site.config, "--now", "2026-11-25T08:00:00Z")
         assert later.code == 0, later.err
         assert len(server.sessions()) == 1
+
+
+def test_an_issue_that_failed_reaches_its_readers_after_a_newer_one(site, run_cli):
+    """The server down (421) until the retries ran out: 'the next run tries again' holds
+    when that run has a newer issue of its own. Nobody added since gets the old one."""
+    with MisbehavingServer(greeting="421 4.3.2 down for maintenance") as server:
+        configure(site, server.port, to=f'["{READER}"]', send_after_run="true", retries="1")
+        site.write("a.txt", digest_text("Nov 23", [("Mailed paper", "It is short.")]))
+        first = run_cli("run", "--config", site.config, "--now", NOW)
+        assert first.code == 4 and "published issue 2026-11-24" in first.out
+    with MisbehavingServer() as server:
+        text = site.config.read_text(encoding="utf-8")
+        text = re.sub(r"smtp_port = \d+", f"smtp_port = {server.port}", text)
+        site.config.write_text(text.replace(f'["{READER}"]', f'["{READER}", "{OTHER}"]'))
+        site.write("b.txt", digest_text("Nov 24", [("A later paper", "Text.")]))
+        later = run_cli("run", "--config", site.config, "--now", "2026-11-25T08:00:00Z")
+        assert later.code == 0, later.err
+        sessions = server.sessions()
+    issues = sorted(
+        (headers_of(body)["Message-ID"].split(".")[1], tuple(rcpts))
+        for session in sessions
+        for body, rcpts in zip(session.bodies, session.rcpts, strict=True)
+    )
+    assert issues == [("2026-11-24", (READER,)), ("2026-11-25", (READER, OTHER))]
 
 
 def test_a_recipient_deferred_with_4xx_is_retried_alone(issue, run_cli):

@@ -465,6 +465,21 @@ def test_chat_posts_are_deliveries_of_their_own_medium(store: Store):
     assert store.claim_deliveries("2026-11-24", ["team"], "chat", NOW, medium=Medium.CHAT) == []
 
 
+def test_issues_with_a_failed_copy_are_listed_oldest_first(store: Store):
+    for issue_id in ("2026-11-25", "2026-11-24", "2026-11-26"):
+        store.claim_deliveries(issue_id, ["a@x.org", "b@x.org"], "<m>", NOW)
+    failed = DeliveryUpdate("b@x.org", DeliveryStatus.FAILED, "421 down")
+    store.settle_deliveries("2026-11-25", [failed], NOW)
+    store.settle_deliveries("2026-11-24", [failed], NOW)
+    refused = DeliveryUpdate("b@x.org", DeliveryStatus.REFUSED, "550 no such user")
+    store.settle_deliveries("2026-11-26", [refused], NOW)  # for good: not tried again
+    store.claim_deliveries("2026-11-23", ["team"], "chat", NOW, medium=Medium.CHAT)
+    store.settle_deliveries("2026-11-23", [DeliveryUpdate("team", DeliveryStatus.FAILED)], NOW,
+                            Medium.CHAT)  # fmt: skip
+    assert store.issues_with_failed_deliveries() == ["2026-11-24", "2026-11-25"]
+    assert store.issues_with_failed_deliveries(Medium.CHAT) == ["2026-11-23"]
+
+
 def test_the_last_ping_and_the_daemons_heartbeat_read_back_as_written(store: Store):
     assert store.last_ping() is None and store.last_heartbeat() is None
     store.record_ping(PingRecord(NOW, "fail", False, "https://hc.example/…", "HTTP 500"))

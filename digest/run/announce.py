@@ -58,6 +58,53 @@ def deliver(context: RunContext) -> None:
     if outcome.error:
         report.delivery_error = outcome.error
         log.error("issue %s was published but not sent to everyone: %s", newest.id, outcome.error)
+    _retry_earlier(context, newest.id)
+
+
+def _retry_earlier(context: RunContext, newest: str) -> None:
+    """Earlier issues whose copy failed for some recipients (the server down until the
+    retries ran out) go to those of them still on the list: the failure said the next run
+    tries again, and a newer issue must not make it forget. Nobody else gets an old issue
+    unasked (a reader added since, say)."""
+    from digest.addresses import mailbox
+    from digest.deliver import delivery
+    from digest.model import DeliveryStatus
+
+    assert context.publisher is not None
+    store, report = context.store, context.report
+    listed = {mailbox(address): address for address in context.config.email.to}
+    for issue_id in store.issues_with_failed_deliveries():
+        if issue_id == newest:
+            continue
+        failed = {
+            mailbox(recipient)
+            for recipient, record in store.deliveries(issue_id).items()
+            if record.status is DeliveryStatus.FAILED
+        }
+        again = [listed[box] for box in sorted(failed) if box in listed]
+        if not again:
+            continue
+        try:
+            outcome = delivery.send_issue(
+                context.config,
+                context.publisher,
+                issue_id,
+                recipients=again,
+                now=context.options.now,
+                automatic=True,
+            )
+        except DigestError as exc:
+            report.delivery_error = report.delivery_error or str(exc)
+            log.error("issue %s could not be sent again: %s", issue_id, exc.message)
+            return  # the server is down still: the next run tries again
+        if outcome.sent_to:
+            log.info(
+                "issue %s sent to %s, whose copy had failed", issue_id, ", ".join(outcome.sent_to)
+            )
+        report.in_doubt += list(outcome.in_doubt_now)
+        if outcome.error:
+            report.delivery_error = report.delivery_error or outcome.error
+            log.error("issue %s was not sent to everyone again: %s", issue_id, outcome.error)
 
 
 def post(context: RunContext) -> None:

@@ -373,6 +373,9 @@ class Store(ABC):
     @abstractmethod
     def deliveries(self, issue_id: str, medium: Medium = Medium.EMAIL) -> dict[str, Delivery]: ...
 
+    @abstractmethod  # oldest first: a copy failed (the retries ran out), the next run retries
+    def issues_with_failed_deliveries(self, medium: Medium = Medium.EMAIL) -> list[str]: ...
+
     @abstractmethod
     def claim_deliveries(
         self,

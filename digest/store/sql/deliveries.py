@@ -23,6 +23,14 @@ class DeliveryQueries(SqlBase):
             for recipient, status, at, mid, reason in rows
         }
 
+    def issues_with_failed_deliveries(self, medium: Medium = Medium.EMAIL) -> list[str]:
+        rows = self._execute(
+            "SELECT DISTINCT issue_id FROM deliveries WHERE medium = ? AND status = ? "
+            "ORDER BY issue_id",
+            (medium.value, DeliveryStatus.FAILED.value),
+        )
+        return [issue_id for (issue_id,) in rows]
+
     def claim_deliveries(
         self,
         issue_id: str,
