@@ -143,6 +143,54 @@ def test_an_issue_that_failed_reaches_its_readers_after_a_newer_one(site, run_cl
     assert issues == [("2026-11-24", (READER,)), ("2026-11-25", (READER, OTHER))]
 
 
+def test_earlier_failed_issues_wait_while_the_server_fails_or_their_note_is_unbuilt(site, run_cli):
+    """The server down for two runs: the second tries its own issue alone (not every
+    earlier one as well, under the lock). Once it answers, an earlier issue whose note was
+    edited since it was built is not mailed with the old note; the other one is."""
+    with MisbehavingServer(greeting="421 4.3.2 down for maintenance") as down:
+        configure(site, down.port, to=f'["{READER}"]', send_after_run="true", retries="1")
+        for day, now in (("Nov 23", NOW), ("Nov 24", "2026-11-25T08:00:00Z")):
+            site.write(f"{day}.txt", digest_text(day, [(f"Paper of {day}", "Text.")]))
+            assert run_cli("run", "--config", site.config, "--now", now).code == 4
+        assert len(down.sessions()) == 2, "each run tried its own issue, once and a retry"
+    (site.root / "notes").mkdir(exist_ok=True)
+    (site.root / "notes" / "2026-11-24.md").write_text("An edit not rebuilt.\n")
+    with MisbehavingServer() as server:
+        text = re.sub(r"smtp_port = \d+", f"smtp_port = {server.port}", site.config.read_text())
+        site.config.write_text(text)
+        site.write("Nov 25.txt", digest_text("Nov 25", [("Paper of Nov 25", "Text.")]))
+        later = run_cli("run", "--config", site.config, "--now", "2026-11-26T08:00:00Z")
+        assert later.code == 0, later.err
+        assert "issue 2026-11-24 is not sent again: notes/2026-11-24.md changed" in later.err
+        sent = sorted(headers_of(b)["Message-ID"].split(".")[1]
+                      for s in server.sessions() for b in s.bodies)  # fmt: skip
+    assert sent == ["2026-11-25", "2026-11-26"]
+
+
+def test_a_state_that_kept_an_address_as_written_is_read_by_mailbox(issue, run_cli):
+    """An older digest kept 'Ann <ann@example.org>' failed; the send that reaches her
+    keeps 'ann@example.org' sent: status and check speak of one reader, delivered."""
+    from digest.config.loading import load
+    from digest.model import DeliveryStatus
+    from digest.store import DeliveryUpdate, open_store
+
+    site, ann = issue, "Ann <ann@example.org>"
+    with open_store(load(site.config)) as store:
+        store.claim_deliveries("2026-11-24", [ann], "<m>", dt.datetime(2026, 11, 24, tzinfo=dt.UTC))
+        store.settle_deliveries(
+            "2026-11-24",
+            [DeliveryUpdate(ann, DeliveryStatus.FAILED, "421 down")],
+            dt.datetime.now(dt.UTC),
+        )
+    with MisbehavingServer() as server:
+        configure(site, server.port, to=json.dumps([ann]))
+        assert run_cli("send", "--config", site.config).code == 0
+    shown = status(run_cli, site)
+    assert shown["delivered_to"] == ["ann@example.org"] and not shown["failed"], shown
+    done = digest_process("check", "--config", site.config)
+    assert done.returncode == 0, done.stdout
+
+
 def test_a_recipient_deferred_with_4xx_is_retried_alone(issue, run_cli):
     site = issue
     with MisbehavingServer(rcpt_replies={OTHER: "450 4.2.1 Mailbox busy"}) as server:

@@ -375,8 +375,8 @@ def test_a_post_whose_connection_drops_after_the_body_is_in_doubt(site, run_cli,
 
 @pytest.mark.parametrize("shape", ["201", "two targets"])
 def test_a_post_the_service_answered_2xx_is_never_posted_again(site, run_cli, monkeypatch, shape):
-    """A 2xx answer the plugin calls a failure (a status it does not expect; one target of
-    two taking it while the other fails) may have posted: in doubt, never repeated."""
+    """A last answer of 2xx the plugin calls a failure (a status it does not expect; the
+    last target of two taking it after the first failed) may have posted: in doubt."""
     with Receiver() as receiver:
         port = receiver.port
         if shape == "201":  # ntfy's plugin takes 200 alone; it posts to the server's root
@@ -384,7 +384,7 @@ def test_a_post_the_service_answered_2xx_is_never_posted_again(site, run_cli, mo
             url = f"ntfy://127.0.0.1:{port}/digest-topic"
         else:
             receiver.replies["/other"] = [500] * 5
-            url = f"json://127.0.0.1:{port}/hook/{SECRET}, json://127.0.0.1:{port}/other/x"
+            url = f"json://127.0.0.1:{port}/other/x, json://127.0.0.1:{port}/hook/{SECRET}"
         monkeypatch.setenv("TEST_CHAT_JSON", url)
         add_config(site, '[[channels]]\nname = "team"\nurl_env = "TEST_CHAT_JSON"\n')
         site.drop(PLAIN)

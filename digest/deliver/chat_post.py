@@ -14,14 +14,13 @@ standard output, one line per event:
 * ``result ok`` / ``result fail``: what the plugin made of it.
 
 A failure is retried only when nothing can have posted: every request that went out was
-answered with an HTTP error, or none went out. A 2xx answer the plugin still calls a
-failure (a status it did not expect, a body cut off, one target of several failing)
-may have posted: in doubt. Anything else is in doubt and left for a
-person (``digest post --force``). Apprise's own retries are turned off (ours know more),
-and a post, all its attempts, has a deadline: the helper is killed when it passes, so a
-service that trickles bytes cannot hold the run, and the lock, for ever. The URL, which
-holds the channel's secret, reaches the helper on its standard input, never its command
-line.
+answered with an HTTP error, or none went out. A last answer of 2xx that the plugin still
+calls a failure (a status it did not expect, a body cut off) may have posted: in doubt.
+Anything else is in doubt and left for a person (``digest post --force``). Apprise's own
+retries are turned off (ours know more), and a post, all its attempts, has a deadline:
+the helper is killed when it passes, so a service that trickles bytes cannot hold the
+run, and the lock, for ever. The URL, which holds the channel's secret, reaches the helper
+on its standard input, never its command line.
 """
 
 from __future__ import annotations
@@ -132,14 +131,14 @@ def judge(events: list[str], *, late: bool, deadline: float, stderr: str = "") -
         last = stderr.strip().splitlines()[-1:] or ["it stopped"]
         return Posted(DeliveryStatus.FAILED, _hidden(f"the helper that posts failed: {last[0]}"))
     errors = [code for code in answers if not code.startswith("2")]
-    accepted = [code for code in answers if code.startswith("2")]
-    if accepted:  # the service took a request the plugin then called a failure (a 201 it
-        # did not expect, an answer cut off, one target of several): it may have posted
-        also = f", HTTP {errors[-1]} to another" if errors else ""
+    if answers and answers[-1].startswith("2"):  # the service took the last request, and
+        # the plugin called it a failure (a 201 it did not expect, an answer cut off, one
+        # target of several after another failed): it may have posted. (A login or join
+        # answered 200 before a post answered 500 posted nothing: retried.)
         return Posted(
             DeliveryStatus.IN_DOUBT,
-            f"the service answered HTTP {accepted[-1]}{also}, yet Apprise did not call it "
-            "posted: it may have gone out",
+            f"the service answered HTTP {answers[-1]}, yet Apprise did not call it posted: "
+            "it may have gone out",
         )
     if errors:
         return Posted(DeliveryStatus.FAILED, f"the service answered HTTP {errors[-1]}")

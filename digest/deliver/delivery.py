@@ -71,22 +71,16 @@ def _recipients(config: Config, recipients: Sequence[str] | None) -> list[str]:
     return list(by_address.values())
 
 
-# Of two records of one mailbox (written two ways), the one that says more: a copy that
-# may have arrived over one that did not.
-_WEIGHT = {
-    DeliveryStatus.SENT: 4,
-    DeliveryStatus.IN_DOUBT: 3,
-    DeliveryStatus.CLAIMED: 3,
-    DeliveryStatus.REFUSED: 2,
-    DeliveryStatus.FAILED: 1,
-}
-
-
-def _by_mailbox(known: Mapping[str, Delivery]) -> dict[str, Delivery]:
+def by_mailbox(known: Mapping[str, Delivery]) -> dict[str, Delivery]:
+    """One record per mailbox, of records kept under forms an older digest wrote (``Ann
+    <ann@x>``): a copy that may have arrived over one that did not (never sent twice),
+    else the latest."""
     found: dict[str, Delivery] = {}
     for recipient, record in known.items():
         key = mailbox(recipient)
-        if key not in found or _WEIGHT[record.status] > _WEIGHT[found[key].status]:
+        weight = (record.status.may_have_arrived, record.at)
+        held = found.get(key)
+        if held is None or weight > (held.status.may_have_arrived, held.at):
             found[key] = record
     return found
 
@@ -162,7 +156,7 @@ def send_issue(
     # Kept by mailbox, whatever form an address is written in (one written another way
     # before, in a state from before that, is found by its mailbox too).
     box = {address: mailbox(address) for address in wanted}
-    known = _by_mailbox(store.deliveries(issue.id))
+    known = by_mailbox(store.deliveries(issue.id))
 
     def stands(address: str, *statuses: DeliveryStatus) -> bool:
         found = known.get(box[address])
@@ -325,8 +319,8 @@ def _outcome(
     if in_doubt:
         problems.append(
             f"issue {issue_id} went to {where} for {_some(in_doubt)}, but the server never "
-            "confirmed it: it may have arrived, so it is not sent again ('digest send --force' "
-            "does)"
+            f"confirmed it: it may have arrived, so it is not sent again ('digest send "
+            f"{issue_id} --force' does)"
         )
     for line in problems:
         log.error("%s", line)

@@ -312,7 +312,9 @@ def _collect(config: Config, store: Store, base: dict[str, Any]) -> Status:
     latest = store.issue(None)
     latest_issue = None
     if latest is not None:
-        emails = list(store.deliveries(latest.id).values())
+        from digest.deliver.delivery import by_mailbox  # one per reader, however written
+
+        emails = list(by_mailbox(store.deliveries(latest.id)).values())
         posts = list(store.deliveries(latest.id, Medium.CHAT).values())
         # A chat channel is named as such wherever it stands beside email addresses.
         deliveries = emails + [

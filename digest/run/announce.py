@@ -58,6 +58,7 @@ def deliver(context: RunContext) -> None:
     if outcome.error:
         report.delivery_error = outcome.error
         log.error("issue %s was published but not sent to everyone: %s", newest.id, outcome.error)
+        return  # the server fails still: earlier issues wait for a run it answers
     _retry_earlier(context, newest.id)
 
 
@@ -65,10 +66,13 @@ def _retry_earlier(context: RunContext, newest: str) -> None:
     """Earlier issues whose copy failed for some recipients (the server down until the
     retries ran out) go to those of them still on the list: the failure said the next run
     tries again, and a newer issue must not make it forget. Nobody else gets an old issue
-    unasked (a reader added since, say)."""
+    unasked (a reader added since, say); an issue whose note was edited since it was built
+    waits for its rebuild (as 'digest send' does); the first that fails again stops the
+    rest (the server fails still)."""
     from digest.addresses import mailbox
     from digest.deliver import delivery
     from digest.model import DeliveryStatus
+    from digest.publish.notes import NotesFolder
 
     assert context.publisher is not None
     store, report = context.store, context.report
@@ -82,7 +86,15 @@ def _retry_earlier(context: RunContext, newest: str) -> None:
             if record.status is DeliveryStatus.FAILED
         }
         again = [listed[box] for box in sorted(failed) if box in listed]
-        if not again:
+        issue = store.issue(issue_id)
+        if not again or issue is None:
+            continue
+        if NotesFolder(context.config.notes).edited(issue_id, store.note(issue.seq)) is not None:
+            log.warning(
+                "issue %s is not sent again: notes/%s.md changed after it was built "
+                "('digest rebuild %s', then 'digest send %s')",
+                *(issue_id,) * 4,
+            )
             continue
         try:
             outcome = delivery.send_issue(
@@ -105,6 +117,7 @@ def _retry_earlier(context: RunContext, newest: str) -> None:
         if outcome.error:
             report.delivery_error = report.delivery_error or outcome.error
             log.error("issue %s was not sent to everyone again: %s", issue_id, outcome.error)
+            return
 
 
 def post(context: RunContext) -> None:
