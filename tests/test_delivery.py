@@ -51,7 +51,8 @@ def test_no_answer_after_the_body_is_one_copy_in_doubt_never_resent_unasked(
         configure(site, server.port)
         first = run_cli("send", "--config", site.config)
         assert first.code == 4
-        assert "never confirmed it" in first.err and "--force" in first.err
+        assert "never confirmed it" in first.err
+        assert "('digest send 2026-11-24 --force' does)" in first.err, "names the issue"
         assert status(run_cli, site)["in_doubt"] == [READER]
         assert "in doubt" in run_cli("status", "--config", site.config).out
         second = run_cli("send", "--config", site.config)
