@@ -195,3 +195,20 @@ def test_the_output_folder_is_listed_as_os_walk_lists_it(tmp_path):
     assert listed.issue_folder_files["2026-11-24"] == {"2.html", "3.html", prefix + "a"}
     assert "2026-10-27.html" not in listed.issue_files
     assert "2026-11-03.html" not in listed.issue_files  # a broken link
+
+
+def test_a_chat_post_is_judged_by_the_answer_to_its_last_request():
+    """A plugin that logs in first (Matrix: login and join 200, then the post 500) posted
+    nothing: a failure, retried. A last 2xx the plugin still calls a failure may have
+    posted: in doubt."""
+    from digest.deliver.chat_post import judge
+    from digest.model import DeliveryStatus
+
+    def judged(*codes: str) -> DeliveryStatus:
+        events = [line for code in codes for line in ("wrote", f"answered {code}")]
+        return judge([*events, "result fail"], late=False, deadline=60).status
+
+    assert judged("200", "200", "500") is DeliveryStatus.FAILED
+    assert judged("500", "201") is DeliveryStatus.IN_DOUBT
+    assert judged("201") is DeliveryStatus.IN_DOUBT
+    assert judged("503") is DeliveryStatus.FAILED
