@@ -132,9 +132,9 @@ def judge(events: list[str], *, late: bool, deadline: float, stderr: str = "") -
         return Posted(DeliveryStatus.FAILED, _hidden(f"the helper that posts failed: {last[0]}"))
     errors = [code for code in answers if not code.startswith("2")]
     if answers and answers[-1].startswith("2"):  # the service took the last request, and
-        # the plugin called it a failure (a 201 it did not expect, an answer cut off, one
-        # target of several after another failed): it may have posted. (A login or join
-        # answered 200 before a post answered 500 posted nothing: retried.)
+        # the plugin called it a failure (a 201 it did not expect, an answer cut off): it
+        # may have posted. (A login or join answered 200 before a post answered 500
+        # posted nothing: retried.)
         return Posted(
             DeliveryStatus.IN_DOUBT,
             f"the service answered HTTP {answers[-1]}, yet Apprise did not call it posted: "
