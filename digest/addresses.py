@@ -47,6 +47,11 @@ class MailAddress:
         return str(Address(display_name=self.name, username=self.local, domain=self.domain))
 
     @property
+    def mailbox(self) -> str:
+        """The reader it names, however written: the envelope in lower case."""
+        return self.envelope.lower()
+
+    @property
     def needs_smtputf8(self) -> bool:
         return not self.local.isascii()
 
@@ -78,6 +83,6 @@ def mailbox(text: str) -> str:
     lower case: a copy to each form would reach one reader twice). Text that is no
     address is kept as it is."""
     try:
-        return mail_address(text).envelope.lower()
+        return mail_address(text).mailbox
     except AddressError:
         return text

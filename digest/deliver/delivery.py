@@ -64,10 +64,10 @@ def _recipients(config: Config, recipients: Sequence[str] | None) -> list[str]:
     by_address: dict[str, str] = {}
     for address in wanted:
         try:
-            envelope = mail_address(address).envelope.lower()
+            reader = mail_address(address).mailbox
         except AddressError as exc:
             raise ConfigError(f"digest refused the address {address!r}: {exc}", FORM) from None
-        by_address.setdefault(envelope, address)
+        by_address.setdefault(reader, address)
     return list(by_address.values())
 
 

@@ -79,13 +79,14 @@ def fetch_listings(
     with FetchLock(inbox, lock_wait):
         removed = remove_stale_temp_files(inbox)
         ledger = read_ledger(inbox)
+        waits = ledger.waiting_at(now)
         chosen = plan(
             selection,
             now,
             fetched=ledger.days,
             final=ledger.final_at(now),
             days_back=config.days_back,
-            waiting=ledger.waiting_at(now),
+            waiting=waits,
         )
         warnings = [ledger.warning] if ledger.warning else []
         if chosen.clamped:
@@ -93,7 +94,6 @@ def fetch_listings(
                 f"the days asked for reach past today ({chosen.today}, UTC): fetched up to today"
             )
         results = [_skipped(ledger.days[day]) for day in chosen.final]
-        waits = ledger.waiting_at(now)
         results += [_waiting(ledger.days[day], waits[day]) for day in chosen.waiting]
         client = Client(config, token=token, clock=clock, sleep=sleep)
         failure, not_before, ledger = _fetch_days(

@@ -44,7 +44,7 @@ def send(
 ) -> delivery.SendOutcome:
     """``digest send``: an issue to each recipient who has not had it, under the lock."""
     with open_store(config, create=False) as store, store.lock("run", wait):
-        _refuse_an_unbuilt_edit(config, store, issue_id)
+        refuse_an_unbuilt_edit(config, store, issue_id)
         publisher = Publisher.for_config(config, store, writer_for(config, store))
         return delivery.send_issue(
             config,
@@ -57,7 +57,7 @@ def send(
         )
 
 
-def _refuse_an_unbuilt_edit(config: Config, store: Store, issue_id: str | None) -> None:
+def refuse_an_unbuilt_edit(config: Config, store: Store, issue_id: str | None) -> None:
     """An editor who changed ``notes/<id>.md`` after the run expects the change in what
     is sent; the issue's email is built from the note the state holds, so until a rebuild
     takes the edit in, sending would mail the old text. (The page would disagree too.)"""

@@ -71,8 +71,9 @@ def _retry_earlier(context: RunContext, newest: str) -> None:
     rest (the server fails still)."""
     from digest.addresses import mailbox
     from digest.deliver import delivery
+    from digest.errors import NoteNotRebuilt
     from digest.model import DeliveryStatus
-    from digest.publish.notes import NotesFolder
+    from digest.run.actions import refuse_an_unbuilt_edit
 
     assert context.publisher is not None
     store, report = context.store, context.report
@@ -86,15 +87,12 @@ def _retry_earlier(context: RunContext, newest: str) -> None:
             if record.status is DeliveryStatus.FAILED
         }
         again = [listed[box] for box in sorted(failed) if box in listed]
-        issue = store.issue(issue_id)
-        if not again or issue is None:
+        if not again:
             continue
-        if NotesFolder(context.config.notes).edited(issue_id, store.note(issue.seq)) is not None:
-            log.warning(
-                "issue %s is not sent again: notes/%s.md changed after it was built "
-                "('digest rebuild %s', then 'digest send %s')",
-                *(issue_id,) * 4,
-            )
+        try:
+            refuse_an_unbuilt_edit(context.config, store, issue_id)  # as 'digest send' does
+        except NoteNotRebuilt as exc:
+            log.warning("issue %s is not sent again: %s (%s)", issue_id, exc.message, exc.hint)
             continue
         try:
             outcome = delivery.send_issue(
